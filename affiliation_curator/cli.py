@@ -1,0 +1,47 @@
+"""Command line: ``python -m affiliation_curator COMMAND ...``.
+
+Each command group lives in its own ``commands_*`` module with ``register(subparsers)``;
+a handler returns an exit code. User-facing problems (``CuratorError``) print one line
+to stderr and exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from affiliation_curator.errors import CuratorError
+
+# Modules that add sub-commands, in --help order.
+COMMAND_MODULES = [
+    "affiliation_curator.commands_registry",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m affiliation_curator",
+        description="Match research-affiliation strings to ROR institutions; curate and export.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        return int(handler(args) or 0)
+    except CuratorError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

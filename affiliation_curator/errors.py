@@ -1,0 +1,21 @@
+"""Errors the core raises with a message meant for the user (no traceback is shown)."""
+
+
+class CuratorError(Exception):
+    """Base class: a problem the user can act on; ``str(err)`` is the message to show."""
+
+
+class RegistryImportError(CuratorError):
+    """A registry file could not be imported (corrupt, wrong shape, empty, too big...)."""
+
+
+class RegistryNotFoundError(CuratorError):
+    """A registry name or path does not exist."""
+
+
+class InputError(CuratorError):
+    """An affiliation input (paste, upload, CLI file) is unusable."""
+
+
+class ModelLoadError(CuratorError):
+    """A reranker model could not be loaded (unknown id, offline hub, broken folder)."""
