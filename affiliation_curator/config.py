@@ -57,6 +57,7 @@ class Settings:
     """User settings kept in ``settings.json`` in the data directory."""
 
     model: str = ""  # empty: the default hub model, falling back to the best local scorer
+    curator: str = ""  # the name the app last stored decisions under (prefills the sidebar)
 
     @classmethod
     def load(cls) -> "Settings":
@@ -68,10 +69,11 @@ class Settings:
         if not isinstance(data, dict):
             return cls()
         model = data.get("model")
-        return cls(model=model if isinstance(model, str) else "")
+        curator = data.get("curator")
+        return cls(model=model if isinstance(model, str) else "", curator=curator if isinstance(curator, str) else "")
 
     def save(self) -> None:
         path = home() / "settings.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"model": self.model}, indent=1), encoding="utf-8")
+        tmp.write_text(json.dumps({"model": self.model, "curator": self.curator}, indent=1), encoding="utf-8")
         tmp.replace(path)
