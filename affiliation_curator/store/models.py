@@ -1,0 +1,136 @@
+"""ORM models of the store: the schema as it stands after the last migration.
+
+The tables are created by the migrations (``migrations.py``), never by ``create_all`` on
+these models; a test checks that a migrated database and these models agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ACTIONS = ("accept", "none", "skip", "reject")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps naive text)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SchemaVersion(Base):
+    __tablename__ = "schema_version"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Batch(Base):
+    """A set of affiliation strings curated together."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(Text, default="")
+    registry_name: Mapped[str] = mapped_column(String(200), default="")
+    registry_version: Mapped[str] = mapped_column(String(200), default="")
+    model_id: Mapped[str] = mapped_column(String(500), default="")
+
+
+class Item(Base):
+    """One unique affiliation string of a batch (``count``: how often it occurred in the input)."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    affiliation: Mapped[str] = mapped_column(Text)
+    affiliation_hash: Mapped[str] = mapped_column(String(40))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    ranked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    model_id: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    registry_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    top_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    second_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    notes: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class CandidateRow(Base):
+    """A ranked candidate exactly as the curator was shown it."""
+
+    __tablename__ = "candidates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer)
+    institution_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    retrieval_score: Mapped[float] = mapped_column(Float, default=0.0)
+    document: Mapped[str] = mapped_column(Text, default="")
+    city: Mapped[str | None] = mapped_column(Text, nullable=True)
+    country_code: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    country_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    types: Mapped[Any] = mapped_column(JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    evidence: Mapped[Any] = mapped_column(JSON, nullable=True)
+    model_id: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    registry_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class UndoGroup(Base):
+    """What one undo step takes back: a single decision, a bulk accept, an import."""
+
+    __tablename__ = "undo_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # decision, bulk_accept, import
+    description: Mapped[str] = mapped_column(Text, default="")
+    curator: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Decision(Base):
+    """A curator's decision on an item; the latest one not undone (rejects aside) is current."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(10))
+    institution_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    institution_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    document: Mapped[str | None] = mapped_column(Text, nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    curator: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seconds_spent: Mapped[float | None] = mapped_column(Float, nullable=True)  # migration 2
+    undo_group: Mapped[int | None] = mapped_column(ForeignKey("undo_groups.id", ondelete="SET NULL"), nullable=True)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
