@@ -1,0 +1,289 @@
+"""Text normalisation for affiliation strings and registry names.
+
+One normal form for both sides of the match: NFKC, lower case, accents folded, punctuation to
+spaces, common abbreviations expanded ("Univ." -> "university") and spelling variants merged
+("centre" -> "center"). Scripts other than Latin are kept as they are (lower-cased), so Chinese
+or Cyrillic names still match their registry labels.
+
+Besides the normal form: ``sanitize`` (binary, control characters, overlong strings), ``clean``
+(e-mails, URLs, postcodes, footnote markers), ``segments`` ("A; B", comma parts), acronym
+tokens, and ``LocationIndex`` (cities and countries named in a string).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from affiliation_curator.config import MAX_AFFILIATION_CHARS
+
+# --- sanitising -------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def sanitize(text: object, max_chars: int = MAX_AFFILIATION_CHARS) -> tuple[str, list[str]]:
+    """A safe string to match and notes on what was done; "" when nothing usable is left.
+
+    Bytes are decoded as UTF-8 (invalid bytes replaced); strings that are mostly control or
+    replacement characters count as binary and give "".
+    """
+    notes: list[str] = []
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        return "", ["not text"]
+    if not text.strip():
+        return "", ["empty string"]
+    if len(text) > 4 * max_chars:  # look at a bounded prefix only: 100 kB strings stay cheap
+        text = text[: 4 * max_chars]
+    bad = len(_CONTROL.findall(text)) + text.count("\ufffd")
+    if bad > max(3, 0.1 * len(text)):
+        return "", ["binary or garbled text (control/invalid characters)"]
+    text = _CONTROL.sub(" ", text).replace("\ufffd", " ")
+    text = " ".join(text.split())
+    if len(text) > max_chars:
+        text = text[:max_chars]
+        notes.append(f"string cut to {max_chars} characters")
+    if not text:
+        return "", ["empty string"]
+    return text, notes
+
+
+# --- cleaning ---------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"(?:e-?mail(?: address)?\s*:?\s*)?[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.I)
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
+_ELECTRONIC = re.compile(r"\b(?:electronic address|e-?mail|tel|phone|fax)\s*[:.]?\s*[+\d()\s-]*", re.I)
+_POBOX = re.compile(r"\b(?:p\.?\s?o\.?\s?box|postfach|b\.?p\.?|c\.?p\.?|postbus)\s*\d+\b", re.I)
+# Postcodes: digit runs (with an optional country prefix "D-80333", "F-75005"), Dutch "1234 AB",
+# British "SW7 2AZ", Canadian "K1A 0B1". Bare numbers of 3+ digits are dropped too (street numbers).
+_POSTCODE = re.compile(
+    r"\b(?:[A-Z]{1,2}-)?\d{3,}(?:[- ]\d{2,4})?\b"
+    r"|\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b"
+    r"|\b[A-Z]\d[A-Z] ?\d[A-Z]\d\b"
+)
+_FOOTNOTE_LEAD = re.compile(r"^\s*(?:\(?[0-9]{1,2}\)?|\(?[a-z]\)|[a-z](?=\s*[A-Z])|[*†‡§¶#]+)[\s.,:)]*(?=\S)")
+_MARKS = re.compile(r"[*†‡§¶⁎∗✉☆★]|[\u00b9\u00b2\u00b3\u2070-\u209f]")
+
+
+def clean(text: str) -> str:
+    """Remove what is never part of an institution name: e-mails, URLs, phone numbers,
+    postcodes/P.O. boxes, footnote markers. Keeps word order and the separators , ; ( )."""
+    text = _EMAIL.sub(" ", text)
+    text = _URL.sub(" ", text)
+    text = _ELECTRONIC.sub(" ", text)
+    text = _POBOX.sub(" ", text)
+    text = _MARKS.sub(" ", text)
+    text = _FOOTNOTE_LEAD.sub("", text)
+    text = _POSTCODE.sub(" ", text)
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+([,;])", r"\1", text)
+    text = re.sub(r"([,;])(?:\s*[,;])+", r"\1", text)
+    return text.strip(" ,;.-")
+
+
+# --- normal form ------------------------------------------------------------------------
+
+_SPECIAL = str.maketrans(
+    {
+        "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th",
+        "ı": "i", "ħ": "h", "ŀ": "l", "ŧ": "t", "ĸ": "k", "&": " and ", "@": " ",
+        "’": "'", "‘": "'", "`": "'", "´": "'",
+    }
+)
+
+# Abbreviations written in affiliations (after folding; the trailing dot is gone by then).
+ABBREVIATIONS: dict[str, str] = {
+    "univ": "university", "uni": "university", "universiy": "university", "unversity": "university",
+    "inst": "institute", "institut": "institute", "instituto": "institute", "istituto": "institute",
+    "dept": "department", "dep": "department", "depts": "departments", "deptt": "department",
+    "tech": "technology", "technol": "technology", "technological": "technology",
+    "natl": "national", "nat": "national", "nac": "nacional", "natn": "national",
+    "ctr": "center", "cntr": "center", "centre": "center", "centro": "center", "zentrum": "center",
+    "hosp": "hospital", "med": "medical", "sci": "science", "sciences": "science",
+    "acad": "academy", "coll": "college", "res": "research", "lab": "laboratory", "labs": "laboratory",
+    "laboratories": "laboratory", "lab'y": "laboratory", "eng": "engineering", "engn": "engineering",
+    "chem": "chemistry", "phys": "physics", "math": "mathematics", "intl": "international",
+    "int": "international", "assoc": "association", "fac": "faculty", "sch": "school",
+    "mt": "mount", "st": "saint", "ste": "sainte", "ft": "fort", "sr": "senior", "cty": "county",
+    "organisation": "organization", "programme": "program", "polytech": "polytechnic",
+    "politec": "polytechnic", "agric": "agricultural", "biol": "biology", "biomed": "biomedical",
+    "clin": "clinical", "environ": "environmental", "gen": "general", "mem": "memorial",
+    "educ": "education", "minist": "ministry", "govt": "government", "dev": "development",
+    "lib": "library", "soc": "society", "mus": "museum", "observ": "observatory", "hlth": "health",
+}
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """NFKC, lower case, accents removed, punctuation to spaces; non-Latin scripts kept."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_SPECIAL)
+    decomposed = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    text = unicodedata.normalize("NFC", text)  # re-compose scripts where marks are letters (Hangul...)
+    text = re.sub(r"(?<=\w)'(?=\w)", "", text)  # Queen's -> queens, l'universite -> luniversite
+    return " ".join(_TOKEN.findall(text.replace("_", " ")))
+
+
+def normalize(text: str) -> str:
+    """The normal form used for indexing and search: ``fold`` plus abbreviations expanded."""
+    return " ".join(ABBREVIATIONS.get(t, t) for t in fold(text).split())
+
+
+def tokens(text: str) -> list[str]:
+    return normalize(text).split()
+
+
+# --- segments and acronyms --------------------------------------------------------------
+
+_SEG_SPLIT = re.compile(r"\s*[;|\n\t]\s*|\s+(?:/|-|–|—)\s+")
+_AND_SPLIT = re.compile(r"\s+(?:and|&)\s+(?=[A-Z])")
+_PART_SPLIT = re.compile(r"\s*,\s*|\s*\(\s*|\s*\)\s*|\s*[:\[\]]\s*")
+
+
+def institution_groups(text: str) -> list[str]:
+    """Split a string naming several institutions ("A; B", "A | B", "A and B") into groups."""
+    return [g for g in (g.strip(" ,.;") for g in _SEG_SPLIT.split(text)) if g]
+
+
+def parts(text: str) -> list[str]:
+    """Comma / parenthesis parts of one group ("Dept. X", "TU Munich", "Munich", "Germany")."""
+    return [p for p in (p.strip(" ,.;-") for p in _PART_SPLIT.split(text)) if p]
+
+
+def segments(text: str, max_parts: int = 12) -> list[str]:
+    """Search units of a cleaned affiliation: each comma part and each run of two or three
+    adjacent parts (names may contain a comma: "University of California, Berkeley"), within
+    each institution group; deduplicated, in order."""
+    out: list[str] = []
+    for group in institution_groups(text):
+        ps = parts(group)[:max_parts]
+        out.extend(ps)
+        for p in ps:  # "Wellman Center for Photomedicine and Harvard Medical School"
+            pieces = _AND_SPLIT.split(p)
+            if len(pieces) > 1:
+                out.extend(x for x in pieces if x)
+        for width in (2, 3):
+            out.extend(" ".join(ps[i : i + width]) for i in range(len(ps) - width + 1))
+        if len(ps) > 3:
+            out.append(group)
+    seen: set[str] = set()
+    return [s for s in out if not (s in seen or seen.add(s))]
+
+
+_ACRONYM = re.compile(r"\b[A-Z][A-Za-z&]*[A-Z]+[a-z]?\b|\b[A-Z](?:\.[A-Z])+\.?")
+
+
+def acronym_tokens(text: str) -> list[str]:
+    """Tokens that look like acronyms in the original string ("TUM", "EPFL", "U.C.L.A.", "UniBo"
+    is not); returned in the acronym key form (upper case, no dots)."""
+    found = []
+    for m in _ACRONYM.finditer(text):
+        tok = m.group(0).replace(".", "").replace("&", "")
+        caps = sum(c.isupper() for c in tok)
+        if 2 <= len(tok) <= 12 and caps >= max(2, len(tok) - 2):
+            found.append(acronym_key(tok))
+    return list(dict.fromkeys(found))
+
+
+def acronym_key(value: str) -> str:
+    """Key under which acronyms are compared: folded, upper case, no dots/spaces."""
+    return fold(value).replace(" ", "").upper()
+
+
+# --- locations --------------------------------------------------------------------------
+
+COUNTRY_ALIASES: dict[str, str] = {
+    "usa": "US", "u s a": "US", "us": "US", "u s": "US", "united states": "US",
+    "united states of america": "US", "america": "US",
+    "uk": "GB", "u k": "GB", "united kingdom": "GB", "great britain": "GB", "britain": "GB",
+    "england": "GB", "scotland": "GB", "wales": "GB", "northern ireland": "GB",
+    "china": "CN", "pr china": "CN", "p r china": "CN", "prc": "CN", "peoples republic of china": "CN",
+    "people s republic of china": "CN", "mainland china": "CN",
+    "deutschland": "DE", "germany": "DE", "federal republic of germany": "DE",
+    "france": "FR", "espana": "ES", "spain": "ES", "italia": "IT", "italy": "IT",
+    "brasil": "BR", "brazil": "BR", "nederland": "NL", "the netherlands": "NL", "netherlands": "NL",
+    "holland": "NL", "schweiz": "CH", "suisse": "CH", "svizzera": "CH", "switzerland": "CH",
+    "osterreich": "AT", "austria": "AT", "polska": "PL", "poland": "PL", "sverige": "SE",
+    "norge": "NO", "danmark": "DK", "suomi": "FI", "turkiye": "TR", "turkey": "TR",
+    "czech republic": "CZ", "czechia": "CZ", "viet nam": "VN", "vietnam": "VN",
+    "south korea": "KR", "korea": "KR", "republic of korea": "KR", "korea republic of": "KR",
+    "russia": "RU", "russian federation": "RU", "iran": "IR", "islamic republic of iran": "IR",
+    "taiwan": "TW", "roc": "TW", "hong kong": "HK", "hong kong sar": "HK", "macau": "MO", "macao": "MO",
+    "japan": "JP", "nippon": "JP", "india": "IN", "mexico": "MX", "canada": "CA", "australia": "AU",
+    "new zealand": "NZ", "belgique": "BE", "belgie": "BE", "belgium": "BE", "egypt": "EG",
+    "saudi arabia": "SA", "kingdom of saudi arabia": "SA", "ksa": "SA", "uae": "AE",
+    "united arab emirates": "AE", "ireland": "IE", "eire": "IE", "greece": "GR", "hellas": "GR",
+    "portugal": "PT", "argentina": "AR", "chile": "CL", "colombia": "CO", "peru": "PE",
+    "south africa": "ZA", "nigeria": "NG", "kenya": "KE", "pakistan": "PK", "bangladesh": "BD",
+    "indonesia": "ID", "malaysia": "MY", "singapore": "SG", "thailand": "TH", "philippines": "PH",
+    "israel": "IL", "sweden": "SE", "norway": "NO", "denmark": "DK", "finland": "FI",
+    "hungary": "HU", "romania": "RO", "ukraine": "UA", "slovakia": "SK", "slovenia": "SI",
+    "croatia": "HR", "serbia": "RS", "bulgaria": "BG", "lithuania": "LT", "latvia": "LV",
+    "estonia": "EE", "iceland": "IS", "luxembourg": "LU", "cyprus": "CY", "malta": "MT",
+}
+
+# US states (full names only: the two-letter codes collide with too many words).
+US_STATES = (
+    "alabama alaska arizona arkansas california colorado connecticut delaware florida georgia hawaii "
+    "idaho illinois indiana iowa kansas kentucky louisiana maine maryland massachusetts michigan "
+    "minnesota mississippi missouri montana nebraska nevada ohio oklahoma oregon pennsylvania "
+    "tennessee texas utah vermont virginia washington wisconsin wyoming"
+).split() + ["new hampshire", "new jersey", "new mexico", "new york", "north carolina",
+             "north dakota", "rhode island", "south carolina", "south dakota", "west virginia"]
+
+# City names that are also everyday words of affiliations: never taken as a city mention.
+_CITY_STOPWORDS = {
+    "university", "college", "center", "school", "hospital", "institute", "medical", "science",
+    "national", "research", "saint", "college station", "of", "de", "la", "general", "union",
+    "victoria", "university park", "mobile", "split", "nice", "reading", "bath", "university city",
+    "research triangle park", "academy", "department", "laboratory", "central", "hope", "health",
+}
+
+
+@dataclass
+class LocationMentions:
+    cities: set[str] = field(default_factory=set)  # normal forms of city names
+    countries: set[str] = field(default_factory=set)  # ISO codes
+    words: set[str] = field(default_factory=set)  # words of the string that belong to a place name
+
+
+class LocationIndex:
+    """Finds registry cities and countries (plus common aliases) named in a string."""
+
+    def __init__(self, cities: Iterable[str], countries: Iterable[tuple[str, str]]):
+        self.city_forms: set[str] = set()
+        for city in cities:
+            form = normalize(city)
+            if form and len(form) >= 3 and form not in _CITY_STOPWORDS:
+                self.city_forms.add(form)
+        self.country_forms: dict[str, str] = {}
+        for code, name in countries:
+            if code and name:
+                self.country_forms[normalize(name)] = code.upper()
+        for alias, code in COUNTRY_ALIASES.items():
+            self.country_forms.setdefault(normalize(alias), code)
+        for state in US_STATES:
+            self.country_forms.setdefault(state, "US")
+        self.max_words = max([len(f.split()) for f in self.city_forms | set(self.country_forms)] + [1])
+        self.max_words = min(self.max_words, 4)
+
+    def find(self, normal_text: str) -> LocationMentions:
+        """Cities and countries in a normalised string (word n-grams up to four words)."""
+        words = normal_text.split()
+        found = LocationMentions()
+        for n in range(1, self.max_words + 1):
+            for i in range(len(words) - n + 1):
+                gram = " ".join(words[i : i + n])
+                if gram in self.city_forms:
+                    found.cities.add(gram)
+                    found.words.update(words[i : i + n])
+                code = self.country_forms.get(gram)
+                if code:
+                    found.countries.add(code)
+                    found.words.update(words[i : i + n])
+        return found

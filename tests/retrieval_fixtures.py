@@ -1,0 +1,68 @@
+"""A small hand-written registry for retrieval and matching tests (no shared data needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from affiliation_curator.institution import Institution, Name, Relationship
+
+
+def inst(ror: str, name: str, city: str, cc: str, country: str, *, labels=(), aliases=(), acronyms=(),
+         relationships=(), status="active", types=("education",)) -> Institution:
+    names = [Name(name, ("ror_display", "label"), "en")]
+    names += [Name(v, ("label",), lang) for v, lang in labels]
+    names += [Name(v, ("alias",)) for v in aliases]
+    names += [Name(v, ("acronym",)) for v in acronyms]
+    return Institution(id=f"https://ror.org/{ror}", name=name, names=names, city=city, country_code=cc,
+                       country_name=country, types=list(types), status=status,
+                       relationships=list(relationships))
+
+
+def small_institutions() -> list[Institution]:
+    return [
+        inst("02kkvpp62", "Technical University of Munich", "Munich", "DE", "Germany",
+             labels=[("Technische Universität München", "de")], acronyms=["TUM"],
+             aliases=["TU Munich", "TU München"]),
+        inst("05591te55", "Ludwig-Maximilians-Universität München", "Munich", "DE", "Germany",
+             labels=[("Ludwig Maximilian University of Munich", "en")], acronyms=["LMU"]),
+        inst("02s376052", "École Polytechnique Fédérale de Lausanne", "Lausanne", "CH", "Switzerland",
+             labels=[("Swiss Federal Institute of Technology in Lausanne", "en")], acronyms=["EPFL"]),
+        inst("0495fxg12", "Institut Pasteur", "Paris", "FR", "France", types=("nonprofit",)),
+        inst("052gg0110", "University of Oxford", "Oxford", "GB", "United Kingdom"),
+        inst("03vek6s52", "Harvard University", "Cambridge", "US", "United States"),
+        inst("03wevmz92", "Harvard Medical School", "Boston", "US", "United States",
+             relationships=[Relationship("parent", "https://ror.org/03vek6s52", "Harvard University")]),
+        inst("02v51f717", "Peking University", "Beijing", "CN", "China", labels=[("北京大学", "zh")], acronyms=["PKU"]),
+        inst("01an7q238", "University of California, Berkeley", "Berkeley", "US", "United States",
+             acronyms=["UCB"], aliases=["UC Berkeley"]),
+        inst("046rm7j60", "University of California, Los Angeles", "Los Angeles", "US", "United States",
+             acronyms=["UCLA"]),
+        # Two institutions with the same name in different cities: location decides.
+        inst("00aaaaa01", "Saint Mary's Hospital", "London", "GB", "United Kingdom", types=("healthcare",)),
+        inst("00aaaaa02", "Saint Mary's Hospital", "Rochester", "US", "United States", types=("healthcare",)),
+        inst("00aaaaa03", "Old Institute of Chemistry", "Lyon", "FR", "France", status="inactive",
+             relationships=[Relationship("successor", "https://ror.org/00aaaaa04", "New Institute of Chemistry")]),
+        inst("00aaaaa04", "New Institute of Chemistry", "Lyon", "FR", "France"),
+        inst("00aaaaa05", "University of Lyon", "Lyon", "FR", "France", acronyms=["UdL"]),
+        inst("00aaaaa06", "Meteorological Research Agency", "Reykjavik", "IS", "Iceland", types=("government",)),
+    ]
+
+
+class SmallRegistry:
+    """Stands in for affiliation_curator.registry.Registry where a test needs no catalog."""
+
+    def __init__(self, institutions: list[Institution], folder: Path | None = None, version_key: str = "v1"):
+        self.institutions = institutions
+        self.folder = folder
+        self.version_key = version_key
+        self.name = "small"
+        self._by_id = {i.id: i for i in institutions}
+
+    def __iter__(self):
+        return iter(self.institutions)
+
+    def __len__(self) -> int:
+        return len(self.institutions)
+
+    def get(self, ror_id: str) -> Institution | None:
+        return self._by_id.get(ror_id)

@@ -1,0 +1,76 @@
+"""Normalisation, cleaning, segmenting and location detection of affiliation strings."""
+
+from affiliation_curator.text import (
+    LocationIndex,
+    acronym_tokens,
+    clean,
+    fold,
+    institution_groups,
+    normalize,
+    sanitize,
+    segments,
+)
+
+
+def test_fold_removes_accents_case_and_punctuation_but_keeps_other_scripts():
+    assert fold("Technische Universität MÜNCHEN") == "technische universitat munchen"
+    assert fold("Université Paris-Saclay") == "universite paris saclay"
+    assert fold("Łódź, Straße, Ørsted") == "lodz strasse orsted"
+    assert fold("北京大学") == "北京大学"
+    assert fold("МОСКОВСКИЙ Университет").startswith("московск")  # Cyrillic kept, lower-cased
+    assert fold("Queen's University") == "queens university"
+
+
+def test_normalize_expands_abbreviations_and_spelling_variants():
+    assert normalize("Dept. of Phys., Univ. of Tokyo") == "department of physics university of tokyo"
+    assert normalize("Natl. Inst. of Tech.") == "national institute of technology"
+    assert normalize("Centre for X") == normalize("Center for X")
+    assert normalize("Texas A&M") == "texas a and m"
+
+
+def test_clean_strips_emails_postcodes_footnotes_and_phone_numbers():
+    raw = "1 Dept. of Surgery, TU Munich, Ismaninger Str. 22, D-81675 München, Germany. john.doe@tum.de"
+    out = clean(raw)
+    assert "@" not in out and "81675" not in out and not out.startswith("1")
+    assert "TU Munich" in out and "Germany" in out
+    assert "8730" not in clean("CCAST, P.O. Box 8730, Beijing 100080, China")
+    assert clean("* Institut Pasteur, Paris. Electronic address: a@b.fr") == "Institut Pasteur, Paris"
+    assert "SW7" not in clean("Imperial College London, London SW7 2AZ, UK")
+
+
+def test_segments_give_parts_runs_and_groups():
+    segs = segments("Dept. of Physics, University of California, Berkeley, CA")
+    assert "University of California" in segs
+    assert "University of California Berkeley" in segs  # a name containing a comma
+    assert institution_groups("Institut Pasteur, Paris; EPFL, Lausanne") == ["Institut Pasteur, Paris", "EPFL, Lausanne"]
+    segs = segments("Wellman Center for Photomedicine and Harvard Medical School")
+    assert "Harvard Medical School" in segs
+
+
+def test_acronym_tokens():
+    assert acronym_tokens("Dept. of Informatics, TUM, Garching") == ["TUM"]
+    assert "EPFL" in acronym_tokens("EPFL, Lausanne")
+    assert acronym_tokens("U.C.L.A. Medical Center") == ["UCLA"]
+    assert acronym_tokens("University of Oxford") == []
+
+
+def test_sanitize_empty_binary_long():
+    assert sanitize("")[0] == "" and sanitize("   \t ")[0] == ""
+    assert sanitize(None)[0] == ""
+    text, notes = sanitize("\x00\x01\x02\x03\x04\x05garbage\x06\x07\x08")
+    assert text == "" and "binary" in notes[0]
+    text, notes = sanitize(b"Universit\xe9 de Lyon")  # invalid UTF-8 bytes decode with replacement
+    assert text.startswith("Universit")
+    text, notes = sanitize("University of Oxford " * 5000)
+    assert len(text) <= 2000 and notes and "cut" in notes[0]
+
+
+def test_location_index_finds_registry_cities_and_country_aliases():
+    locs = LocationIndex(["Munich", "New York", "São Paulo"], [("DE", "Germany"), ("BR", "Brazil")])
+    found = locs.find(normalize("TU Munich, München? no: Munich, Deutschland"))
+    assert found.cities == {"munich"} and found.countries == {"DE"}
+    found = locs.find(normalize("Univ. of Sao Paulo, Brasil"))
+    assert found.cities == {"sao paulo"} and found.countries == {"BR"}
+    assert locs.find(normalize("Columbia University, New York, NY, USA")).countries == {"US"}
+    assert locs.find(normalize("Peking University, PR China")).countries == {"CN"}
+    assert locs.find(normalize("Imperial College, UK")).countries == {"GB"}
