@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gold", metavar="FILE.jsonl", nargs="+", action="extend", default=[],
                    help='labelled rows, JSON Lines {"affiliation": ..., "ror_ids": [...]} (repeatable)')
     p.add_argument("--pairs", metavar="FILE.jsonl",
-                   help='extra pairs {"affiliation", "document" or "institution_id", "label" 0/1} (e.g. curators\' decisions)')
+                   help="labelled pairs (query, document, label 0/1) as written by `export pairs` (.jsonl, .csv, .parquet)")
     p.add_argument("--out", metavar="DIR", help="model folder to write (default: <data dir>/models/<name>)")
     p.add_argument("--name", default="minilm-affiliations", help="folder name under the models folder when --out is not given")
     p.add_argument("--base", metavar="MODEL", help="model folder or hub id to start from (default: packaged MiniLM)")

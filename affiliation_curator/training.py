@@ -405,35 +405,77 @@ def gold_pairs(
     return out
 
 
+def _pair_records(path: Path) -> Iterable[tuple[int, Any]]:
+    """(line number, record) of a JSON Lines, CSV or Parquet pairs file."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pandas as pd
+
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as err:  # noqa: BLE001 - pyarrow raises many kinds
+            raise InputError(f"{path.name} is not a readable Parquet file ({type(err).__name__})") from None
+        yield from enumerate(frame.to_dict("records"), 1)
+        return
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path.name} is not UTF-8 text") from None
+    if suffix in {".csv", ".tsv"}:
+        import csv
+        import io
+
+        reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
+        for number, row in enumerate(reader, 2):
+            for key in ("query", "affiliation", "document"):  # undo export's formula neutralising
+                value = row.get(key)
+                if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1] in "=+-@":
+                    row[key] = value[1:]
+            if "label" in row and row["label"] not in (None, ""):
+                try:
+                    row["label"] = float(row["label"])
+                except ValueError:
+                    pass
+            yield number, row
+        return
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except ValueError:
+            raise InputError(f"{path.name} line {number}: not JSON") from None
+
+
 def read_pairs_file(path: Path, by_id: dict[str, Institution], document: Callable[[Institution], str]) -> tuple[list[TrainingPair], list[GoldRow]]:
-    """Pairs (``document`` or ``institution_id``/``ror_id`` + ``label``) and gold-shaped rows from JSON Lines."""
+    """Labelled pairs, and gold-shaped rows, from a JSON Lines / CSV / Parquet file.
+
+    A pair has ``query`` (or ``affiliation``), ``label`` (1/0) and ``document`` (as ``export``
+    writes them) or ``institution_id`` / ``ror_id``; a row with ``ror_ids`` and no label is a gold row.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"pairs file not found: {path}")
     pairs: list[TrainingPair] = []
     gold: list[GoldRow] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise InputError(f"{path.name} is not UTF-8 text") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            aff = obj["affiliation"]
-            if not isinstance(aff, str):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
-            raise InputError(f"{path.name} line {number}: expected a JSON object with 'affiliation' (text)") from None
+    for number, obj in _pair_records(path):
+        aff = obj.get("query", obj.get("affiliation")) if isinstance(obj, dict) else None
+        if not isinstance(aff, str):
+            raise InputError(f"{path.name} line {number}: expected 'query' (or 'affiliation') text")
         if "ror_ids" in obj and "label" not in obj:
-            ids = [normalize_ror_id(str(i)) or str(i) for i in obj.get("ror_ids") or []]
-            gold.append(GoldRow(aff, ids, str(obj.get("source", path.name))))
+            ids = obj.get("ror_ids") or []
+            if not isinstance(ids, list):
+                raise InputError(f"{path.name} line {number}: 'ror_ids' must be a list")
+            gold.append(GoldRow(aff, [normalize_ror_id(str(i)) or str(i) for i in ids], str(obj.get("source", path.name))))
             continue
         label = obj.get("label")
         if isinstance(label, bool):
             label = float(label)
-        if not isinstance(label, (int, float)) or not 0 <= float(label) <= 1:
+        try:
+            label = float(label)
+        except (TypeError, ValueError):
+            label = -1.0
+        if not 0 <= label <= 1:
             raise InputError(f"{path.name} line {number}: 'label' must be 0 or 1 (or give 'ror_ids')")
         doc = obj.get("document")
         if not isinstance(doc, str) or not doc.strip():
@@ -442,7 +484,8 @@ def read_pairs_file(path: Path, by_id: dict[str, Institution], document: Callabl
             if inst is None:
                 continue  # an institution this registry does not hold
             doc = document(inst)
-        pairs.append(TrainingPair(aff, doc, float(label), "pairs-file"))
+        if aff.strip():
+            pairs.append(TrainingPair(aff, doc, label, "pairs-file"))
     return pairs, gold
 
 

@@ -157,6 +157,26 @@ def test_read_pairs_file(tmp_path, registry):
     path.write_text('{"affiliation": "a", "label": 3}\n', encoding="utf-8")
     with pytest.raises(InputError, match="line 1"):
         read_pairs_file(path, by_id, document_text_function())
+    path.write_text('{"affiliation": "a", \n', encoding="utf-8")
+    with pytest.raises(InputError, match="not JSON"):
+        read_pairs_file(path, by_id, document_text_function())
+
+
+def test_read_exported_pairs_csv_and_parquet(tmp_path, registry):
+    """The `export` command's pairs files (query, document, label) train as they are."""
+    import pandas as pd
+
+    by_id = {i.id: i for i in registry}
+    frame = pd.DataFrame({"query": ["TUM", "TUM"], "document": ["Technical University of Munich, Munich, Germany",
+                                                                "University of Hamburg, Hamburg, Germany"], "label": [1, 0]})
+    frame.to_csv(tmp_path / "pairs.csv", index=False)
+    frame.to_parquet(tmp_path / "pairs.parquet")
+    for name in ("pairs.csv", "pairs.parquet"):
+        pairs, gold = read_pairs_file(tmp_path / name, by_id, document_text_function())
+        assert [(p.affiliation, p.label) for p in pairs] == [("TUM", 1.0), ("TUM", 0.0)] and not gold
+    (tmp_path / "bad.csv").write_text("query,document,label\nTUM,x,maybe\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 2"):
+        read_pairs_file(tmp_path / "bad.csv", by_id, document_text_function())
 
 
 def test_calibration_picks_a_separating_threshold():
