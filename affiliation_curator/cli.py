@@ -17,6 +17,8 @@ from affiliation_curator.errors import CuratorError
 COMMAND_MODULES = [
     "affiliation_curator.commands_registry",
     "affiliation_curator.commands_model",
+    "affiliation_curator.commands_decisions",
+    "affiliation_curator.commands_export",
 ]
 
 

@@ -126,9 +126,12 @@ def decode(data: bytes, name: str = "the input") -> str:
     """Bytes to text: UTF-8 (with or without BOM) or UTF-16 with a BOM; else InputError."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16")
+            text = data.decode("utf-16")
         except UnicodeDecodeError as err:
             raise InputError(f"{name} starts like UTF-16 text but is not valid UTF-16 ({err.reason})") from None
+        if "\x00" in text:
+            raise InputError(f"{name} starts like UTF-16 text but contains NUL characters; it looks binary")
+        return text
     if data.startswith(b"PK\x03\x04"):
         raise InputError(f"{name} is a zip or Office file, not text; upload spreadsheets as .xlsx")
     if b"\x00" in data[:65536]:

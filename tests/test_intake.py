@@ -141,6 +141,7 @@ def test_long_strings_are_cut_and_counted():
         (b"", "x.txt", "is empty"),
         (b"  \n\n ", "x.csv", "is empty"),
         (b"\x00\x01\x02binary\x00", "x.txt", "NUL bytes"),
+        (b"\xff\xfe\x00\x00garbage\x00\x00\x00", "x.txt", "NUL characters"),
         (b"caf\xe9 de Paris\n", "x.txt", "not UTF-8"),
         (b"PK\x03\x04garbage", "x.txt", "zip"),
         (b"affiliation\n", "x.csv", "no data rows"),

@@ -604,12 +604,16 @@ class Store:
     def record_decisions(
         self,
         batch_id: int,
-        decisions: Iterable[tuple[int, str, str | None, str | None]],
+        decisions: Iterable[Sequence[Any]],
         curator: str,
         kind: str = "import",
         description: str = "",
     ) -> int:
-        """Record many (item_id, action, institution_id, institution_name) decisions as one undo group."""
+        """Record many decisions as one undo group (an import: one undo step takes it all back).
+
+        Each decision is ``(item_id, action, institution_id, institution_name[, document])``;
+        name, document and score come from the item's candidates when the institution is one.
+        """
         now = self.clock()
         curator = _curator(curator)
         decisions = list(decisions)
@@ -621,12 +625,19 @@ class Store:
             session.add(group)
             session.flush()
             ids = [d[0] for d in decisions]
+            own = {
+                i for chunk in _chunks(ids)
+                for i in session.scalars(select(Item.id).where(Item.id.in_(chunk), Item.batch_id == batch_id))
+            }
+            if len(own) != len(set(ids)):
+                raise StoreError(f"some items are not in batch {batch_id}")
             cands: dict[tuple[int, str], CandidateRow] = {}
             for chunk in _chunks(ids):
                 for c in session.scalars(select(CandidateRow).where(CandidateRow.item_id.in_(chunk))):
                     cands[(c.item_id, c.institution_id)] = c
             rows = []
-            for item_id, action, inst, name in decisions:
+            for item_id, action, inst, name, *rest in decisions:
+                document = rest[0] if rest else None
                 if action not in ACTIONS:
                     raise StoreError(f"unknown action {action!r}")
                 inst = _norm_id(inst) if inst else None
@@ -636,7 +647,7 @@ class Store:
                 rows.append({
                     "item_id": item_id, "action": action, "institution_id": inst,
                     "institution_name": cand.name if cand is not None else name,
-                    "document": cand.document if cand is not None else None,
+                    "document": cand.document if cand is not None and cand.document else document,
                     "score": cand.score if cand is not None else None,
                     "curator": curator, "created_at": now, "undo_group": group.id,
                 })
