@@ -207,6 +207,8 @@ class CachedScorer:
 class CrossEncoderScorer(CachedScorer):
     """A sentence-transformers CrossEncoder turned into a 0-1 scorer (sigmoid of its one logit)."""
 
+    quantized: bool = False  # int8 dynamic quantisation (CPU)
+
     def __init__(
         self,
         model: Any,
@@ -475,7 +477,28 @@ def _pick_device(device: str | None) -> str:
     return "cpu"
 
 
-_loaded: dict[tuple[str, str, str], CrossEncoderScorer] = {}
+def quantize_default() -> bool:
+    """Int8 dynamic quantisation on CPU unless ``AFFILIATION_CURATOR_QUANTIZE=0`` (about 2-3x faster)."""
+    return os.environ.get("AFFILIATION_CURATOR_QUANTIZE", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def quantize_int8(model: Any) -> bool:
+    """Replace the model's Linear layers by int8 dynamic-quantised ones, in place; False if unsupported."""
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    except Exception as err:  # noqa: BLE001 - an engine without int8 kernels: stay in float32
+        log.warning("int8 quantisation unavailable (%s); scoring in float32", err)
+        return False
+    return True
+
+
+_loaded: dict[tuple[str, str, str, bool], CrossEncoderScorer] = {}
 _load_lock = threading.Lock()
 
 
@@ -487,9 +510,12 @@ def load_cross_encoder(
     max_length: int | None = None,
     persist_cache: bool = False,
     reuse: bool = True,
+    quantize: bool | None = None,
 ) -> CrossEncoderScorer:
     """Load a CrossEncoder from a local folder or hub id; raises ModelLoadError (no fallback).
 
+    On CPU the Linear layers are int8-quantised (``quantize``; default ``quantize_default()``),
+    which scores 2-3 times faster with scores within about 0.01 of float32.
     Loaded models are kept in-process (``reuse``), so calling again is free.
     """
     raw = str(model_id_or_path).strip()
@@ -517,7 +543,8 @@ def load_cross_encoder(
         raise ModelLoadError(f"model not found: '{raw}' is neither a folder nor a Hugging Face model id")
 
     dev = _pick_device(device)
-    key = (cache_key, dev, str(max_length))
+    quantize = (quantize_default() if quantize is None else quantize) and dev == "cpu"
+    key = (cache_key, dev, str(max_length), quantize)
     with _load_lock:
         if reuse and key in _loaded:
             return _loaded[key]
@@ -543,6 +570,11 @@ def load_cross_encoder(
             raise ModelLoadError(
                 f"model '{raw}' has {model.num_labels} outputs; a reranker needs 1 (a score) or 2 (no/yes)"
             )
+        if quantize:
+            quantize = quantize_int8(model)
+            if quantize:
+                description += ", int8 on CPU"
+                cache_key += "#int8"
         scorer = CrossEncoderScorer(
             model,
             model_id=model_id,
@@ -553,6 +585,7 @@ def load_cross_encoder(
             cache_key=cache_key,
             description=description,
         )
+        scorer.quantized = bool(quantize)
         if reuse:
             _loaded[key] = scorer
         return scorer

@@ -59,6 +59,17 @@ def test_sigmoid_matches_the_raw_logit(tiny_cross_encoder_dir):
     assert np.allclose(scorer.score(PAIRS), 1 / (1 + np.exp(-logits)), atol=1e-5)
 
 
+def test_int8_on_cpu_scores_close_to_float32(tiny_cross_encoder_dir, monkeypatch):
+    fp32 = load_cross_encoder(tiny_cross_encoder_dir, quantize=False, reuse=False)
+    int8 = load_cross_encoder(tiny_cross_encoder_dir, quantize=True, reuse=False)
+    assert int8.quantized and not fp32.quantized
+    assert int8.cache_key != fp32.cache_key  # their scores are cached apart
+    assert "int8" in int8.describe()
+    assert np.allclose(int8.score(PAIRS), fp32.score(PAIRS), atol=0.05)
+    monkeypatch.setenv("AFFILIATION_CURATOR_QUANTIZE", "0")
+    assert not load_cross_encoder(tiny_cross_encoder_dir, reuse=False).quantized
+
+
 def test_cache_hits_avoid_recomputation(tiny_cross_encoder_dir):
     scorer = load_cross_encoder(tiny_cross_encoder_dir, reuse=False)
     first = scorer.score(PAIRS)
