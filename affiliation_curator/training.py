@@ -51,22 +51,16 @@ Progress = Callable[[str], None]
 
 TRAIN_MAX_LENGTH = 96  # tokens per pair while training (almost every pair fits; shorter is faster)
 CALIBRATION_SHARE = 0.15  # share of the labelled train rows held out to calibrate the threshold
-TOP_K = 10  # candidates the matcher reranks; calibration sees the same
+N_CANDIDATES = 20  # candidates the matcher reranks per string (Matcher n_retrieve); negatives come from these
 
 
 # --------------------------------------------------------------------------- documents
 
 
-def _fallback_document_text(inst: Institution) -> str:
-    return ", ".join(p for p in (inst.name, inst.city, inst.country_name) if p)
-
-
 def document_text_function() -> Callable[[Institution], str]:
-    """``matching.document_text`` (the text the matcher shows the reranker)."""
-    try:
-        from affiliation_curator.matching import document_text
-    except ImportError:  # the matcher not installed yet: the same "Name, City, Country" shape
-        return _fallback_document_text
+    """``matching.document_text``: the text the matcher shows the reranker (train on the same)."""
+    from affiliation_curator.matching import document_text
+
     return document_text
 
 
@@ -340,7 +334,7 @@ def registry_pairs(
     made_up = [q for q in (synth_no_match(pool, known, rng) for _ in range(n_no_match + n_heldout // 3)) if q]
     if progress:
         progress(f"registry: {len(queries)} queries from {len(set(i.id for i in chosen))} institutions, {len(made_up)} 'no match' queries; retrieving look-alikes")
-    found = _search(retriever, queries + made_up, k=2 * TOP_K)
+    found = _search(retriever, queries + made_up, k=N_CANDIDATES)
     train_n, nm_train_n = n_queries, len(made_up) - n_heldout // 3
     for idx, (inst, query, cands) in enumerate(zip(chosen, queries, found)):
         if idx >= train_n:  # held out for calibration: half matchable, half with the institution hidden
@@ -392,7 +386,7 @@ def gold_pairs(
         train = rng.sample(train, max_rows)
         held = rng.sample(held, min(len(held), max(1, int(max_rows * heldout_share))))
     out.heldout.extend(LabelledQuery(r.affiliation, list(r.ror_ids), kind) for r in held)
-    found = _search(retriever, [r.affiliation for r in train], k=TOP_K)
+    found = _search(retriever, [r.affiliation for r in train], k=N_CANDIDATES)
     for row, cands in zip(train, found):
         right = set(row.ror_ids)
         for inst_id in row.ror_ids:
@@ -497,26 +491,22 @@ def ranked_outcomes(
     retriever: Any,
     scorer: Any,
     by_id: dict[str, Institution],
-    document: Callable[[Institution], str],
-    top_k: int = TOP_K,
+    document: Callable[[Institution], str] | None = None,
 ) -> list[Outcome]:
-    """Retrieve ``top_k``, rerank with ``scorer``, and record the top candidate per query."""
-    found = _search(retriever, [q.affiliation for q in queries], k=top_k + 1)
-    pairs: list[tuple[str, str]] = []
-    spans = []
-    for q, cands in zip(queries, found):
-        ids = [c.institution_id for c in cands if c.institution_id != q.exclude and c.institution_id in by_id][:top_k]
-        spans.append((len(pairs), ids))
-        pairs.extend((q.affiliation, document(by_id[i])) for i in ids)
-    scores = scorer.score(pairs) if pairs else []
+    """Run the matcher (retrieve, rerank with ``scorer``) and record the top candidate per query.
+
+    A query's ``exclude`` id is dropped from its candidates, as if the registry lacked it.
+    """
+    from affiliation_curator.matching import Matcher
+
+    matcher = Matcher(list(by_id.values()), scorer=scorer, retriever=retriever, threshold=0.5)
     outcomes = []
-    for q, (start, ids) in zip(queries, spans):
-        if not ids:
+    for q, result in zip(queries, matcher.match_many([q.affiliation for q in queries], batch_size=64)):
+        cands = [c for c in result.candidates if c.id != q.exclude]
+        if not cands:
             outcomes.append(Outcome(None, False, not q.ids, q.source))
-            continue
-        s = scores[start : start + len(ids)]
-        best = max(range(len(ids)), key=lambda i: s[i])
-        outcomes.append(Outcome(float(s[best]), ids[best] in q.ids, not q.ids, q.source))
+        else:
+            outcomes.append(Outcome(float(cands[0].score), cands[0].id in q.ids, not q.ids, q.source))
     return outcomes
 
 
@@ -727,7 +717,7 @@ def train_cross_encoder(
 
         say(f"calibrating the threshold on {len(pairs.heldout)} held-out rows")
         scorer = load_cross_encoder(partial, reuse=False)
-        outcomes = ranked_outcomes(pairs.heldout, retriever, scorer, by_id, document)
+        outcomes = ranked_outcomes(pairs.heldout, retriever, scorer, by_id)
         chosen: DecisionMetrics = calibrate_threshold(outcomes, method=calibration_method)
         by_source = {}
         from affiliation_curator.calibration import metrics_at
