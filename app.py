@@ -1,0 +1,31 @@
+"""Affiliation Curator: ``streamlit run app.py``. Page set-up, navigation and the sidebar; nothing else."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from components import state
+
+st.set_page_config(page_title="Affiliation Curator", page_icon=":material/account_balance:", layout="wide")
+
+HERE = Path(__file__).resolve().parent
+
+# (file, title, icon, section). A page whose file does not exist yet is left out, so a new
+# page only needs its line here.
+PAGES = [
+    ("pages/match.py", "Match", ":material/upload_file:", "Curate"),
+    ("pages/review.py", "Review", ":material/fact_check:", "Curate"),
+    ("pages/export.py", "Export", ":material/download:", "Curate"),
+    ("pages/registry.py", "Registry", ":material/account_balance:", "Data"),
+    ("pages/train.py", "Train", ":material/model_training:", "Model"),
+    ("pages/evaluate.py", "Evaluate", ":material/analytics:", "Model"),
+]
+
+sections: dict[str, list[st.Page]] = {}
+for index, (path, title, icon, section) in enumerate(PAGES):
+    if (HERE / path).is_file():
+        sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=index == 0))
+
+page = st.navigation(sections)
+state.curator_sidebar()
+page.run()

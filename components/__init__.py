@@ -1,0 +1,1 @@
+"""Reusable Streamlit pieces for the pages (the core never imports these)."""

@@ -1,0 +1,82 @@
+"""The ranked candidates of one affiliation: accept / reject buttons (keys 1-9), details, evidence, ror.org link."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import streamlit as st
+
+from affiliation_curator.candidates import Candidate
+from components.text import ror_link, safe_md
+
+MAX_SHORTCUTS = 9
+
+
+def details_line(cand: Candidate) -> str:
+    """City, country · types · status (escaped, for st.caption)."""
+    place = ", ".join(p for p in (cand.city, cand.country_name or cand.country_code) if p)
+    parts = [place or "place unknown"]
+    if cand.types:
+        parts.append(", ".join(cand.types))
+    parts.append(cand.status or "active")
+    return safe_md(" · ".join(parts))
+
+
+def evidence_line(cand: Candidate) -> str:
+    lines = cand.evidence.summary() if cand.evidence is not None else []
+    return safe_md(" · ".join(lines)) if lines else ""
+
+
+def candidate_list(
+    candidates: Sequence[Candidate],
+    *,
+    on_accept: Callable[[Candidate], None],
+    on_reject: Callable[[Candidate], None],
+    rejected: Sequence[str] = (),
+    accepted_id: str | None = None,
+    threshold: float = 0.5,
+    disabled: bool = False,
+    key: str = "cand",
+) -> None:
+    """One row per candidate, best first. Keys 1-9 accept, Shift+1-9 reject."""
+    rejected_ids = set(rejected)
+    for rank, cand in enumerate(candidates, 1):
+        shortcut = str(rank) if rank <= MAX_SHORTCUTS else None
+        is_accepted = cand.id == accepted_id
+        is_rejected = cand.id in rejected_ids
+        left, middle, right = st.columns([1.3, 8, 1.3], vertical_alignment="center")
+        left.button(
+            "Accepted" if is_accepted else "Accept",
+            key=f"{key}_accept_{rank}",
+            shortcut=shortcut,
+            type="primary" if is_accepted or (rank == 1 and cand.score >= threshold and not is_rejected) else "secondary",
+            on_click=on_accept,
+            args=(cand,),
+            disabled=disabled,
+            help=f"Accept candidate {rank} (key {rank})" if shortcut else f"Accept candidate {rank}",
+            width="stretch",
+        )
+        with middle:
+            name = f"{rank}\\. **{safe_md(cand.name)}** — score {cand.score:.2f}"
+            if is_rejected:
+                name = f"{rank}\\. ~~{safe_md(cand.name)}~~ — rejected"
+            link = ror_link(cand.id)
+            if link:
+                name += f" · [ror.org ↗]({link})"
+            else:
+                name += f" · id {safe_md(cand.id, 60)}"
+            st.markdown(name)
+            caption = details_line(cand)
+            evidence = evidence_line(cand)
+            st.caption(f"{caption}  \n{evidence}" if evidence else caption)
+        right.button(
+            "Reject",
+            key=f"{key}_reject_{rank}",
+            shortcut=f"Shift+{rank}" if shortcut else None,
+            on_click=on_reject,
+            args=(cand,),
+            disabled=disabled or is_rejected or is_accepted,
+            help=f"Mark candidate {rank} as wrong (Shift+{rank})" if shortcut else f"Mark candidate {rank} as wrong",
+            width="stretch",
+            type="tertiary",
+        )

@@ -1,0 +1,95 @@
+"""Process-wide resources, loaded once per process (not per rerun) with ``st.cache_resource``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from affiliation_curator import config
+from affiliation_curator.ranking_jobs import RankingJobs
+
+_SCORER_NOTES: dict[str, str] = {}  # model id -> why it stands in for the configured model ("" if it does not)
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> Any:
+    from affiliation_curator.store import Store
+
+    return Store(url)
+
+
+def get_store() -> Any:
+    """The decision store (one per database URL, so a changed data directory gets its own)."""
+    return _store(config.database_url())
+
+
+@st.cache_resource(show_spinner=False)
+def _catalog(registries_dir: str) -> Any:
+    from affiliation_curator.registry import RegistryCatalog
+
+    catalog = RegistryCatalog()
+    catalog.ensure_demo()
+    return catalog
+
+
+def get_catalog() -> Any:
+    """The registry catalogue of the data directory (the demo registry imported on first use)."""
+    return _catalog(str(config.registries_dir()))
+
+
+def get_registry(name: str | None = None) -> Any:
+    """A registry by name (the active one by default); the catalogue caches it by name and content."""
+    return get_catalog().load(name or None)
+
+
+@st.cache_resource(show_spinner="Loading the reranker model…", max_entries=4)
+def _matcher(registries_dir: str, registry_name: str, version_key: str, model: str) -> Any:
+    from affiliation_curator.matching import Matcher
+    from affiliation_curator.reranker import load_scorer
+
+    registry = get_registry(registry_name)
+    matcher = Matcher(registry, load_scorer(model or None))
+    model_id, fallback = scorer_note(matcher)
+    _SCORER_NOTES[model_id] = fallback
+    return matcher
+
+
+def get_matcher(registry_name: str | None = None, model: str | None = None) -> Any:
+    """The engine for a registry and model (the configured model by default)."""
+    registry = get_registry(registry_name)
+    model = config.Settings.load().model if model is None else model
+    return _matcher(str(config.registries_dir()), registry.name, _version_key(registry), model or "")
+
+
+def _version_key(registry: Any) -> str:
+    return str(registry.version_key)
+
+
+@st.cache_resource(show_spinner=False)
+def _jobs(url: str) -> RankingJobs:
+    return RankingJobs()
+
+
+def get_jobs() -> RankingJobs:
+    """The ranking jobs of this server process for the current database (they survive reruns and page switches)."""
+    return _jobs(config.database_url())
+
+
+def scorer_note(matcher: Any) -> tuple[str, str]:
+    """(model id, fallback reason or "") of the matcher's scorer."""
+    scorer = getattr(matcher, "scorer", None)
+    return str(getattr(scorer, "model_id", "") or "?"), str(getattr(scorer, "fallback_reason", "") or "")
+
+
+def scorer_notes() -> dict[str, str]:
+    """Fallback reasons of the scorers loaded in this process, by model id."""
+    return dict(_SCORER_NOTES)
+
+
+def batch_threshold(batch_id: int) -> float:
+    """The decision threshold the batch's items were scored with (0.5 before any is ranked)."""
+    items = get_store().items(batch_id, order="uncertain", limit=1)  # ranked items come first
+    if items and items[0].threshold is not None:
+        return float(items[0].threshold)
+    return 0.5

@@ -1,0 +1,299 @@
+"""The review card: one affiliation, its scored candidates and the decision keys.
+
+Drawn in an ``st.fragment`` so a decision reruns only the card. Where the curator is in
+the queue lives in the session (``ReviewCursor``); every decision is committed to the
+store the moment it is made, so a reload only loses the cursor, and the queue order
+(undecided first) brings the curator back to the same item.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from affiliation_curator.candidates import Candidate
+from affiliation_curator.errors import CuratorError
+from components import resources, state
+from components.candidate_list import candidate_list
+from components.score_bars import score_bars
+from components.text import clean, safe_md
+
+POLL_SECONDS = 1.0
+SEARCH_LIMIT = 8
+FILTERS = {"undecided": "Undecided", "accepted": "Accepted", "none": "None of these", "skipped": "Skipped", "all": "All"}
+ORDERS = {"input": "Input order", "uncertain": "Least confident first"}
+
+
+@dataclass
+class ReviewCursor:
+    """Where the curator is: an offset into the filtered queue, or an item pinned by undo."""
+
+    pos: int = 0
+    pinned: int | None = None
+    shown_item: int | None = None
+    shown_at: float = 0.0
+
+
+def cursor(batch_id: int, status: str, order: str) -> ReviewCursor:
+    key = f"review_cursor_{batch_id}_{status}_{order}"
+    if key not in st.session_state:
+        st.session_state[key] = ReviewCursor()
+    return st.session_state[key]
+
+
+def _status_arg(status: str) -> str | None:
+    return None if status == "all" else status
+
+
+def _notify(message: str, kind: str = "info") -> None:
+    st.session_state["review_notice"] = (kind, message)
+
+
+def current_item(batch_id: int, status: str, order: str) -> tuple[Any | None, int, int]:
+    """(item or None, its 0-based place in the queue, queue length)."""
+    store = resources.get_store()
+    cur = cursor(batch_id, status, order)
+    total = store.count_items(batch_id, _status_arg(status))
+    if cur.pinned is not None:
+        try:
+            return store.item(cur.pinned), cur.pos, total
+        except CuratorError:
+            cur.pinned = None
+    if total == 0:
+        return None, 0, 0
+    if cur.pos >= total or cur.pos < 0:
+        cur.pos = 0  # past the end: wrap around to what is left
+    items = store.items(batch_id, status=_status_arg(status), order=order, limit=1, offset=cur.pos)
+    return (items[0] if items else None), cur.pos, total
+
+
+# ------------------------------------------------------------------ actions (button callbacks)
+
+
+def _seconds(cur: ReviewCursor, item_id: int) -> float | None:
+    if cur.shown_item != item_id or not cur.shown_at:
+        return None
+    return round(time.monotonic() - cur.shown_at, 3)
+
+
+def _advance(batch_id: int, status: str, order: str, item_id: int) -> None:
+    """After a decision: stay on the same offset if the item left the queue, else move past it."""
+    cur = cursor(batch_id, status, order)
+    if cur.pinned == item_id:
+        cur.pinned = None
+        return
+    store = resources.get_store()
+    here = store.items(batch_id, status=_status_arg(status), order=order, limit=1, offset=cur.pos)
+    if here and here[0].id == item_id:
+        cur.pos += 1
+
+
+def decide(batch_id: int, status: str, order: str, item_id: int, action: str, cand: Candidate | None = None,
+           institution: Any = None) -> None:
+    """Commit one decision (accept / none / skip / reject) and move on."""
+    curator = state.curator()
+    if not curator:
+        _notify("Enter your name in the sidebar first: it is stored with each decision.", "warning")
+        return
+    store = resources.get_store()
+    cur = cursor(batch_id, status, order)
+    try:
+        if institution is not None:
+            store.decide(
+                item_id, "accept", curator, institution_id=institution.id, seconds=_seconds(cur, item_id),
+                institution_name=institution.name, document=_document(institution),
+            )
+            _notify(f"Accepted {clean(institution.name, 80)} (from the registry search)", "success")
+        else:
+            store.decide(item_id, action, curator, institution_id=cand.id if cand else None,
+                         seconds=_seconds(cur, item_id))
+            if action == "reject":
+                _notify(f"Rejected {clean(cand.name, 80)}", "info")
+                return  # stay on the item
+            label = {"accept": f"Accepted {clean(cand.name, 80) if cand else ''}", "none": "None of these",
+                     "skip": "Skipped"}[action]
+            _notify(label, "success")
+    except CuratorError as err:
+        _notify(str(err), "error")
+        return
+    st.session_state.pop("registry_search", None)
+    _advance(batch_id, status, order, item_id)
+
+
+def undo(batch_id: int, status: str, order: str) -> None:
+    store = resources.get_store()
+    result = store.undo(batch_id, curator=state.curator() or None)
+    if result is None:
+        _notify("Nothing to undo.", "info")
+        return
+    cur = cursor(batch_id, status, order)
+    if result.kind == "decision" and result.item_ids:
+        cur.pinned = result.item_ids[0]
+    _notify(f"Undone: {clean(result.description, 120)}", "info")
+
+
+def move(batch_id: int, status: str, order: str, step: int) -> None:
+    cur = cursor(batch_id, status, order)
+    cur.pinned = None
+    cur.pos = max(0, cur.pos + step)
+
+
+def _document(institution: Any) -> str | None:
+    try:
+        from affiliation_curator.matching import document_text
+    except ImportError:
+        return None
+    try:
+        return document_text(institution)
+    except Exception:
+        return None
+
+
+# ------------------------------------------------------------------ drawing
+
+
+def _progress_line(batch_id: int) -> None:
+    store = resources.get_store()
+    p = store.progress(batch_id, curator=state.curator() or None)
+    rate = p.get("decisions_per_hour")
+    parts = [f"{p['decided']:,} of {p['total']:,} decided", f"{p['skipped']:,} skipped", f"{p['undecided']:,} to go"]
+    if rate:
+        parts.append(f"{rate:,.0f} decisions/hour")
+    st.progress(p["decided"] / max(p["total"], 1), text=" · ".join(parts))
+
+
+def _notice() -> None:
+    notice = st.session_state.pop("review_notice", None)
+    if not notice:
+        return
+    kind, message = notice
+    if kind in ("error", "warning"):
+        (st.error if kind == "error" else st.warning)(message)
+    else:  # a toast does not push the card down
+        st.toast(message, icon=":material/check:" if kind == "success" else ":material/info:")
+
+
+def _action_bar(batch_id: int, status: str, order: str, item: Any | None, disabled: bool) -> None:
+    cols = st.columns(5)
+    has_item = item is not None and not disabled
+    cols[0].button("None of these", key="act_none", shortcut="n", disabled=not has_item, width="stretch",
+                   on_click=decide, args=(batch_id, status, order, item.id if item else 0, "none"),
+                   help="No candidate is right (key N)")
+    cols[1].button("Skip", key="act_skip", shortcut="s", disabled=not has_item, width="stretch",
+                   on_click=decide, args=(batch_id, status, order, item.id if item else 0, "skip"),
+                   help="Decide later (key S)")
+    cols[2].button("Undo", key="act_undo", shortcut="u", disabled=disabled, width="stretch",
+                   on_click=undo, args=(batch_id, status, order), help="Take back your last step (key U)")
+    cols[3].button("Previous", key="act_prev", shortcut="Left", disabled=disabled, width="stretch",
+                   on_click=move, args=(batch_id, status, order, -1), help="Previous item without deciding (←)")
+    cols[4].button("Next", key="act_next", shortcut="Right", disabled=disabled, width="stretch",
+                   on_click=move, args=(batch_id, status, order, 1), help="Next item without deciding (→)")
+
+
+def _search(batch_id: int, status: str, order: str, item: Any, registry: Any, disabled: bool) -> None:
+    with st.expander("Search the registry", icon=":material/search:", expanded=bool(st.session_state.get("registry_search"))):
+        query = st.text_input("Name, acronym or ROR id", key="registry_search", max_chars=300,
+                              placeholder="e.g. TUM, Technische Universität München or 02kkvpp62")
+        if not query or not query.strip():
+            return
+        if registry is None:
+            st.warning("The batch's registry is not available.")
+            return
+        found = registry.find(query.strip(), limit=SEARCH_LIMIT)
+        if not found:
+            st.caption("Nothing found.")
+            return
+        for n, inst in enumerate(found):
+            left, right = st.columns([1.3, 9.3], vertical_alignment="center")
+            left.button("Accept", key=f"search_accept_{n}", disabled=disabled, width="stretch",
+                        on_click=decide, args=(batch_id, status, order, item.id, "accept"),
+                        kwargs={"institution": inst})
+            place = ", ".join(p for p in (inst.city, inst.country_name) if p)
+            line = f"**{safe_md(inst.name)}** · {safe_md(place)} · {safe_md(', '.join(inst.types))} · {safe_md(inst.status)}"
+            link = inst.id if getattr(inst, "is_ror", False) else None
+            right.markdown(line + (f" · [ror.org ↗]({link})" if link else f" · id {safe_md(inst.id, 60)}"))
+
+
+def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: dict[str, str]) -> None:
+    disabled = not state.curator()
+    item, pos, total = current_item(batch_id, status, order)
+    waiting = item is not None and not item.ranked
+    if waiting != st.session_state.get("review_polling", False):
+        st.session_state["review_polling"] = waiting
+        st.rerun()  # switch between the polling and the still card
+    _progress_line(batch_id)
+    _notice()
+    if item is None:
+        if status == "undecided":
+            st.success("Every item of this batch has a decision. Undo (U) takes back the last one.")
+        else:
+            st.info(f"No items are “{FILTERS.get(status, status)}”.")
+        _action_bar(batch_id, status, order, None, disabled)
+        return
+    cur = cursor(batch_id, status, order)
+    if cur.shown_item != item.id:
+        cur.shown_item, cur.shown_at = item.id, time.monotonic()
+
+    where = "back after undo" if cur.pinned == item.id else f"{pos + 1:,} of {total:,}"
+    head = [f"Item {where}", f"#{item.position + 1} in the input"]
+    if item.count > 1:
+        head.append(f"seen {item.count:,}×")
+    if item.decision is not None:
+        d = item.decision
+        what = {"accept": f"accepted {clean(d.institution_name or d.institution_id or '', 60)}",
+                "none": "none of these", "skip": "skipped"}[d.action]
+        head.append(f"current decision: {what} by {clean(d.curator, 40)}")
+    st.caption(safe_md(" · ".join(head)))
+    st.code(item.affiliation, language=None, wrap_lines=True)
+    for note in item.notes:
+        st.caption(safe_md(note))
+
+    if waiting:
+        st.info("Ranking this item… it appears as soon as its candidates are scored.", icon=":material/hourglass_top:")
+        _action_bar(batch_id, status, order, item, disabled)
+        return
+
+    threshold = item.threshold if item.threshold is not None else 0.5
+    model = item.model_id or "?"
+    fallback = scorer_notes.get(model, "")
+    registry_note = f"registry {registry.name} ({registry.meta.version})" if registry is not None else ""
+    st.caption(safe_md(" · ".join(p for p in (
+        f"scored by {model}" + (f" (fallback: {fallback})" if fallback else ""),
+        f"threshold {threshold:.2f}", registry_note) if p)))
+
+    if item.candidates:
+        st.altair_chart(score_bars(item.candidates, threshold), width="stretch", key=f"bars_{item.id}")
+        candidate_list(
+            item.candidates,
+            on_accept=lambda c: decide(batch_id, status, order, item.id, "accept", c),
+            on_reject=lambda c: decide(batch_id, status, order, item.id, "reject", c),
+            rejected=item.rejected,
+            accepted_id=item.decision.institution_id if item.decision and item.decision.action == "accept" else None,
+            threshold=threshold,
+            disabled=disabled,
+        )
+    else:
+        st.warning("No candidates for this string. Search the registry below, or choose None of these (N).")
+    _action_bar(batch_id, status, order, item, disabled)
+    _search(batch_id, status, order, item, registry, disabled)
+
+
+@st.fragment
+def _card_still(*args: Any) -> None:
+    _card(*args)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _card_polling(*args: Any) -> None:
+    _card(*args)
+
+
+def review_card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: dict[str, str]) -> None:
+    """The card; it polls (reruns every second) only while its item is still being ranked."""
+    if st.session_state.get("review_polling"):
+        _card_polling(batch_id, status, order, registry, scorer_notes)
+    else:
+        _card_still(batch_id, status, order, registry, scorer_notes)

@@ -1,0 +1,169 @@
+"""Match page (AppTest): paste, upload, column choice, batches, and every kind of bad input."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+import pytest
+
+from apptest_support import navigation_apptest, wait_until_ranked  # noqa: F401 - fixture
+from affiliation_curator import config
+from affiliation_curator.store import Store
+
+
+@pytest.fixture
+def match_page(navigation_apptest):  # noqa: F811
+    at = navigation_apptest().run()
+    assert not at.exception
+    return at
+
+
+def _errors(at) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def _texts(at) -> list[str]:
+    return [t.value for t in at.text]
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def test_paste_makes_a_named_batch_and_says_what_was_kept(match_page):
+    at = match_page
+    at.text_input(key="batch_name").input("Surgery papers").run()
+    at.text_area(key="paste_text").input(
+        "Dept. of Surgery, TU Munich, Germany\n\nETH Zurich\nETH Zurich\n   \nEPFL\n"
+    ).run()
+    at.button(key="import_paste").click().run()
+    assert not at.exception
+    assert any("Surgery papers" in s.value for s in at.success)
+    assert "Kept 3 affiliations; folded 1 duplicate; dropped 2 blank lines" in _texts(at)
+    store = Store()
+    (batch,) = store.batches()
+    assert batch.name == "Surgery papers" and batch.total == 3
+    assert at.query_params["batch"] == str(batch.id)
+    assert at.session_state["paste_text"] == ""  # cleared for the next import
+    wait_until_ranked(batch.id)
+    items = store.items(batch.id)
+    assert [i.affiliation for i in items] == ["Dept. of Surgery, TU Munich, Germany", "ETH Zurich", "EPFL"]
+    assert items[1].count == 2
+    assert all(i.ranked for i in items)
+    assert batch.model_id  # the scorer that ranked it is recorded
+    at.run()
+    assert not at.exception
+    assert [d.value["batch"].tolist() for d in at.dataframe][0] == ["Surgery papers"]
+
+
+def test_empty_paste_is_refused_with_a_message(match_page):
+    at = match_page
+    at.button(key="import_paste").click().run()
+    assert _errors(at) == ["nothing to match: the pasted text is empty"]
+    at.text_area(key="paste_text").input("  \n\n \t\n").run()
+    at.button(key="import_paste").click().run()
+    assert _errors(at) and "empty" in _errors(at)[0]
+    assert Store().batches() == []
+
+
+def test_markup_in_a_paste_stays_text(match_page):
+    at = match_page
+    nasty = "<script>alert(1)</script>\n[click](javascript:alert(1)) **bold** $x$ :red[r]"
+    at.text_area(key="paste_text").input(nasty).run()
+    at.button(key="import_paste").click().run()
+    assert not at.exception
+    (batch,) = Store().batches()
+    assert [i.affiliation for i in Store().items(batch.id)] == nasty.splitlines()
+
+
+def test_upload_csv_with_column_choice(match_page):
+    at = match_page
+    data = b"id,title,raw\n1,Paper one,ETH Zurich\n2,Paper two,EPFL\n3,Paper three,ETH Zurich\n"
+    at.file_uploader(key="upload").upload("affs.csv", data, "text/csv").run()
+    assert not at.exception
+    # several text columns: the reader asks, the page offers the columns
+    assert _errors(at) and "several text columns" in _errors(at)[0]
+    assert at.selectbox(key="upload_column").options == ["id", "title", "raw"]
+    at.selectbox(key="upload_column").select("raw").run()
+    assert not _errors(at)
+    assert "Kept 2 affiliations; folded 1 duplicate" in _texts(at)
+    assert at.dataframe[0].value["affiliation"].tolist() == ["ETH Zurich", "EPFL"]
+    at.button(key="import_upload").click().run()
+    assert not at.exception
+    (batch,) = Store().batches()
+    assert batch.total == 2 and batch.source == "upload:affs.csv"
+    assert at.selectbox(key="upload_column").value == "raw"
+
+
+def test_upload_each_format(match_page):
+    at = match_page
+    uploads = [
+        ("a.txt", b"ETH Zurich\nEPFL\n", "text/plain"),
+        ("b.tsv", b"affiliation\tyear\nETH Zurich\t2020\nEPFL\t2021\n", "text/tab-separated-values"),
+        ("c.jsonl", b'{"affiliation": "ETH Zurich"}\n{"affiliation": "EPFL"}\n', "application/jsonl"),
+        ("d.xlsx", _xlsx([["affiliation", "n"], ["ETH Zurich", 1], ["EPFL", 2]]), "application/vnd.ms-excel"),
+    ]
+    for name, data, mime in uploads:
+        at.file_uploader(key="upload").set_value((name, data, mime)).run()
+        assert not at.exception, name
+        assert not _errors(at), (name, _errors(at))
+        assert "Kept 2 affiliations" in _texts(at)[0], name
+        at.button(key="import_upload").click().run()
+        assert not at.exception
+    assert sorted(b.total for b in Store().batches()) == [2, 2, 2, 2]
+
+
+@pytest.mark.parametrize(
+    "name, data, expected",
+    [
+        ("empty.xlsx", None, "has no rows"),
+        ("header-only.csv", b"affiliation\n", "no data rows"),
+        ("numbers.csv", b"a,b\n1,2\n3,4\n", "no column of text"),
+        ("binary.txt", bytes(range(256)) * 4, "binary"),
+        ("latin1.txt", "Universität Zürich".encode("latin-1"), "not UTF-8"),
+        ("bad.jsonl", b'{"affiliation": "ETH"\n', "not valid JSON"),
+        ("zip.txt", b"PK\x03\x04" + b"\x00" * 50, "zip"),
+    ],
+)
+def test_bad_uploads_get_a_clear_message(match_page, name, data, expected):
+    at = match_page
+    if data is None:
+        data = _xlsx([])
+    at.file_uploader(key="upload").upload(name, data).run()
+    assert not at.exception
+    assert _errors(at) and expected in _errors(at)[0], _errors(at)
+    assert not [b for b in at.button if b.key == "import_upload"]
+    assert Store().batches() == []
+
+
+def test_upload_over_the_limit_is_refused(match_page):
+    at = match_page
+    big = b"ETH Zurich\n" * (config.MAX_UPLOAD_MB * 1024 * 1024 // 11 + 10)
+    at.file_uploader(key="upload").upload("big.txt", big, "text/plain").run()
+    assert not at.exception
+    assert _errors(at) and f"limited to {config.MAX_UPLOAD_MB} MB" in _errors(at)[0]
+    assert Store().batches() == []
+
+
+def test_a_failed_import_keeps_earlier_decisions(match_page):
+    at = match_page
+    at.text_area(key="paste_text").input("ETH Zurich\nEPFL").run()
+    at.button(key="import_paste").click().run()
+    store = Store()
+    (batch,) = store.batches()
+    wait_until_ranked(batch.id)
+    item = store.items(batch.id)[0]
+    store.decide(item.id, "none", "Ann")
+    at.file_uploader(key="upload").upload("junk.xlsx", b"not a workbook").run()
+    assert _errors(at)
+    at.button(key="import_paste").click().run()  # empty paste now
+    assert _errors(at)
+    assert store.items(batch.id)[0].decision.action == "none"
+    assert len(store.batches()) == 1

@@ -1,0 +1,274 @@
+"""Review page (AppTest): every decision, undo, reject, registry search, order, filters,
+bulk accept, the table view, and user strings staying inert text."""
+
+from __future__ import annotations
+
+import pytest
+
+from apptest_support import navigation_apptest  # noqa: F401 - fixture
+from affiliation_curator.candidates import Candidate, Evidence, MatchResult
+from affiliation_curator.config import Settings
+from affiliation_curator.store import Store
+
+TUM = Candidate(
+    "https://ror.org/02kkvpp62", "Technical University of Munich", 0.95, city="Munich", country_code="DE",
+    country_name="Germany", types=["education"], evidence=Evidence("TUM", "acronym", city_match=True, country_match=True),
+)
+LMU = Candidate("https://ror.org/05591te55", "Ludwig-Maximilians-Universität München", 0.40, city="Munich",
+                country_name="Germany", types=["education"])
+ETH = Candidate("https://ror.org/05a28rw58", "ETH Zurich", 0.62, city="Zurich", country_name="Switzerland")
+EPFL = Candidate("https://ror.org/02s376052", "École Polytechnique Fédérale de Lausanne", 0.58, city="Lausanne",
+                 country_name="Switzerland")
+EVIL = Candidate("local:evil", "<img src=x onerror=alert(1)> [x](javascript:alert(1))", 0.30)
+
+ROWS = [
+    ("Dept. of Surgery, TU Munich, Germany", [TUM, LMU]),  # confident
+    ("ETH / EPFL joint lab, Switzerland", [ETH, EPFL]),  # small margin: least confident
+    ("<script>alert('x')</script> **Uni** [link](javascript:alert(1))", [EVIL]),
+    ("Independent researcher", []),
+    ("LMU Munich", [LMU, TUM]),
+]
+
+
+def make_batch(rows=ROWS, name: str = "Review test") -> tuple[Store, int]:
+    store = Store()
+    batch_id = store.create_batch(name, [r[0] for r in rows], registry_name="demo", model_id="test-scorer")
+    for item, (_, cands) in zip(store.items(batch_id), rows):
+        store.save_result(item.id, MatchResult(item.affiliation, list(cands), None, model="test-scorer", threshold=0.5))
+    return store, batch_id
+
+
+@pytest.fixture
+def review(navigation_apptest):  # noqa: F811
+    """The Review page of a ranked batch, curator 'Ann' remembered from an earlier session."""
+    Settings(curator="Ann").save()
+    store, batch_id = make_batch()
+    at = navigation_apptest()
+    at.query_params["batch"] = str(batch_id)
+    at.run()
+    at.switch_page("pages/review.py").run()
+    assert not at.exception, at.exception
+    return at, store, batch_id
+
+
+def shown(at) -> str:
+    """The affiliation on the card (shown as a code block: plain text)."""
+    return at.code[0].value if at.code else ""
+
+
+def click(at, key: str):
+    at.button(key=key).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def decision(store: Store, batch_id: int, affiliation: str):
+    return next(i for i in store.items(batch_id) if i.affiliation == affiliation).decision
+
+
+def test_card_shows_affiliation_candidates_model_and_registry(review):
+    at, store, batch_id = review
+    assert at.sidebar.text_input(key="curator").value == "Ann"
+    assert shown(at) == ROWS[0][0]
+    captions = " ".join(c.value for c in at.caption)
+    assert "scored by test" in captions and "threshold 0" in captions and "registry demo" in captions
+    markdown = " ".join(m.value for m in at.markdown)
+    assert "Technical University of Munich" in markdown and "https://ror.org/02kkvpp62" in markdown
+    assert "Munich, Germany" in captions and "matched acronym" in captions and "city agrees" in captions
+    assert at.button(key="cand_accept_1").proto.shortcut == "1"
+    assert at.button(key="act_none").proto.shortcut == "n"
+    assert len([b for b in at.button if b.key.startswith("cand_accept_")]) == 2
+
+
+def test_accept_none_skip_reject_undo(review):
+    at, store, batch_id = review
+    click(at, "cand_accept_1")
+    d = decision(store, batch_id, ROWS[0][0])
+    assert d.action == "accept" and d.institution_id == TUM.id and d.curator == "Ann" and d.seconds is not None
+    assert shown(at) == ROWS[1][0]
+    click(at, "cand_accept_2")
+    assert decision(store, batch_id, ROWS[1][0]).institution_id == EPFL.id
+    assert shown(at) == ROWS[2][0]
+    click(at, "act_none")
+    assert decision(store, batch_id, ROWS[2][0]).action == "none"
+    assert shown(at) == ROWS[3][0]
+    click(at, "act_skip")
+    assert decision(store, batch_id, ROWS[3][0]).action == "skip"
+    assert shown(at) == ROWS[4][0]
+    # reject one candidate: the item stays, the candidate is marked
+    click(at, "cand_reject_1")
+    item = next(i for i in store.items(batch_id) if i.affiliation == ROWS[4][0])
+    assert item.rejected == [LMU.id] and item.decision is None
+    assert shown(at) == ROWS[4][0]
+    assert at.button(key="cand_reject_1").disabled
+    assert "rejected" in " ".join(m.value for m in at.markdown)
+    # undo takes back the reject, then the skip (the skipped item comes back on the card)
+    click(at, "act_undo")
+    assert next(i for i in store.items(batch_id) if i.affiliation == ROWS[4][0]).rejected == []
+    click(at, "act_undo")
+    assert decision(store, batch_id, ROWS[3][0]) is None
+    assert shown(at) == ROWS[3][0]
+    click(at, "act_none")
+    assert decision(store, batch_id, ROWS[3][0]).action == "none"
+    assert shown(at) == ROWS[4][0]
+    assert [t.value for t in at.toast]  # each step is confirmed without moving the card
+
+
+def test_progress_counts_and_all_done(review):
+    at, store, batch_id = review
+    for _ in range(5):
+        click(at, "act_none")
+    assert "5 of 5 decided" in at.get("progress")[-1].proto.text
+    assert any("Every item of this batch has a decision" in s.value for s in at.success)
+    assert not at.code
+    click(at, "act_undo")
+    assert shown(at) == ROWS[4][0]
+
+
+def test_rejecting_the_accepted_candidate_is_refused(review):
+    at, store, batch_id = review
+    at.segmented_control(key="review_filter").set_value("all").run()
+    click(at, "cand_accept_1")
+    click(at, "act_prev")
+    assert shown(at) == ROWS[0][0]
+    assert at.button(key="cand_accept_1").label == "Accepted"
+    assert at.button(key="cand_reject_1").disabled
+
+
+def test_no_curator_no_decisions(navigation_apptest):  # noqa: F811
+    store, batch_id = make_batch()
+    at = navigation_apptest()
+    at.query_params["batch"] = str(batch_id)
+    at.run()
+    at.switch_page("pages/review.py").run()
+    assert any("Enter your name" in w.value for w in at.warning)
+    assert at.button(key="cand_accept_1").disabled and at.button(key="act_none").disabled
+    at.sidebar.text_input(key="curator").input("Bo").run()
+    assert not at.button(key="cand_accept_1").disabled
+    click(at, "cand_accept_1")
+    assert decision(store, batch_id, ROWS[0][0]).curator == "Bo"
+    assert Settings.load().curator == "Bo"  # remembered for the next session
+
+
+def test_search_the_registry_and_accept(review):
+    at, store, batch_id = review
+    click(at, "act_skip")
+    click(at, "act_skip")
+    click(at, "act_skip")
+    assert shown(at) == "Independent researcher"
+    assert any("No candidates" in w.value for w in at.warning)
+    at.text_input(key="registry_search").input("EPFL").run()
+    assert not at.exception
+    assert "Lausanne" in " ".join(m.value for m in at.markdown)
+    click(at, "search_accept_0")
+    d = decision(store, batch_id, "Independent researcher")
+    assert d.action == "accept" and d.institution_id == EPFL.id
+    assert d.institution_name == "École Polytechnique Fédérale de Lausanne"
+    assert shown(at) == ROWS[4][0]
+    at.text_input(key="registry_search").input("no such institute xyz").run()
+    assert any("Nothing found" in c.value for c in at.caption)
+
+
+def test_least_confident_first_and_filters(review):
+    at, store, batch_id = review
+    at.segmented_control(key="review_order").set_value("uncertain").run()
+    assert not at.exception
+    first = shown(at)
+    assert first in (ROWS[1][0], ROWS[2][0], ROWS[4][0])
+    assert first != ROWS[0][0]  # the confident one is not first
+    assert first == store.items(batch_id, status="undecided", order="uncertain")[0].affiliation
+    click(at, "cand_accept_1")
+    at.segmented_control(key="review_order").set_value("input").run()
+    at.segmented_control(key="review_filter").set_value("accepted").run()
+    assert shown(at) == first
+    at.segmented_control(key="review_filter").set_value("none").run()
+    assert any("No items" in i.value for i in at.info)
+    at.segmented_control(key="review_filter").set_value("skipped").run()
+    assert not at.code
+    at.segmented_control(key="review_filter").set_value("undecided").run()
+    assert shown(at) == ROWS[0][0]
+    click(at, "act_next")
+    assert shown(at) != ROWS[0][0]
+    click(at, "act_prev")
+    assert shown(at) == ROWS[0][0]
+
+
+def test_bulk_accept_preview_apply_undo(review):
+    at, store, batch_id = review
+    at.segmented_control(key="review_view").set_value("Bulk accept").run()
+    assert not at.exception
+    at.slider(key="bulk_threshold").set_value(0.55).run()
+    preview = at.dataframe[0].value
+    assert sorted(preview["affiliation"].tolist()) == sorted([ROWS[0][0], ROWS[1][0]])
+    assert "**2**" in " ".join(m.value for m in at.markdown)
+    assert store.batch(batch_id).by_action["accept"] == 0  # a preview decides nothing
+    click(at, "bulk_apply")
+    assert store.batch(batch_id).by_action["accept"] == 2
+    assert decision(store, batch_id, ROWS[1][0]).institution_id == ETH.id
+    assert any("Accepted 2 items" in s.value for s in at.success)
+    click(at, "bulk_undo")
+    assert store.batch(batch_id).by_action["accept"] == 0  # one step takes all back
+
+
+def test_bulk_undo_from_the_review_card(review):
+    at, store, batch_id = review
+    store.bulk_accept(batch_id, 0.5, "Ann")
+    assert store.batch(batch_id).by_action["accept"] == 2
+    at.run()
+    click(at, "act_undo")
+    assert store.batch(batch_id).by_action["accept"] == 0
+
+
+def test_table_view(review):
+    at, store, batch_id = review
+    click(at, "cand_accept_1")
+    at.segmented_control(key="review_view").set_value("Table").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["affiliation"].tolist() == [r[0] for r in ROWS]
+    assert table["decision"].tolist()[0] == "accept"
+    assert table["institution_name"].tolist()[0] == TUM.name
+    assert table["curator"].tolist()[0] == "Ann"
+    at.segmented_control(key="table_filter").set_value("undecided").run()
+    assert len(at.dataframe[0].value) == 4
+
+
+def test_user_strings_stay_inert(review):
+    at, store, batch_id = review
+    click(at, "act_skip")
+    click(at, "act_skip")
+    assert shown(at) == ROWS[2][0]  # verbatim in a code block: no HTML, no markdown
+    md = " ".join(m.value for m in at.markdown)
+    assert "<img" not in md.replace("\\<img", "")
+    assert "](javascript" not in md
+    assert "\\<img src\\=x onerror\\=alert\\(1\\)\\>" in md
+    for el in list(at.markdown) + list(at.caption):
+        assert not el.proto.allow_html
+
+
+def test_reload_resumes_where_the_curator_was(review, navigation_apptest):  # noqa: F811
+    at, store, batch_id = review
+    click(at, "cand_accept_1")
+    click(at, "act_none")
+    fresh = navigation_apptest()
+    fresh.query_params["batch"] = str(batch_id)
+    fresh.run()
+    fresh.switch_page("pages/review.py").run()
+    assert shown(fresh) == ROWS[2][0]
+    assert "2 of 5 decided" in fresh.get("progress")[-1].proto.text
+
+
+def test_unranked_item_waits_for_ranking(navigation_apptest):  # noqa: F811
+    Settings(curator="Ann").save()
+    store = Store()
+    batch_id = store.create_batch("unranked", ["ETH Zurich", "EPFL"], registry_name="demo")
+    first = store.items(batch_id)[0]
+    store.save_result(first.id, MatchResult(first.affiliation, [ETH], None, model="m"))
+    at = navigation_apptest()
+    at.query_params["batch"] = str(batch_id)
+    at.run()
+    at.switch_page("pages/review.py").run()
+    # (the background job may rank EPFL meanwhile; either way the page works)
+    assert not at.exception
+    click(at, "cand_accept_1")
+    assert shown(at) == "EPFL"
