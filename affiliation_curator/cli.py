@@ -16,6 +16,8 @@ from affiliation_curator.errors import CuratorError
 # Modules that add sub-commands, in --help order.
 COMMAND_MODULES = [
     "affiliation_curator.commands_registry",
+    "affiliation_curator.commands_match",
+    "affiliation_curator.commands_evaluate",
     "affiliation_curator.commands_model",
     "affiliation_curator.commands_decisions",
     "affiliation_curator.commands_export",
@@ -44,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(handler(args) or 0)
     except CuratorError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a file or folder the user named: missing, unreadable, disk full...
+        where = f": {err.filename}" if err.filename else ""
+        print(f"error: {err.strerror or err}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -153,7 +153,7 @@ class Retriever:
         acronym_score: float = 0.75,
         relative_step: float = 0.05,
         inactive_penalty: float = 0.02,
-        arrays: dict[str, np.ndarray] | None = None,
+        arrays: dict | None = None,
         matrices: dict[str, sp.csr_matrix] | None = None,
     ):
         self.institutions = institutions
@@ -176,7 +176,7 @@ class Retriever:
         self.rough_mass = rough_mass
         self.city_boost, self.country_boost, self.country_penalty = city_boost, country_boost, country_penalty
         self.acronym_score, self.relative_step, self.inactive_penalty = acronym_score, relative_step, inactive_penalty
-        self._names: list[str] | None = None
+        self._names: list[str] | None = arrays.get("names")  # type: ignore[assignment]
         self._relatives: dict[int, list[int]] | None = None
         self._acronyms: dict[str, list[tuple[int, int]]] | None = None
         self._locations: LocationIndex | None = None
@@ -259,6 +259,7 @@ class Retriever:
         best[best == 0] = 1.0
         bm_mat = sp.csr_matrix(sp.diags(1.0 / best).astype(np.float32) @ bm_mat)
         arrays = {
+            "names": _values,
             "name_inst": np.asarray(inst_idx, dtype=np.int32),
             "name_type": np.asarray(types, dtype=np.int8),
             "char_idf": char_idf,
@@ -298,6 +299,10 @@ class Retriever:
                 return None
             with np.load(cache / "arrays.npz") as f:
                 arrays = {k: f[k] for k in ("name_inst", "name_type", "char_idf", "word_idf")}
+            names = json.loads((cache / "names.json").read_text(encoding="utf-8"))
+            if len(names) != len(arrays["name_inst"]):
+                return None
+            arrays["names"] = names
             matrices = {k: sp.load_npz(cache / f"{k}.npz").tocsr() for k in ("char_t", "word_t")}
             if len(arrays["name_inst"]) and int(arrays["name_inst"].max()) >= n_inst:
                 return None
@@ -312,6 +317,7 @@ class Retriever:
                  char_idf=self.char_idf, word_idf=self.word_idf)
         sp.save_npz(tmp / "char_t.npz", self.char_t, compressed=False)
         sp.save_npz(tmp / "word_t.npz", self.word_t, compressed=False)
+        (tmp / "names.json").write_text(json.dumps(self.names, ensure_ascii=False), encoding="utf-8")
         (tmp / "meta.json").write_text(json.dumps({"key": key}), encoding="utf-8")
         if cache.exists():
             old = cache.with_name(cache.name + f".old-{os.getpid()}")

@@ -97,7 +97,7 @@ _SPECIAL = str.maketrans(
 
 # Abbreviations written in affiliations (after folding; the trailing dot is gone by then).
 ABBREVIATIONS: dict[str, str] = {
-    "univ": "university", "uni": "university", "universiy": "university", "unversity": "university",
+    "tu": "technical university", "univ": "university", "uni": "university", "universiy": "university", "unversity": "university",
     "inst": "institute", "institut": "institute", "instituto": "institute", "istituto": "institute",
     "dept": "department", "dep": "department", "depts": "departments", "deptt": "department",
     "tech": "technology", "technol": "technology", "technological": "technology",

@@ -1,0 +1,174 @@
+"""``match``: match a file of affiliation strings in batch and write JSON Lines.
+
+    python -m affiliation_curator match INPUT [--registry R] [--model M] [--top-k K] --output OUT.jsonl
+
+One output line per unique non-blank input string, in input order (blank lines are skipped and
+repeated strings are matched once; stderr says how many). Lines are written as they are
+matched, so an interrupted run resumes where it stopped: finished lines are kept, the rest is
+appended (``--restart`` starts over).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from affiliation_curator.errors import CuratorError, InputError, ModelLoadError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "match",
+        help="match a file of affiliation strings to institutions (JSON Lines out)",
+        description=(
+            "Match affiliation strings to institutions of a registry. INPUT is .txt (one affiliation a "
+            "line), .csv/.tsv (column 'affiliation' or --column), .jsonl (field 'affiliation' or "
+            "--column), .json or .xlsx. OUT gets one JSON object a line, in input order: "
+            '{"affiliation", "candidates": [{"id", "name", "score"}, ...], "match": id or null}. '
+            "Blank lines are skipped and repeated strings are written once. An interrupted run "
+            "resumes when started again with the same OUT."
+        ),
+    )
+    p.add_argument("input", metavar="INPUT", help="file of affiliation strings")
+    add_engine_arguments(p)
+    p.add_argument("--top-k", type=int, default=10, metavar="K", help="candidates per affiliation (default 10)")
+    p.add_argument("--column", metavar="NAME", help="column (CSV/TSV/XLSX) or field (JSONL/JSON) holding the affiliations")
+    p.add_argument("--output", "-o", required=True, metavar="OUT.jsonl", help="where to write the results")
+    p.add_argument("--restart", action="store_true", help="overwrite OUT instead of resuming it")
+    p.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
+    p.set_defaults(handler=cmd_match)
+
+
+def add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--registry", metavar="R",
+                   help="an imported registry's name or a ROR dump / CSV path (default: the active registry)")
+    p.add_argument("--model", metavar="M",
+                   help="reranker: a hub id or a local model folder, or 'lexical-fallback' (default: the configured model, "
+                        "falling back to the best local scorer when it cannot be loaded)")
+
+
+def build_matcher(args: argparse.Namespace, top_k: int = 10, quiet: bool = False) -> Any:
+    """The registry, scorer and Matcher the arguments ask for; problems raise CuratorError."""
+    from affiliation_curator.matching import Matcher
+    from affiliation_curator.registry import RegistryCatalog
+
+    registry = RegistryCatalog().resolve(args.registry) if args.registry else RegistryCatalog().load()
+    scorer = load_model(args.model)
+    if not quiet:
+        reason = getattr(scorer, "fallback_reason", "")
+        note = f" (configured model unavailable: {reason})" if reason else ""
+        print(f"registry {registry.name} ({len(registry):,} institutions); scorer {scorer.model_id}{note}",
+              file=sys.stderr)
+    if top_k < 1:
+        raise InputError("--top-k must be at least 1")
+    return Matcher(registry, scorer=scorer, top_k=top_k, n_retrieve=max(20, top_k))
+
+
+def load_model(model: str | None) -> Any:
+    """--model given: exactly that model (a clear error when it cannot be loaded); else the configured one."""
+    from affiliation_curator import reranker
+
+    if not model:
+        return reranker.load_scorer()
+    if model.strip() == reranker.LEXICAL_MODEL_ID:
+        return reranker.LexicalScorer()
+    try:
+        return reranker.load_cross_encoder(model)
+    except ModelLoadError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any loader failure is a user-facing model problem
+        raise ModelLoadError(f"cannot load model {model!r}: {err}") from None
+
+
+class Progress:
+    """A progress bar on stderr (a rewritten line on a terminal, a line every 10% otherwise)."""
+
+    def __init__(self, total: int, done: int = 0) -> None:
+        self.total, self.start_done, self.start = total, done, time.monotonic()
+        self.tty = sys.stderr.isatty()
+        self.last_decile = -1
+
+    def __call__(self, done: int) -> None:
+        frac = done / self.total if self.total else 1.0
+        rate = (done - self.start_done) / max(time.monotonic() - self.start, 1e-6)
+        bar = "#" * int(frac * 30)
+        line = f"[{bar:<30}] {done}/{self.total} {100 * frac:5.1f}%  {rate:.1f} aff/s"
+        if self.tty:
+            print("\r" + line, end="\n" if done >= self.total else "", file=sys.stderr, flush=True)
+        elif int(frac * 10) > self.last_decile:
+            self.last_decile = int(frac * 10)
+            print(line, file=sys.stderr, flush=True)
+
+
+def _finished_lines(out: Path, strings: list[str]) -> int:
+    """How many leading results in ``out`` belong to ``strings``; cuts a half-written last line."""
+    if not out.exists():
+        return 0
+    data = out.read_bytes()
+    good = 0
+    offset = 0
+    for raw in data.split(b"\n"):
+        end = offset + len(raw) + 1
+        if end > len(data) + 1 or not raw.strip():
+            break
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            break
+        if good >= len(strings) or not isinstance(obj, dict) or obj.get("affiliation") != strings[good]:
+            raise InputError(
+                f"{out} holds results of another input (line {good + 1} differs); "
+                "choose another --output or pass --restart to overwrite it"
+            )
+        if end > len(data):  # the last line lacks its newline: it was cut
+            break
+        good += 1
+        offset = end
+    if offset < len(data):
+        with out.open("r+b") as fh:
+            fh.truncate(offset)
+    return good
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from affiliation_curator.intake import read_affiliations
+
+    out = Path(args.output).expanduser()
+    if out.is_dir():
+        raise InputError(f"--output {out} is a folder; give a file name such as results.jsonl")
+    if not out.parent.exists():
+        raise InputError(f"--output: folder {out.parent} does not exist")
+    intake = read_affiliations(Path(args.input).expanduser(), column=args.column)
+    for message in intake.messages:
+        print(message, file=sys.stderr)
+    strings = intake.strings
+    if not strings:
+        raise InputError(f"{args.input}: no affiliation strings found")
+    if args.restart and out.exists():
+        out.unlink()
+    done = _finished_lines(out, strings)
+    if done == len(strings):
+        print(f"{out}: all {done} results already there; nothing to do (--restart to redo)", file=sys.stderr)
+        return 0
+    if done:
+        print(f"resuming: {done} of {len(strings)} results already in {out}", file=sys.stderr)
+    matcher = build_matcher(args, top_k=args.top_k)
+    todo = strings[done:]
+    progress = Progress(len(strings), done)
+    matched = 0
+    with out.open("a", encoding="utf-8") as fh:
+        for n, result in enumerate(matcher.match_many(todo, batch_size=max(1, args.batch_size)), done + 1):
+            fh.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+            matched += result.match is not None
+            if n % max(1, args.batch_size) == 0 or n == len(strings):
+                fh.flush()
+                os.fsync(fh.fileno())
+                progress(n)
+    print(f"wrote {len(todo)} results to {out} ({matched} matched at threshold {matcher.threshold:.3f}; "
+          f"scorer {matcher.model_id})", file=sys.stderr)
+    return 0

@@ -1,0 +1,202 @@
+"""The matching engine: retrieve candidates, rerank them with a scorer, decide.
+
+    matcher = Matcher(registry)                 # the configured scorer (see reranker.load_scorer)
+    result = matcher.match("Dept. of Surgery, TU Munich, Germany")
+    result.candidates[0].name, result.candidates[0].score, result.match
+
+For each affiliation the retriever finds ``n_retrieve`` institutions; the scorer scores the
+pair (affiliation, ``document_text(institution)``) for each; candidates are ranked by that
+score (0-1) and the top ``top_k`` returned with their evidence. The top candidate is accepted
+as the match when its score clears the threshold (the scorer's calibrated one unless given),
+else the answer is "no match" (``match`` None).
+
+With the lexical fallback scorer (no model) the score is the mean of the lexical score and
+the retrieval score, so that acronym and alias hits the lexical scorer cannot see still rank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from affiliation_curator.candidates import Candidate, Evidence, MatchResult
+from affiliation_curator.institution import Institution
+from affiliation_curator.retrieval import RetrievedCandidate, Retriever
+from affiliation_curator.text import sanitize
+
+LEXICAL_MODEL_ID = "lexical-fallback"
+# Decision threshold for the lexical fallback blend (retrieval + lexical score), calibrated on
+# the train side of the shared gold sets (bench/bench_matching.py --calibrate-lexical).
+LEXICAL_BLEND_THRESHOLD = 0.8
+
+ProgressFn = Callable[[int, int], None]
+
+
+def document_text(inst: Institution) -> str:
+    """The institution text shown to the reranker: ``Name, City, Country``.
+
+    Chosen by measurement (bench/bench_matching.py --documents): adding acronyms, aliases or
+    types did not rank the right institution higher; the location parts let the model use a
+    city or country named in the string. The name comes first and up to the first comma it is
+    the display name (the lexical scorer relies on that).
+    """
+    name = inst.name.replace(",", "")  # keep "the name is before the first comma" true
+    return ", ".join(p for p in (name, inst.city, inst.country_name) if p)
+
+
+class Matcher:
+    """Retrieval + reranking + decision over one registry (see module docstring)."""
+
+    def __init__(
+        self,
+        registry: Any,
+        scorer: Any | None = None,
+        top_k: int = 10,
+        n_retrieve: int = 20,
+        threshold: float | None = None,
+        retriever: Retriever | None = None,
+    ) -> None:
+        if scorer is None:
+            from affiliation_curator.reranker import load_scorer
+
+            scorer = load_scorer()
+        self.registry = registry
+        self.scorer = scorer
+        self.top_k = max(1, int(top_k))
+        self.n_retrieve = max(self.top_k, int(n_retrieve))
+        self.retriever = retriever or Retriever.for_registry(registry)
+        self._by_id = {inst.id: inst for inst in self.retriever.institutions}
+        self.lexical = getattr(scorer, "model_id", "") == LEXICAL_MODEL_ID
+        if threshold is not None:
+            self.threshold = float(threshold)
+        elif self.lexical:
+            self.threshold = LEXICAL_BLEND_THRESHOLD
+        else:
+            self.threshold = float(getattr(scorer, "threshold", 0.5))
+        self._documents: dict[str, str] = {}
+
+    @property
+    def model_id(self) -> str:
+        return str(getattr(self.scorer, "model_id", "unknown"))
+
+    def document(self, inst: Institution) -> str:
+        doc = self._documents.get(inst.id)
+        if doc is None:
+            doc = self._documents[inst.id] = document_text(inst)
+        return doc
+
+    # -- matching ------------------------------------------------------------------------
+
+    def match(self, affiliation: str) -> MatchResult:
+        return next(iter(self.match_many([affiliation])))
+
+    def match_many(
+        self, affiliations: Iterable[str], batch_size: int = 32, progress: ProgressFn | None = None
+    ) -> Iterator[MatchResult]:
+        """Results in input order; identical strings are retrieved and scored once."""
+        items = affiliations if isinstance(affiliations, Sequence) else list(affiliations)
+        total = len(items)
+        done = 0
+        for start in range(0, total, max(1, batch_size)):
+            batch = items[start : start + batch_size]
+            yield from self._match_batch(batch)
+            done += len(batch)
+            if progress is not None:
+                progress(done, total)
+
+    def _match_batch(self, batch: Sequence[Any]) -> list[MatchResult]:
+        prepared: list[tuple[str, list[str]]] = []
+        for raw in batch:
+            safe, notes = sanitize(raw)
+            prepared.append((safe, notes))
+        unique = list(dict.fromkeys(s for s, _ in prepared if s))
+        found = dict(zip(unique, self.retriever.search_many(unique, k=self.n_retrieve)))
+        pairs: list[tuple[str, str]] = []
+        for text in unique:
+            for c in found[text]:
+                inst = self._by_id.get(c.institution_id)
+                if inst is not None:
+                    pairs.append((text, self.document(inst)))
+        scores: dict[tuple[str, str], float] = {}
+        if pairs:
+            values = self.scorer.score(pairs)
+            scores = {p: float(v) for p, v in zip(pairs, values)}
+        ranked = {text: self._rank(text, found[text], scores) for text in unique}
+        results = []
+        for raw, (safe, notes) in zip(batch, prepared):
+            original = raw if isinstance(raw, str) else safe
+            if not safe:
+                results.append(MatchResult(original, [], None, self.model_id, self.threshold, list(notes)))
+                continue
+            cands = [self._copy(c) for c in ranked[safe]]
+            notes = list(notes)
+            if not cands:
+                notes.append("no institution of the registry resembles this string")
+            match = cands[0].id if cands and cands[0].score >= self.threshold else None
+            results.append(MatchResult(original, cands, match, self.model_id, self.threshold, notes))
+        return results
+
+    @staticmethod
+    def _copy(c: Candidate) -> Candidate:
+        return Candidate.from_dict(c.to_dict())
+
+    def _rank(self, text: str, found: list[RetrievedCandidate], scores: dict[tuple[str, str], float]) -> list[Candidate]:
+        cands: list[Candidate] = []
+        for rc in found:
+            inst = self._by_id.get(rc.institution_id)
+            if inst is None:
+                continue
+            doc = self.document(inst)
+            score = scores.get((text, doc), 0.0)
+            if self.lexical:
+                score = 0.5 * score + 0.5 * rc.score
+            cands.append(
+                Candidate(
+                    id=inst.id,
+                    name=inst.name,
+                    score=float(min(1.0, max(0.0, score))),
+                    retrieval_score=float(rc.score),
+                    document=doc,
+                    city=inst.city,
+                    country_code=inst.country_code,
+                    country_name=inst.country_name,
+                    types=list(inst.types),
+                    status=inst.status,
+                    evidence=Evidence(
+                        matched_name=rc.matched_name,
+                        name_type=rc.name_type,
+                        city_match=rc.city_match,
+                        country_match=rc.country_match,
+                    ),
+                )
+            )
+        # Ties (same score) keep the retrieval order, which already holds the location evidence.
+        cands.sort(key=lambda c: -c.score)
+        cands = cands[: self.top_k]
+        self._add_relations(cands)
+        return cands
+
+    def _add_relations(self, cands: list[Candidate]) -> None:
+        """Parent/child and predecessor/successor links between the listed candidates (either
+        record may carry the link, so both directions are read)."""
+        position = {c.id: n for n, c in enumerate(cands, 1)}
+        links: dict[str, dict[str, str]] = {c.id: {} for c in cands}  # id -> other id -> relation
+        inverse = {"parent": "child", "child": "parent", "successor": "predecessor", "predecessor": "successor"}
+        for c in cands:
+            for rel in self._by_id[c.id].relationships:
+                if rel.id in position and rel.id != c.id and rel.type in inverse:
+                    links[c.id].setdefault(rel.id, rel.type)
+                    links[rel.id].setdefault(c.id, inverse[rel.type])
+        words = {"parent": "part of", "child": "parent of", "successor": "succeeded by", "predecessor": "successor of"}
+        for c in cands:
+            inst = self._by_id[c.id]
+            for other_id, rel_type in sorted(links[c.id].items(), key=lambda kv: position[kv[0]]):
+                n = position[other_id]
+                c.evidence.relations.append(f"{words[rel_type]} candidate {n} ({cands[n - 1].name})")
+            if inst.status != "active":
+                succ = [r for r in inst.relationships if r.type == "successor"]
+                if succ:
+                    names = "; ".join(f"{r.label or r.id} ({r.id})" for r in succ)
+                    c.evidence.status_note = f"{inst.status}; successor: {names}"
+                else:
+                    c.evidence.status_note = f"{inst.status}; no successor recorded"
