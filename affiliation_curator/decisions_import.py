@@ -168,7 +168,7 @@ def import_decisions(
         batch_name, intake,
         registry_name=getattr(registry, "name", "") or "",
         registry_version=str(getattr(meta, "version", "") or ""),
-        model_id=model_id or str(getattr(getattr(matcher, "scorer", None), "model_id", "") or ""),
+        model_id=model_id or str(getattr(matcher, "model_id", "") or getattr(getattr(matcher, "scorer", None), "model_id", "") or ""),
         source=source,
     )
     info = store.batch(batch_id)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -354,23 +354,55 @@ class Store:
             raise StoreError(f"unknown order {order!r}; use one of: {', '.join(ORDERS)}")
         with self._read() as session:
             self._batch_row(session, batch_id)
-            rows = session.scalars(select(Item).where(Item.batch_id == batch_id).order_by(Item.position)).all()
-            current = self._current(session, [r.id for r in rows], batch_id)
+            # Filter, order and page in SQL; load whole items only for the page asked for.
+            query = select(Item.id).where(Item.batch_id == batch_id)
             if status is not None:
-                want = STATUSES[status]
-                rows = [r for r in rows if (current[r.id].action if r.id in current else None) == want]
-            if order == "uncertain":
-                rows = sorted(
-                    rows,
-                    key=lambda r: (
-                        r.ranked_at is None,
-                        r.top_score is None,
-                        _uncertainty(r.top_score, r.second_score, r.threshold),
-                        r.position,
-                    ),
+                # the current action, per item (index ix_decisions_item makes this one probe an item)
+                action = (
+                    select(Decision.action)
+                    .where(Decision.item_id == Item.id, Decision.undone_at.is_(None), Decision.action != "reject")
+                    .order_by(Decision.id.desc())
+                    .limit(1)
+                    .correlate(Item)
+                    .scalar_subquery()
                 )
-            rows = rows[offset : None if limit is None else offset + limit]
-            return self._views(session, rows, current)
+                want = STATUSES[status]
+                query = query.where(action.is_(None) if want is None else action == want)
+            if order == "uncertain":
+                margin = Item.top_score - func.coalesce(Item.second_score, 0.0)
+                distance = func.abs(Item.top_score - func.coalesce(Item.threshold, 0.5))
+                query = query.order_by(
+                    Item.ranked_at.is_(None), Item.top_score.is_(None),
+                    case((margin < distance, margin), else_=distance), Item.position,
+                )
+            else:
+                query = query.order_by(Item.position)
+            if offset:
+                query = query.offset(offset)
+            if limit is not None:
+                query = query.limit(limit)
+            page = list(session.scalars(query))
+            return self._load_views(session, page)
+
+    def _load_views(self, session: Session, item_ids: list[int]) -> list[ItemView]:
+        """Full views of these items, in the order given."""
+        if not item_ids:
+            return []
+        by_id: dict[int, Item] = {}
+        for chunk in _chunks(item_ids):
+            for row in session.scalars(select(Item).where(Item.id.in_(chunk))):
+                by_id[row.id] = row
+        rows = [by_id[i] for i in item_ids if i in by_id]
+        return self._views(session, rows, self._current(session, [r.id for r in rows]))
+
+    def _current_actions(self, session: Session, batch_id: int) -> dict[int, str]:
+        """item id -> action of its current decision, for one batch."""
+        current = _current_decisions_subquery(batch_id)
+        return dict(
+            session.execute(
+                select(Decision.item_id, Decision.action).where(Decision.id.in_(select(current.c.decision_id)))
+            ).all()
+        )
 
     def item(self, item_id: int) -> ItemView:
         """One item (StoreError when there is none)."""
@@ -695,34 +727,51 @@ class Store:
         }
 
     def table(self, batch_id: int) -> list[dict[str, Any]]:
-        """One row per item in input order: affiliation, count, decision, institution, score, curator, time."""
+        """One row per item in input order: affiliation, count, decision, institution, score (the
+        chosen candidate's score when decided), top candidate, curator, time, model, registry."""
         batch = self.batch(batch_id)
+        with self._read() as session:
+            items = session.execute(
+                select(
+                    Item.id, Item.position, Item.affiliation, Item.count, Item.model_id, Item.registry_version,
+                    Item.ranked_at.is_not(None),
+                )
+                .where(Item.batch_id == batch_id)
+                .order_by(Item.position)
+            ).all()
+            current = self._current(session, [i[0] for i in items], batch_id)
+            tops = {
+                item_id: (inst, name, score)
+                for item_id, inst, name, score in session.execute(
+                    select(CandidateRow.item_id, CandidateRow.institution_id, CandidateRow.name, CandidateRow.score)
+                    .join(Item, Item.id == CandidateRow.item_id)
+                    .where(Item.batch_id == batch_id, CandidateRow.rank == 1)
+                )
+            }
         rows = []
-        for view in self.items(batch_id):
-            d = view.decision
-            chosen = None
-            if d is not None and d.institution_id:
-                chosen = next((c for c in view.candidates if c.id == d.institution_id), None)
-            top = view.top
+        for item_id, position, affiliation, count, model_id, registry_version, ranked in items:
+            d = current.get(item_id)
+            top = tops.get(item_id)
             rows.append({
                 "batch": batch.name,
-                "position": view.position,
-                "affiliation": view.affiliation,
-                "count": view.count,
+                "item_id": item_id,
+                "position": position,
+                "affiliation": affiliation,
+                "count": count,
                 "decision": d.action if d else "",
-                "institution_id": d.institution_id if d and d.institution_id else "",
-                "institution_name": (d.institution_name or (chosen.name if chosen else "")) if d else "",
-                "score": (chosen.score if chosen else d.score) if d and d.institution_id else None,
-                "top_id": top.id if top else "",
-                "top_name": top.name if top else "",
-                "top_score": top.score if top else None,
+                "institution_id": d.institution_id or "" if d else "",
+                "institution_name": d.institution_name or "" if d else "",
+                "score": d.score if d and d.institution_id else None,
+                "top_id": top[0] if top else "",
+                "top_name": top[1] if top else "",
+                "top_score": top[2] if top else None,
                 "curator": d.curator if d else "",
-                "decided_at": d.at if d else None,
-                "seconds_spent": d.seconds if d else None,
-                "model_id": view.model_id or "",
+                "decided_at": d.created_at if d else None,
+                "seconds_spent": d.seconds_spent if d else None,
+                "model_id": model_id or "",
                 "registry_name": batch.registry_name,
-                "registry_version": view.registry_version or batch.registry_version,
-                "ranked": view.ranked,
+                "registry_version": registry_version or batch.registry_version,
+                "ranked": bool(ranked),
             })
         return rows
 
@@ -762,8 +811,16 @@ class Store:
             wanted = set(batch_ids)
             infos = [b for b in infos if b.id in wanted]
         for info in sorted(infos, key=lambda b: b.id):
-            views = [v for v in self.items(info.id) if v.decision is not None or v.rejected]
-            yield info, views
+            with self._read() as session:
+                ids = list(
+                    session.scalars(
+                        select(Item.id)
+                        .where(Item.batch_id == info.id, Item.id.in_(select(Decision.item_id).where(Decision.undone_at.is_(None))))
+                        .order_by(Item.position)
+                    )
+                )
+                views = self._load_views(session, ids)
+            yield info, [v for v in views if v.decision is not None or v.rejected]
 
     def rejections(self, item_ids: Sequence[int]) -> dict[int, list[DecisionView]]:
         """Active reject decisions per item (with curator and time), for exports."""
