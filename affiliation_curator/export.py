@@ -468,6 +468,13 @@ def build_mapping(store: Store, options: ExportOptions | None = None) -> list[di
     return rows
 
 
+def mapping_frame(store: Store, options: ExportOptions | None = None) -> "pd.DataFrame":
+    """The mapping as a DataFrame (for a table on a page)."""
+    import pandas as pd
+
+    return pd.DataFrame(build_mapping(store, options), columns=MAPPING_COLUMNS)
+
+
 # ----------------------------------------------------------------------------- files and cards
 
 
@@ -481,6 +488,23 @@ class ExportResult:
     stats: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
+    mime: str = "application/octet-stream"  # of the data files (for a download button)
+
+    @property
+    def single(self) -> tuple[str, bytes] | None:
+        """(name, bytes) when the export is one data file (no split), else None."""
+        return next(iter(self.files.items())) if len(self.files) == 1 else None
+
+    def zip_bytes(self) -> bytes:
+        """Every file and the card in one zip (one download for a split export)."""
+        import zipfile
+
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in self.files.items():
+                archive.writestr(name, data)
+            archive.writestr(self.card_name, self.card)
+        return buffer.getvalue()
 
     @property
     def data_files(self) -> dict[str, str]:
@@ -542,7 +566,9 @@ def export_pairs(
     else:
         files[f"{stem}{writer.suffix}"] = writer.write(pair_set.rows(), PAIR_COLUMNS)
     stats = pair_set.stats()
-    result = ExportResult(files, f"{stem}.card.md", _pairs_card(pair_set, stats, writer, files), stats, pair_set.warnings)
+    result = ExportResult(
+        files, f"{stem}.card.md", _pairs_card(pair_set, stats, writer, files), stats, pair_set.warnings, mime=writer.mime
+    )
     if write if write is not None else bool(Path(str(output)).suffix):
         result.write(Path(str(output)).parent)
     return result
@@ -565,7 +591,7 @@ def export_mapping(
         "batches": sorted({r["batch"] for r in rows}),
         "curators": sorted({r["curator"] for r in rows if r["curator"]}),
     }
-    result = ExportResult(files, f"{stem}.card.md", _mapping_card(rows, stats, writer, options, files), stats)
+    result = ExportResult(files, f"{stem}.card.md", _mapping_card(rows, stats, writer, options, files), stats, mime=writer.mime)
     if write if write is not None else bool(Path(str(output)).suffix):
         result.write(Path(str(output)).parent)
     return result

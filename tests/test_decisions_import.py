@@ -198,3 +198,23 @@ def test_cli_import_ranks_with_the_real_matcher(tmp_path, capsys):
     store = Store()
     view = store.items(store.batch_by_name("ranked").id)[0]
     assert view.ranked and view.candidates and view.decision.action == "accept"
+
+
+@pytest.mark.shared
+def test_every_shared_gold_file_reads_as_known_answers(shared_data):
+    for path in sorted((shared_data / "gold").glob("*.jsonl")):
+        answers = read_known_answers(path)
+        assert answers, path.name
+        assert all(a.ror_id is None or a.ror_id.startswith("https://ror.org/") for a in answers), path.name
+        assert any(a.ror_id for a in answers)
+
+
+@pytest.mark.shared
+def test_import_a_slice_of_a_shared_gold_file(shared_data, tmp_path):
+    lines = (shared_data / "gold" / "s2aff-train.jsonl").read_text(encoding="utf-8").splitlines()[:25]
+    path = tmp_path / "slice.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store = Store()
+    report = import_decisions(store, read_known_answers(path), "s2aff slice", "s2aff", matcher=FakeMatcher())
+    assert report.rows == 25 and report.accepted + report.none == 25 and report.ranked == 25
+    assert store.batch(report.batch_id).decided == 25

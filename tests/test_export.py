@@ -306,3 +306,19 @@ def test_nothing_to_export_is_a_clear_error():
         export_pairs(store, "csv")
     with pytest.raises(InputError, match="nothing to export"):
         export_mapping(store, "csv")
+
+
+def test_export_result_offers_downloads(store):
+    import zipfile
+
+    from affiliation_curator.export import mapping_frame
+
+    store, _, _ = store
+    single = export_pairs(store, "jsonl")
+    assert single.single[0] == "export.jsonl" and single.mime == "application/jsonl"
+    split = export_pairs(store, "csv", ExportOptions(validation_share=0.5))
+    assert split.single is None
+    with zipfile.ZipFile(io.BytesIO(split.zip_bytes())) as archive:
+        assert sorted(archive.namelist()) == ["export.card.md", "export.train.csv", "export.validation.csv"]
+    frame = mapping_frame(store)
+    assert len(frame) == 3 and frame.iloc[0]["ror_id"] == A

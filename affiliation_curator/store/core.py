@@ -580,37 +580,28 @@ class Store:
                     members[gid].append(iid)
             return [UndoResult(g.id, g.kind, g.description, g.curator, members[g.id]) for g in groups]
 
-    def bulk_accept(self, batch_id: int, threshold: float, curator: str, preview: bool = False) -> list[BulkAccept]:
+    def bulk_accept(
+        self,
+        batch_id: int,
+        threshold: float,
+        curator: str,
+        preview: bool = False,
+        only: Iterable[tuple[int, str]] | None = None,
+    ) -> list[BulkAccept]:
         """Accept the top candidate of every undecided ranked item scoring >= ``threshold``.
 
         Items whose top candidate a curator rejected are left alone. ``preview=True`` only
-        lists them. All accepts form one undo group.
+        lists them (a read; nothing is locked). ``only``: (item_id, institution_id) pairs
+        from an earlier preview; just those that still qualify are accepted, checked in the
+        same transaction as the write. All accepts form one undo group.
         """
         threshold = float(threshold)
+        if preview:
+            with self._read() as session:
+                return self._bulk_candidates(session, batch_id, threshold, only)[0]
         with self._write() as session:
-            self._batch_row(session, batch_id)
-            rows = session.scalars(
-                select(Item)
-                .where(Item.batch_id == batch_id, Item.ranked_at.is_not(None), Item.top_score >= threshold)
-                .order_by(Item.position)
-            ).all()
-            current = self._current(session, [r.id for r in rows], batch_id)
-            rows = [r for r in rows if r.id not in current]
-            tops = {
-                c.item_id: c
-                for chunk in _chunks([r.id for r in rows])
-                for c in session.scalars(
-                    select(CandidateRow).where(CandidateRow.item_id.in_(chunk), CandidateRow.rank == 1)
-                )
-            }
-            rejected = self._rejected(session, [r.id for r in rows])
-            chosen = [
-                BulkAccept(r.id, r.affiliation, tops[r.id].institution_id, tops[r.id].name, tops[r.id].score)
-                for r in rows
-                if r.id in tops and tops[r.id].score >= threshold and tops[r.id].institution_id not in rejected.get(r.id, ())
-            ]
-            if preview or not chosen:
-                session.rollback()
+            chosen, tops = self._bulk_candidates(session, batch_id, threshold, only)
+            if not chosen:
                 return chosen
             now = self.clock()
             curator = _curator(curator)
@@ -632,6 +623,37 @@ class Store:
                 ],
             )
             return chosen
+
+    def _bulk_candidates(
+        self, session: Session, batch_id: int, threshold: float, only: Iterable[tuple[int, str]] | None
+    ) -> tuple[list[BulkAccept], dict[int, CandidateRow]]:
+        self._batch_row(session, batch_id)
+        query = select(Item.id, Item.affiliation).where(
+            Item.batch_id == batch_id, Item.ranked_at.is_not(None), Item.top_score >= threshold
+        )
+        rows = session.execute(query.order_by(Item.position)).all()
+        wanted = None if only is None else {(int(i), _norm_id(inst)) for i, inst in only}
+        if wanted is not None:
+            ids = {i for i, _ in wanted}
+            rows = [r for r in rows if r[0] in ids]
+        current = self._current(session, [r[0] for r in rows], batch_id)
+        rows = [r for r in rows if r[0] not in current]
+        ids = [r[0] for r in rows]
+        tops = {
+            c.item_id: c
+            for chunk in _chunks(ids)
+            for c in session.scalars(select(CandidateRow).where(CandidateRow.item_id.in_(chunk), CandidateRow.rank == 1))
+        }
+        rejected = self._rejected(session, ids)
+        chosen = []
+        for item_id, affiliation in rows:
+            top = tops.get(item_id)
+            if top is None or top.score < threshold or top.institution_id in rejected.get(item_id, ()):
+                continue
+            if wanted is not None and (item_id, top.institution_id) not in wanted:
+                continue
+            chosen.append(BulkAccept(item_id, affiliation, top.institution_id, top.name, top.score))
+        return chosen, tops
 
     def record_decisions(
         self,
