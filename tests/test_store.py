@@ -421,3 +421,24 @@ def test_limits_apply_to_add_items(store: Store, monkeypatch):
     with pytest.raises(StoreError, match="at most 3"):
         store.add_items(batch, ["C", "D"])
     assert store.batch(batch).total == 2
+
+
+def test_a_file_that_is_not_a_database_gives_a_clear_error_and_is_left_alone(curator_home):
+    curator_home.mkdir(parents=True, exist_ok=True)
+    path = curator_home / "curator.db"
+    path.write_bytes(b"garbage garbage garbage garbage garbage")
+    with pytest.raises(StoreError, match="cannot open the database .*curator.db: file is not a database"):
+        Store()
+    assert path.read_bytes().startswith(b"garbage")
+    path.unlink()
+    assert Store().batches() == []  # once the file is fixed, the store opens
+
+
+def test_cli_reports_a_broken_database_in_one_line(curator_home, capsys):
+    from affiliation_curator.cli import main
+
+    curator_home.mkdir(parents=True, exist_ok=True)
+    (curator_home / "curator.db").write_bytes(b"not sqlite at all, really not" * 4)
+    assert main(["decisions", "batches"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot open the database") and "Traceback" not in err

@@ -21,14 +21,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, case, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from affiliation_curator import config
 from affiliation_curator.candidates import Candidate, Evidence, MatchResult
 from affiliation_curator.institution import normalize_ror_id
 from affiliation_curator.intake import IntakeResult
-from affiliation_curator.store.engine import get_engine
+from affiliation_curator.store.engine import forget_engine, get_engine
 from affiliation_curator.store.migrations import StoreError, migrate
 from affiliation_curator.store.models import ACTIONS, Batch, CandidateRow, Decision, Item, UndoGroup
 
@@ -188,19 +188,31 @@ class Store:
     def __init__(self, url: str | None = None, clock: Callable[[], datetime] = _now) -> None:
         self.url = url or config.database_url()
         self.engine = get_engine(self.url)
-        migrate(self.engine)
+        try:
+            migrate(self.engine)
+        except DBAPIError as err:
+            forget_engine(self.url)  # a repaired file or a server that comes back is tried afresh
+            raise StoreError(f"cannot open the database {self._where()}: {_reason(err)}") from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.clock = clock
 
     def __repr__(self) -> str:
-        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+        return f"Store({self._where()!r})"
+
+    def _where(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
 
     # ---------------------------------------------------------------- sessions
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
         with self._sessions() as session:  # closing ends the read transaction; loaded objects stay usable
-            yield session
+            try:
+                yield session
+            except IntegrityError:
+                raise
+            except DBAPIError as err:
+                raise StoreError(f"database {self._where()}: {_reason(err)}") from None
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -209,6 +221,12 @@ class Store:
             try:
                 yield session
                 session.commit()
+            except IntegrityError:
+                session.rollback()
+                raise
+            except DBAPIError as err:
+                session.rollback()
+                raise StoreError(f"database {self._where()}: {_reason(err)}; nothing was changed") from None
             except BaseException:
                 session.rollback()
                 raise
@@ -1032,6 +1050,11 @@ def _like_escape(text: str) -> str:
 def _chunks(ids: list[int], size: int = _CHUNK) -> Iterator[list[int]]:
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
+
+
+def _reason(err: DBAPIError) -> str:
+    """The driver's message without SQLAlchemy's statement dump."""
+    return str(getattr(err, "orig", None) or err).strip().splitlines()[0]
 
 
 def _rate(times: list[datetime]) -> float | None:

@@ -31,6 +31,14 @@ def get_engine(url: str) -> Engine:
         return engine
 
 
+def forget_engine(url: str) -> None:
+    """Drop one cached Engine (after it failed to open its database)."""
+    with _LOCK:
+        engine = _ENGINES.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+
+
 def dispose_engines() -> None:
     """Close every pooled connection (tests; a process about to exit)."""
     with _LOCK:
