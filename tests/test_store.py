@@ -403,16 +403,37 @@ def test_bad_database_url():
         Store("not a url at all")
 
 
-@pytest.mark.skipif(not os.environ.get("AFFILIATION_CURATOR_TEST_PG_URL"), reason="set AFFILIATION_CURATOR_TEST_PG_URL to test PostgreSQL")
-def test_postgresql_round_trip():
-    store = Store(os.environ["AFFILIATION_CURATOR_TEST_PG_URL"])
-    batch = store.create_batch("pg test", ["A", "B"])
-    item = store.items(batch)[0]
-    store.save_result(item.id, result("A", (MIT, "MIT", 0.9)))
-    store.decide(item.id, "accept", "ana", MIT)
-    assert store.item(item.id).decision.institution_id == MIT
-    assert store.undo(batch).item_ids == [item.id]
-    store.delete_batch(batch)
+PG_URL = os.environ.get("AFFILIATION_CURATOR_TEST_PG_URL")  # e.g. postgresql+psycopg://user@host/db (a scratch db)
+
+
+@pytest.mark.skipif(not PG_URL, reason="set AFFILIATION_CURATOR_TEST_PG_URL to test PostgreSQL")
+def test_postgresql_full_scenario():
+    from affiliation_curator.export import ExportOptions, build_mapping, build_pairs
+
+    store = Store(PG_URL)
+    batch = store.create_batch("pg test", ["MIT", "Harvard Medical School", "ETH Zurich", "Nowhere"], "demo", "v1", "tiny")
+    try:
+        ids = [v.id for v in store.items(batch)]
+        store.save_result(ids[0], result("MIT", (MIT, "MIT", 0.97), (HARVARD, "Harvard", 0.10)))
+        store.save_result(ids[1], result("Harvard Medical School", (HARVARD, "Harvard", 0.55), (MIT, "MIT", 0.50)))
+        store.save_result(ids[2], result("ETH Zurich", (ETH, "ETH Zürich", 0.91), (MIT, "MIT", 0.20)))
+        assert [v.id for v in store.items(batch, order="uncertain")] == [ids[1], ids[2], ids[0], ids[3]]
+        store.decide(ids[0], "accept", "ana", MIT, seconds=3)
+        store.decide(ids[1], "reject", "ana", HARVARD)
+        store.decide(ids[3], "none", "ben")
+        assert [v.id for v in store.items(batch, status="undecided")] == [ids[1], ids[2]]
+        assert store.item(ids[1]).rejected == [HARVARD]
+        assert [b.item_id for b in store.bulk_accept(batch, 0.5, "ana")] == [ids[2]]
+        assert store.batch(batch).decided == 3 and store.progress(batch)["rejected"] == 1
+        assert store.undo(batch).kind == "bulk_accept"
+        assert [r["decision"] for r in store.table(batch)] == ["accept", "", "", "none"]
+        pairs = build_pairs(store, ExportOptions(batches=[batch]))
+        assert {(p.query, p.label) for p in pairs.pairs} == {("MIT", 1), ("MIT", 0), ("Harvard Medical School", 0)}  # "Nowhere" has no candidates
+        assert len(build_mapping(store, ExportOptions(batches=[batch]))) == 2
+        with store.engine.connect() as conn:
+            assert current_version(conn) == LATEST_VERSION
+    finally:
+        store.delete_batch(batch)
 
 
 def test_limits_apply_to_add_items(store: Store, monkeypatch):
