@@ -272,6 +272,12 @@ def test_json_object_instead_of_array(tmp_path: Path) -> None:
     _fails(path, "one.json", "wrong JSON shape", "array")
 
 
+def test_json_that_is_not_an_array(tmp_path: Path) -> None:
+    path = tmp_path / "text.json"
+    path.write_text('"just a string"', encoding="utf-8")
+    _fails(path, "text.json", "not a JSON array of ROR records")
+
+
 def test_json_array_of_non_records(tmp_path: Path) -> None:
     path = write_json(tmp_path / "numbers.json", [1, 2, 3])
     _fails(path, "none of its 3 records is usable", "not a JSON object")

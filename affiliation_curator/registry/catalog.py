@@ -31,6 +31,7 @@ from affiliation_curator.registry.registry import DEMO_NAME, Registry, RegistryM
 from affiliation_curator.registry.sources import ProgressFn
 from affiliation_curator.registry.storage import (
     INSTITUTIONS_FILE,
+    gc_paused,
     META_FILE,
     dump_institutions,
     load_institutions,
@@ -191,7 +192,13 @@ class RegistryCatalog:
         """
         return self._import(Path(path), name, progress, activate=activate, source_name=source_name)
 
-    def _import(
+    def _import(self, path: Path, name: str | None, progress: ProgressFn | None, **options) -> RegistryMeta:
+        # The parsed records are many small objects that live only until the import returns:
+        # keep the cyclic GC from rescanning them meanwhile.
+        with gc_paused():
+            return self._import_paused(path, name, progress, **options)
+
+    def _import_paused(
         self,
         path: Path,
         name: str | None,
@@ -252,6 +259,7 @@ class RegistryCatalog:
                 warnings=parsed.warnings,
                 stats=compute_stats(parsed.institutions),
             )
+            del parsed  # freed by reference counting while the GC is still paused
             write_json(tmp / META_FILE, meta.to_json())
             with _LOCK:
                 if final.exists():

@@ -29,6 +29,7 @@ from affiliation_curator.registry.parse_ror import (
     record_modified,
     record_to_institution,
 )
+from affiliation_curator.registry.storage import gc_paused
 from affiliation_curator.registry.sources import ProgressFn, decode_utf8, open_registry_file, version_from_name
 
 PROGRESS_EVERY = 2000  # records between progress calls
@@ -144,6 +145,12 @@ def parse_registry_file(path: Path | str, progress: ProgressFn | None = None) ->
 
 
 def _parse(path: Path, progress: ProgressFn | None) -> ParsedRegistry:
+    # Millions of small objects are created and kept: the cyclic GC would rescan them over and over.
+    with gc_paused():
+        return _parse_file(path, progress)
+
+
+def _parse_file(path: Path, progress: ProgressFn | None) -> ParsedRegistry:
     opened = open_registry_file(path)
     label = opened.label
     collector = _Collector(label)

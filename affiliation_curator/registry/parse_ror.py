@@ -91,7 +91,9 @@ def iter_json_array(texts: Iterator[str], label: str) -> Iterator[Any]:
             "[...] of ROR schema-2 records (the .json file of a ROR data dump)"
         )
     if first != "[":
-        raise RegistryImportError(f"{label}: not valid JSON (expected '[' at {where()}, found {buf[pos]!r})")
+        raise RegistryImportError(
+            f"{label}: not a JSON array of ROR records (expected '[' at {where()}, found {buf[pos:pos + 20]!r})"
+        )
     pos += 1
     expect_value = True
     count = 0

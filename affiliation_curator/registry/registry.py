@@ -153,9 +153,9 @@ class Registry:
     # -- finding -------------------------------------------------------------------------
 
     def _build_index(self) -> None:
-        from affiliation_curator.registry.storage import gc_paused
+        from affiliation_curator.registry.storage import FREEZE_FROM, gc_paused
 
-        with gc_paused():
+        with gc_paused(freeze=len(self.institutions) >= FREEZE_FROM):
             positions: dict[str, int] = {}
             owners: list[list[tuple[int, int]]] = []
             ext: dict[str, list[int]] = {}

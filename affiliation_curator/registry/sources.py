@@ -94,12 +94,10 @@ def _text_kind(head: bytes, label: str, suffixes: list[str]) -> str:
     controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
     if sample and controls > len(sample) * 0.05:
         raise RegistryImportError(f"{label}: binary data, not JSON or CSV text")
+    if suffixes and suffixes[-1] in ("json", "csv"):
+        return suffixes[-1]
     stripped = sample.lstrip(b"\xef\xbb\xbf").lstrip()
-    if stripped[:1] in (b"[", b"{"):
-        return "json"
-    if not stripped and "json" in suffixes:
-        return "json"
-    return "csv"
+    return "json" if stripped[:1] in (b"[", b"{") else "csv"
 
 
 def _counted(chunks: Iterator[bytes], label: str, limit: int) -> Iterator[bytes]:
