@@ -265,3 +265,20 @@ def test_failed_import_changes_nothing(
     assert sorted(p.name for p in catalog.root.iterdir()) == before  # no half-written folders
     registry = catalog.load()
     assert registry.name == "good" and len(registry) == 5 and registry.version_key == good.version_key
+
+
+@pytest.mark.shared
+def test_shared_sample_zip_import(shared_data: Path, demo_file: Path) -> None:
+    catalog = RegistryCatalog()
+    meta = catalog.import_file(shared_data / "ror" / "ror-sample-1543-v2.9-2026-06-23.zip")
+    assert (meta.name, meta.version, meta.count) == ("ror-v2.9-2026-06-23", "v2.9-2026-06-23", 1543)
+    assert meta.stats["by_status"].keys() == {"active", "inactive", "withdrawn"}
+    assert len(meta.stats["by_type"]) == 9 and len(meta.stats["by_country"]) == 203
+    registry = catalog.load()
+    tum = registry.find("TUM")[0]
+    assert tum.id == "https://ror.org/02kkvpp62"
+    assert registry.find("Technical University of Munich")[0].id == tum.id
+    assert registry.find("02kkvpp62")[0].id == tum.id
+    lmu = registry.find("Ludwig-Maximilians-Universität München")[0]
+    children = [other for _rel, other in registry.related(lmu, "child") if other is not None]
+    assert children and all(any(r.id == lmu.id for r in child.related("parent")) for child in children)
