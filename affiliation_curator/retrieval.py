@@ -410,7 +410,7 @@ class Retriever:
             wq = qw.multiply(self.word_idf[None, :]).tocsr()
             rough_w = self._prune(sp.csr_matrix(wq), self.word_df, self.rough_mass)
             rough_w.data[:] = 1.0
-            rough = sp.csr_matrix(rough_c + (self.word_weight / self.char_weight) * (rough_w @ self.word_t))
+            rough = sp.csr_matrix(self.char_weight * rough_c + self.word_weight * (rough_w @ self.word_t))
         for i, (cleaned, units, acr, mentions) in enumerate(prepared):
             start, end = spans[i]
             best: dict[int, tuple[float, int]] = {}
