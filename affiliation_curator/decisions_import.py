@@ -83,7 +83,10 @@ class ImportReport:
             lines.append(f"{self.truncated:,} strings longer than {config.MAX_AFFILIATION_CHARS:,} characters were cut")
         if self.not_in_registry:
             shown = ", ".join(self.not_in_registry[:5]) + (" ..." if len(self.not_in_registry) > 5 else "")
-            lines.append(f"{len(self.not_in_registry):,} ids are not in the registry (recorded anyway): {shown}")
+            lines.append(
+                f"{len(self.not_in_registry):,} ids are not in the registry (recorded anyway; exports need a registry "
+                f"that holds them for their document text): {shown}"
+            )
         return lines + self.messages
 
 

@@ -306,7 +306,8 @@ def build_pairs(store: Store, options: ExportOptions | None = None, registry: An
     if missing_docs:
         result.warnings.append(
             f"{missing_docs:,} labelled institutions had no document text (not among the shown candidates "
-            "and not in the registry given); their pairs were left out"
+            "and not in the registry given); their pairs were left out: give a registry that holds them "
+            "(--registry NAME on the command line)"
         )
     if options.dedupe:
         _dedupe(result)
