@@ -53,7 +53,7 @@ def main() -> None:
     from affiliation_curator import retrieval
     from affiliation_curator.retrieval import Retriever
 
-    out = Tee(f"bench_retrieval_{args.side}")
+    out = Tee(f"bench_retrieval_{args.side}" + ("_dense" if args.dense else ""))
     registry = shared_registry()
     rows = gold_rows(args.side, args.per_file, matchable_only=True)
     texts = [r.affiliation for _, r in rows]

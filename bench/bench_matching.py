@@ -1,0 +1,181 @@
+"""End-to-end matching on the shared 51k registry, beside a naive rapidfuzz baseline.
+
+    python bench/bench_matching.py [--model M] [--side test|train] [--per-file 300] [--baseline-n 300]
+    python bench/bench_matching.py --documents [--model M] [--side train]   # compare document texts
+    python bench/bench_matching.py --calibrate [--model M] [--side train]   # threshold for this scorer
+
+Reports, on scorable gold rows (all gold ids in the shared registry, plus "no match" rows):
+retrieval recall@20 (first stage), accuracy@1 and recall@k after reranking, no-match
+precision/recall/F1 on ror-logs-train, auto-accept precision/coverage at the threshold,
+throughput (affiliations/s, registry and index already loaded; start-up time printed apart)
+and peak RSS. The baseline is the best rapidfuzz WRatio over all registry names (a sample,
+since it is slow), measured in the same run. Tune on the train side; report on the test side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from collections import defaultdict
+
+from _common import Tee, gold_rows, shared_registry
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", help="reranker (hub id or folder; 'lexical-fallback'); default: load_scorer()")
+    ap.add_argument("--side", choices=("train", "test"), default="test")
+    ap.add_argument("--per-file", type=int, default=300, help="scorable rows sampled per gold file (ror-logs: all)")
+    ap.add_argument("--baseline-n", type=int, default=300, help="rows for the rapidfuzz baseline (0: skip)")
+    ap.add_argument("--n-retrieve", type=int, default=20)
+    ap.add_argument("--documents", action="store_true", help="compare institution document texts instead")
+    ap.add_argument("--calibrate", action="store_true", help="print the calibrated threshold for this scorer")
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    from affiliation_curator.commands_match import load_model
+    from affiliation_curator.matching import Matcher
+    from affiliation_curator.reranker import load_scorer
+    from affiliation_curator.retrieval import Retriever
+
+    registry = shared_registry()
+    retriever = Retriever.for_registry(registry)
+    scorer = load_model(args.model) if args.model else load_scorer()
+    startup = time.perf_counter() - t0
+    tag = "documents" if args.documents else ("calibrate" if args.calibrate else args.side)
+    out = Tee(f"bench_matching_{tag}_{scorer.model_id.replace('/', '_')[-40:]}")
+    out(f"registry {registry.name} ({len(registry):,} institutions); scorer {scorer.model_id}"
+        f"{' (fallback: ' + scorer.fallback_reason + ')' if getattr(scorer, 'fallback_reason', '') else ''}")
+    out(f"start-up (registry + index + model load): {startup:.1f} s")
+
+    rows = []
+    for name, row in gold_rows(args.side, None):
+        rows.append((name, row))
+    per = defaultdict(list)
+    for name, row in rows:
+        per[name].append(row)
+    sample = []
+    for name, lst in per.items():
+        take = lst if name == "ror-logs-train" else lst[: args.per_file]
+        sample.extend((name, r) for r in take)
+    out(f"gold: {args.side} side; scorable rows only (all gold ids in the shared registry, or 'no match'); "
+        + ", ".join(f"{n} {sum(1 for m, _ in sample if m == n)}" for n in per))
+
+    if args.documents:
+        compare_documents(out, registry, retriever, scorer, sample, args)
+        out.save()
+        return
+
+    matcher = Matcher(registry, scorer=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever)
+    texts = [r.affiliation for _, r in sample]
+    t = time.perf_counter()
+    first = retriever.search_many(texts, k=20)
+    t_retr = time.perf_counter() - t
+    t = time.perf_counter()
+    results = list(matcher.match_many(texts, batch_size=32))
+    elapsed = time.perf_counter() - t
+    rss = peak_rss_mb()
+
+    if args.calibrate:
+        calibrate(out, sample, results)
+        out.save()
+        return
+
+    from affiliation_curator.evaluation import evaluate
+
+    out(f"threshold {matcher.threshold:.3f}; candidates reranked per string: {args.n_retrieve}")
+    out(f"first-stage retrieval: {len(texts) / t_retr:.0f} strings/s")
+    out(f"end-to-end: {len(texts)} strings in {elapsed:.1f} s = {len(texts) / elapsed:.1f} affiliations/s; "
+        f"peak RSS {rss:.0f} MB")
+    groups = [("ALL", list(range(len(sample))))] + [
+        (n, [i for i, (m, _) in enumerate(sample) if m == n]) for n in per
+    ]
+    for label, idx in groups:
+        rep = evaluate([sample[i][1].ror_ids for i in idx], [[c.id for c in results[i].candidates] for i in idx],
+                       [results[i].match for i in idx], matcher.threshold)
+        r1 = evaluate([sample[i][1].ror_ids for i in idx], [[c.institution_id for c in first[i]] for i in idx],
+                      [None] * len(idx), matcher.threshold)
+        out(f"{label}: rows {rep.n} (right answer {rep.n_matchable}, no match {rep.n_no_match}) | retrieval "
+            f"recall@20 {r1.recall[20]:.3f} | reranked acc@1 {rep.accuracy_at_1:.3f} recall@5 {rep.recall[5]:.3f} "
+            f"MRR {rep.mrr:.3f} | no-match P {rep.no_match['precision']:.3f} R {rep.no_match['recall']:.3f} "
+            f"F1 {rep.no_match['f1']:.3f} | auto-accept precision {rep.accept['precision']:.3f} "
+            f"coverage {rep.accept['coverage']:.3f}")
+    if args.baseline_n:
+        baseline(out, registry, sample, args.baseline_n)
+    out.save()
+
+
+def baseline(out, registry, sample, n):
+    """Best rapidfuzz WRatio over all registry names; the first ``n`` matchable rows, spread over files."""
+    from rapidfuzz import fuzz, process, utils
+
+    names, owner = [], []
+    for inst in registry:
+        for nm in inst.names or []:
+            names.append(utils.default_process(nm.value))
+            owner.append(inst.id)
+    rows = [(m, r) for m, r in sample if r.ror_ids]
+    step = max(1, len(rows) // n)
+    rows = rows[::step][:n]
+    hits1 = hits20 = 0
+    t = time.perf_counter()
+    for _, row in rows:
+        found = process.extract(utils.default_process(row.affiliation), names, scorer=fuzz.WRatio, processor=None,
+                                limit=60)
+        ids = list(dict.fromkeys(owner[j] for _, _, j in found))
+        gold = set(row.ror_ids)
+        hits1 += bool(ids[:1] and ids[0] in gold)
+        hits20 += bool(gold & set(ids[:20]))
+    elapsed = time.perf_counter() - t
+    out(f"baseline rapidfuzz WRatio over {len(names):,} names, {len(rows)} rows with a right answer: acc@1 "
+        f"{hits1 / len(rows):.3f}, recall@20 {hits20 / len(rows):.3f}, {len(rows) / elapsed:.2f} affiliations/s")
+
+
+def calibrate(out, sample, results):
+    from affiliation_curator.calibration import Outcome, calibrate_threshold
+
+    outcomes = [Outcome(res.top.score if res.top else None, bool(res.top and res.top.id in row.ror_ids),
+                        row.is_no_match, name) for (name, row), res in zip(sample, results)]
+    for method in ("accuracy", "precision"):
+        m = calibrate_threshold(outcomes, method=method)
+        out(f"calibrated ({method}): {m.summary()}")
+
+
+def compare_documents(out, registry, retriever, scorer, sample, args):
+    """Which institution text makes the scorer rank the right institution first (same candidates)."""
+    from affiliation_curator.matching import Matcher
+
+    def fmt(parts):
+        return ", ".join(p for p in parts if p)
+
+    styles = {
+        "name": lambda i: i.name,
+        "name, city, country": lambda i: fmt([i.name.replace(",", ""), i.city, i.country_name]),
+        "name (acronym), city, country": lambda i: fmt(
+            [i.name.replace(",", "") + (f" ({i.acronyms[0]})" if i.acronyms else ""), i.city, i.country_name]),
+        "name, city, country, type": lambda i: fmt([i.name.replace(",", ""), i.city, i.country_name,
+                                                    "/".join(i.types)]),
+        "name, aliases, city, country": lambda i: fmt([i.name.replace(",", "")] + [
+            n.value for n in i.names if "alias" in n.types or "label" in n.types][:3] + [i.city, i.country_name]),
+    }
+    import affiliation_curator.matching as matching
+
+    rows = [(m, r) for m, r in sample if r.ror_ids]
+    texts = [r.affiliation for _, r in rows]
+    original = matching.document_text
+    for label, fn in styles.items():
+        matching.document_text = fn
+        matcher = Matcher(registry, scorer=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever)
+        results = list(matcher.match_many(texts))
+        acc = sum(bool(res.top and res.top.id in r.ror_ids) for (_, r), res in zip(rows, results)) / len(rows)
+        out(f"document '{label}': acc@1 {acc:.3f} ({len(rows)} rows with a right answer)")
+    matching.document_text = original
+
+
+if __name__ == "__main__":
+    main()
