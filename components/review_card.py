@@ -18,7 +18,7 @@ from affiliation_curator.candidates import Candidate
 from affiliation_curator.errors import CuratorError
 from components import resources, state
 from components.candidate_list import candidate_list
-from components.score_bars import score_bars
+from components.score_bars import score_bars_spec
 from components.text import clean, safe_md
 
 POLL_SECONDS = 1.0
@@ -265,7 +265,7 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
         f"threshold {threshold:.2f}", registry_note) if p)))
 
     if item.candidates:
-        st.altair_chart(score_bars(item.candidates, threshold), width="stretch", key=f"bars_{item.id}")
+        st.vega_lite_chart(score_bars_spec(item.candidates, threshold), width="stretch")
         candidate_list(
             item.candidates,
             on_accept=lambda c: decide(batch_id, status, order, item.id, "accept", c),

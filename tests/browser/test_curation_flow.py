@@ -1,0 +1,111 @@
+"""End to end in Chromium: paste sample affiliations, review them with the keyboard
+(accept, none, undo, skip), reload the page mid-way, find every decision kept, continue."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from browser_support import CONNECTED, PROJECT_DIR, open_app, wait_idle
+from affiliation_curator.store import Store
+
+pytestmark = pytest.mark.browser
+
+SAMPLES = [
+    line for line in (PROJECT_DIR / "data" / "sample_affiliations.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+][:12]
+CARD = "[data-testid=stCode]"
+
+
+def card_text(page) -> str:
+    return page.locator(CARD).first.inner_text().strip()
+
+
+def wait_card(page, text: str) -> None:
+    page.wait_for_function(
+        "want => { const c = document.querySelector('[data-testid=stCode]');"
+        " return c && c.innerText.trim() === want; }",
+        arg=text,
+        timeout=30_000,
+    )
+    wait_idle(page)
+
+
+def press(page, key: str, then_shows: str) -> None:
+    page.keyboard.press(key)
+    try:
+        wait_card(page, then_shows)
+    except Exception:
+        page.screenshot(path="/tmp/uidev/fail.png", full_page=True)
+        raise
+
+
+def decisions(home: Path, batch_id: int) -> dict[str, tuple[str, str | None, str] | None]:
+    store = Store(f"sqlite:///{home / 'curator.db'}")
+    out = {}
+    for item in store.items(batch_id):
+        d = item.decision
+        out[item.affiliation] = None if d is None else (d.action, d.institution_id, d.curator)
+    return out
+
+
+def top_id(home: Path, batch_id: int, affiliation: str) -> str:
+    store = Store(f"sqlite:///{home / 'curator.db'}")
+    item = next(i for i in store.items(batch_id) if i.affiliation == affiliation)
+    return item.candidates[0].id
+
+
+def test_paste_review_with_keys_reload_and_continue(page, app_url: str, app_home: Path):
+    assert len(SAMPLES) == 12
+    open_app(page, app_url)
+    curator = page.get_by_role("textbox", name="Curator")
+    curator.fill("Ann")
+    curator.press("Enter")
+    wait_idle(page)
+
+    page.get_by_role("textbox", name="Batch name").fill("Browser flow")
+    page.get_by_role("textbox", name="Affiliations, one a line").fill("\n".join(SAMPLES))
+    page.get_by_role("button", name="Import and rank").first.click()
+    page.get_by_text("created and ranking").wait_for()
+    page.get_by_text("Kept 12 affiliations").wait_for()
+    batch = next(b for b in Store(f"sqlite:///{app_home / 'curator.db'}").batches() if b.name == "Browser flow")
+
+    page.get_by_role("link", name="Review this batch").click()
+    wait_card(page, SAMPLES[0])
+    assert re.search(rf"/review\?batch={batch.id}$", page.url), page.url
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+
+    press(page, "1", SAMPLES[1])  # accept the top candidate
+    press(page, "n", SAMPLES[2])  # none of these
+    press(page, "u", SAMPLES[1])  # undo: the item comes back
+    press(page, "1", SAMPLES[2])
+    press(page, "n", SAMPLES[3])
+    kept = decisions(app_home, batch.id)
+    assert kept[SAMPLES[0]] == ("accept", top_id(app_home, batch.id, SAMPLES[0]), "Ann")
+    assert kept[SAMPLES[1]] == ("accept", top_id(app_home, batch.id, SAMPLES[1]), "Ann")
+    assert kept[SAMPLES[2]] == ("none", None, "Ann")
+    assert kept[SAMPLES[3]] is None
+
+    # Reload mid-way: a new session finds every decision and the same place in the queue.
+    page.reload()
+    page.wait_for_selector(CONNECTED, timeout=60_000)
+    wait_card(page, SAMPLES[3])
+    assert page.get_by_role("textbox", name="Curator").input_value() == "Ann"
+    assert f"batch={batch.id}" in page.url
+    page.get_by_text("3 of 12 decided").wait_for()
+    assert decisions(app_home, batch.id) == kept
+
+    # ... and continue with the keyboard.
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    press(page, "s", SAMPLES[4])  # skip
+    press(page, "2", SAMPLES[5])  # accept the second candidate
+    press(page, "u", SAMPLES[4])
+    press(page, "1", SAMPLES[5])
+    final = decisions(app_home, batch.id)
+    assert final[SAMPLES[3]][0] == "skip"
+    assert final[SAMPLES[4]] == ("accept", top_id(app_home, batch.id, SAMPLES[4]), "Ann")
+    assert sum(1 for d in final.values() if d and d[0] in ("accept", "none")) == 4
+    page.get_by_text("4 of 12 decided").wait_for()
