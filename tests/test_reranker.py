@@ -256,3 +256,15 @@ def test_local_models_lists_cards(tiny_cross_encoder_dir):
     assert [f.name for f, _ in reranker.local_models()] == ["new", "old"]
     data = json.loads((config.models_dir() / "new" / "curator.json").read_text())
     assert data["threshold"] == 0.5
+
+
+def test_cpu_threads(monkeypatch):
+    import os
+
+    monkeypatch.setenv("AFFILIATION_CURATOR_THREADS", "3")
+    assert reranker.cpu_threads() == 3
+    monkeypatch.delenv("AFFILIATION_CURATOR_THREADS")
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert reranker.cpu_threads() == (os.cpu_count() or 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 50.0, 50.0))
+    assert reranker.cpu_threads() == 1

@@ -235,3 +235,18 @@ def test_training_refuses_to_overwrite_a_foreign_folder(registry, tmp_path):
 def test_training_an_empty_registry_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="empty"):
         train_cross_encoder([], tmp_path / "m", max_steps=1)
+
+
+def test_length_bucket_batches_cover_every_pair_once_with_similar_lengths():
+    from affiliation_curator.training import LengthBucketBatchSampler
+
+    lengths = [random.Random(i).randint(5, 300) for i in range(2000)]
+    sampler = LengthBucketBatchSampler(lengths, 32, seed=1)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 63
+    assert sorted(i for b in batches for i in b) == list(range(2000))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread < 60  # random batches would span ~270
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+    assert len(LengthBucketBatchSampler(lengths, 32, drop_last=True)) == 62
