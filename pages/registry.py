@@ -13,12 +13,15 @@ from affiliation_curator import config
 from affiliation_curator.errors import CuratorError
 from affiliation_curator.registry import DEMO_NOTICE, NAME_RULE, RegistryCatalog
 from components import registry_view, resources
+from components.bootstrap import require_navigation
 from components.text import clean, safe_md
 
 UPLOAD_TYPES = ["zip", "json", "gz", "csv"]
 # A full ROR dump zip is ~50 MB; the importer's own limit (config.MAX_REGISTRY_FILE_BYTES) still applies.
 UPLOAD_LIMIT_MB = int(min(1024, config.MAX_REGISTRY_FILE_BYTES // 1024**2))
 FORMATS = {"ror-json": "ROR JSON", "ror-csv": "ROR CSV", "csv": "own CSV"}
+
+require_navigation()  # first of all: run inside app.py's navigation (deep links on a fresh server)
 
 st.title("Registry")
 st.caption(

@@ -80,3 +80,14 @@ def test_a_bad_batch_in_the_url_is_ignored(navigation_apptest):  # noqa: F811
 def test_pages_exist_for_every_listed_core_page():
     assert Path(PROJECT_DIR / "pages" / "match.py").is_file()
     assert Path(PROJECT_DIR / "pages" / "review.py").is_file()
+
+
+def test_every_page_runs_inside_the_navigation():
+    """A deep link (/review?batch=3) to a fresh server must still run app.py (sidebar, curator):
+    each page calls components.bootstrap.require_navigation() before drawing anything."""
+    for path in _page_files():
+        file = PROJECT_DIR / path
+        if file.is_file():
+            assert "require_navigation()" in file.read_text(encoding="utf-8"), (
+                f"{path} must call components.bootstrap.require_navigation() first (see its docstring)"
+            )
