@@ -69,9 +69,10 @@ class ScoreCache:
     file only costs recomputation), so a second run over the same strings scores nothing.
     """
 
-    def __init__(self, maxsize: int = 200_000, path: Path | None = None) -> None:
+    def __init__(self, maxsize: int = 200_000, path: Path | None = None, max_rows: int = 2_000_000) -> None:
         self.maxsize = maxsize
         self.path = path
+        self.max_rows = max_rows  # the file keeps at most this many scores (the newest)
         self._data: OrderedDict[tuple[str, str, str], float] = OrderedDict()
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
@@ -84,6 +85,10 @@ class ScoreCache:
             db = sqlite3.connect(str(path), timeout=2.0, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("CREATE TABLE IF NOT EXISTS scores (key BLOB PRIMARY KEY, score REAL NOT NULL)")
+            (rows,) = db.execute("SELECT count(*) FROM scores").fetchone()
+            if rows > self.max_rows:  # drop the oldest half
+                db.execute("DELETE FROM scores WHERE rowid IN (SELECT rowid FROM scores ORDER BY rowid LIMIT ?)",
+                           (rows - self.max_rows // 2,))
             db.commit()
             self._db = db
         except sqlite3.Error as err:
@@ -516,7 +521,7 @@ def quantize_int8(model: Any) -> bool:
     return True
 
 
-_loaded: dict[tuple[str, str, str, bool], CrossEncoderScorer] = {}
+_loaded: dict[tuple[str, str, str, bool, bool], CrossEncoderScorer] = {}
 _load_lock = threading.Lock()
 
 
@@ -562,7 +567,7 @@ def load_cross_encoder(
 
     dev = _pick_device(device)
     quantize = (quantize_default() if quantize is None else quantize) and dev == "cpu"
-    key = (cache_key, dev, str(max_length), quantize)
+    key = (cache_key, dev, str(max_length), quantize, persist_cache)
     with _load_lock:
         if reuse and key in _loaded:
             return _loaded[key]
@@ -637,8 +642,10 @@ def load_scorer(model: str | Path | None = None, **kwargs: Any) -> CachedScorer:
     """The configured reranker; if it cannot be loaded, the best local scorer, saying why.
 
     ``model`` None means ``config.Settings().model`` or ``config.DEFAULT_MODEL_ID``.
-    ``LEXICAL_MODEL_ID`` asks for the lexical scorer itself.
+    ``LEXICAL_MODEL_ID`` asks for the lexical scorer itself. Model scores are also kept in
+    the SQLite score cache of the data directory (``persist_cache=False`` to keep them in memory).
     """
+    kwargs.setdefault("persist_cache", True)
     wanted = str(model).strip() if model else (config.Settings.load().model or config.DEFAULT_MODEL_ID)
     if wanted == LEXICAL_MODEL_ID:
         return LexicalScorer()

@@ -97,6 +97,24 @@ def test_persistent_cache_survives_a_new_scorer(tiny_cross_encoder_dir, curator_
     assert reranker.persistent_cache_path().is_file()
 
 
+def test_persistent_cache_file_is_bounded(tmp_path):
+    path = tmp_path / "c.sqlite"
+    cache = ScoreCache(path=path, max_rows=10)
+    cache.put_many([(("m", "a", str(i)), i / 100) for i in range(25)])
+    reopened = ScoreCache(path=path, max_rows=10)
+    kept = reopened.get_many([("m", "a", str(i)) for i in range(25)])
+    assert len(kept) == 5 and ("m", "a", "24") in kept
+
+
+def test_load_scorer_persists_scores(tiny_cross_encoder_dir):
+    scorer = load_scorer(str(tiny_cross_encoder_dir))
+    scorer.score(PAIRS)
+    assert reranker.persistent_cache_path().is_file()
+    again = load_scorer(str(tiny_cross_encoder_dir), reuse=False)
+    again.score(PAIRS)
+    assert again.pairs_computed == 0
+
+
 def test_score_cache_is_lru_bounded():
     cache = ScoreCache(maxsize=2)
     cache.put_many([(("m", "a", "1"), 0.1), (("m", "a", "2"), 0.2)])
