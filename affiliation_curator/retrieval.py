@@ -149,7 +149,7 @@ class Retriever:
         rough_mass: float = 0.6,
         city_boost: float = 0.08,
         country_boost: float = 0.04,
-        country_penalty: float = 0.04,
+        country_penalty: float = 0.08,
         acronym_score: float = 0.75,
         relative_step: float = 0.05,
         inactive_penalty: float = 0.02,
@@ -174,6 +174,7 @@ class Retriever:
         self.char_df = np.diff(self.char_t.indptr)
         self.word_df = np.diff(self.word_t.indptr)
         self.rough_mass = rough_mass
+        self.chunk = 64
         self.city_boost, self.country_boost, self.country_penalty = city_boost, country_boost, country_penalty
         self.acronym_score, self.relative_step, self.inactive_penalty = acronym_score, relative_step, inactive_penalty
         self._names: list[str] | None = arrays.get("names")  # type: ignore[assignment]
@@ -359,7 +360,7 @@ class Retriever:
 
     # -- search --------------------------------------------------------------------------
 
-    def query_texts(self, text: str) -> tuple[str, list[str], list[str], LocationMentions]:
+    def query_texts(self, text: str) -> tuple[str, list[str], list[tuple[str, bool]], LocationMentions]:
         """(cleaned string, normalised search units, acronym keys, locations) for one string."""
         safe, _notes = sanitize(text)
         if not safe:
@@ -382,7 +383,10 @@ class Retriever:
             units.append(form)
         full = normalize(cleaned)
         mentions = locs.find(full)
-        acr = [a for a in acronym_tokens(cleaned) if a.lower() not in locs.country_forms]
+        # Acronyms: (key, standalone) where standalone means the acronym is a whole part of the
+        # string ("EPFL, Lausanne", "(TUM)") rather than a word inside one ("Department of ECE").
+        part_keys = {acronym_key(p) for p in segments(cleaned) if len(p.split()) == 1}
+        acr = [(a, a in part_keys) for a in acronym_tokens(cleaned) if a.lower() not in locs.country_forms]
         if not units and full:
             units = [full]
         return cleaned, units, acr, mentions
@@ -397,6 +401,11 @@ class Retriever:
         with one sparse product for the whole batch; then the fused score is computed exactly
         for those names only.
         """
+        if len(texts) > self.chunk:  # bounded memory: the phase-one product grows with the batch
+            out_all: list[list[RetrievedCandidate]] = []
+            for start in range(0, len(texts), self.chunk):
+                out_all.extend(self.search_many(texts[start : start + self.chunk], k, per_unit))
+            return out_all
         prepared = [self.query_texts(t) for t in texts]
         all_units: list[str] = []
         spans: list[tuple[int, int]] = []
@@ -477,11 +486,11 @@ class Retriever:
                 if other not in best or best[other][0] < score - step:
                     best[other] = (score - step, -1 - j)  # negative: reached through a relative's name
 
-    def _finish(self, best: dict[int, tuple[float, int]], acr: list[str], mentions: LocationMentions,
+    def _finish(self, best: dict[int, tuple[float, int]], acr: list[tuple[str, bool]], mentions: LocationMentions,
                 k: int) -> list[RetrievedCandidate]:
         table = self.acronyms
-        acr_score = self.acronym_score
-        for key in acr:
+        for key, standalone in acr:
+            acr_score = self.acronym_score if standalone else self.acronym_score - 0.2
             for inst, j in table.get(key, ()):
                 old = best.get(inst)
                 if old is None or old[0] < acr_score:

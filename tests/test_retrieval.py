@@ -98,3 +98,10 @@ def test_index_is_cached_in_the_registry_folder(tmp_path):
     # a new version of the registry (one institution less) is rebuilt, not served stale
     smaller = SmallRegistry([i for i in small_institutions() if i.id != EPFL], folder=tmp_path / "reg", version_key="v2")
     assert EPFL not in ids(Retriever.for_registry(smaller), "EPFL")
+
+
+def test_an_acronym_inside_a_department_name_weighs_less_than_a_standalone_one(retriever):
+    standalone = retriever.search("EPFL, Lausanne", k=1)[0]
+    inside = retriever.search("Department of EPFL studies", k=1)[0]
+    assert standalone.institution_id == inside.institution_id == EPFL
+    assert inside.score < standalone.score

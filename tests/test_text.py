@@ -45,6 +45,10 @@ def test_segments_give_parts_runs_and_groups():
     assert institution_groups("Institut Pasteur, Paris; EPFL, Lausanne") == ["Institut Pasteur, Paris", "EPFL, Lausanne"]
     segs = segments("Wellman Center for Photomedicine and Harvard Medical School")
     assert "Harvard Medical School" in segs
+    segs = segments("Weill Cornell Medical College/New York Presbyterian Hospital")
+    assert "New York Presbyterian Hospital" in segs and "Weill Cornell Medical College" in segs
+    segs = segments("Khalifa University of Science and Technology")
+    assert "Technology" not in segs  # a one-word piece is no name
 
 
 def test_acronym_tokens():
