@@ -159,8 +159,10 @@ left.selectbox(
     format_func=lambda v: PACKAGED_BASE_LABEL if v == PACKAGED else models.describe(v) + (" (active)" if v == active else ""),
     help="The packaged MiniLM (offline) or one of our saved models. Hub models are not offered: training runs offline.",
 )
-right.text_input("New model name", value=f"minilm-curated-{datetime.now():%Y%m%d-%H%M}", key="train_name",
-                 max_chars=80, help="A folder in the models folder; an existing name gets a number added.")
+if "train_name" not in st.session_state:  # seeded once: a default that changes by the minute would reset the field
+    st.session_state["train_name"] = f"minilm-curated-{datetime.now():%Y%m%d-%H%M}"
+right.text_input("New model name", key="train_name", max_chars=80,
+                 help="A folder in the models folder; an existing name gets a number added.")
 
 source = st.segmented_control(
     "Training data", ["curated", "file"], default="curated", required=True, key="train_source",
@@ -178,15 +180,15 @@ else:
     data_right.multiselect("Curators", curators, key="train_curators", placeholder="All curators")
     data_left.number_input("Hard negatives per accepted affiliation", 0, 50, 3, key="train_hard")
     data_right.number_input("Easy negatives per accepted affiliation", 0, 20, 1, key="train_easy")
-data_right.slider("Validation share (%)", 0, 50, 20, step=5, key="train_validation",
-                  help="Split by affiliation string: no affiliation is on both sides.")
 reg_left, reg_right = st.columns(2)
 with_registry = reg_left.checkbox("Add synthetic pairs from the registry", value=False, key="train_registry",
                                   help="Names of the registry wrapped in departments, addresses and noise, with the "
                                        "retriever's look-alikes as negatives.")
 reg_right.number_input("Registry queries", 50, 5000, 300, step=50, key="train_registry_queries",
                        disabled=not with_registry)
-s1, s2, s3 = st.columns(3)
+s0, s1, s2, s3 = st.columns(4)
+s0.slider("Validation share (%)", 0, 50, 20, step=5, key="train_validation",
+          help="Split by affiliation string: no affiliation is on both sides.")
 s1.number_input("Epochs", min_value=0.1, max_value=20.0, value=1.0, step=0.5, key="train_epochs")
 s2.number_input("At most steps", min_value=1, max_value=MAX_STEPS, value=200, step=50, key="train_max_steps",
                 help=f"Training stops here whatever the epochs (at most {MAX_STEPS:,}).")
