@@ -23,6 +23,7 @@ from components.text import clean, safe_md
 
 POLL_SECONDS = 1.0
 SEARCH_LIMIT = 8
+CURRENT_KEY = "review_current_item"  # the item on the card as last drawn
 FILTERS = {"undecided": "Undecided", "accepted": "Accepted", "none": "None of these", "skipped": "Skipped", "all": "All"}
 ORDERS = {"input": "Input order", "uncertain": "Least confident first"}
 
@@ -97,6 +98,11 @@ def decide(batch_id: int, status: str, order: str, item_id: int, action: str, ca
     curator = state.curator()
     if not curator:
         _notify("Enter your name in the sidebar first: it is stored with each decision.", "warning")
+        return
+    if st.session_state.get(CURRENT_KEY) != item_id:
+        # A key pressed on the previous card while this one was being drawn: never decide an item
+        # the curator did not see. (Widget keys carry the item id, so the press names its item.)
+        _notify("That key was meant for the previous item; nothing was changed.", "info")
         return
     store = resources.get_store()
     cur = cursor(batch_id, status, order)
@@ -179,10 +185,11 @@ def _notice() -> None:
 def _action_bar(batch_id: int, status: str, order: str, item: Any | None, disabled: bool) -> None:
     cols = st.columns(5)
     has_item = item is not None and not disabled
-    cols[0].button("None of these", key="act_none", shortcut="n", disabled=not has_item, width="stretch",
+    suffix = f"_{item.id}" if item is not None else ""  # item-bound keys: a stale key press cannot hit the next item
+    cols[0].button("None of these", key=f"act_none{suffix}", shortcut="n", disabled=not has_item, width="stretch",
                    on_click=decide, args=(batch_id, status, order, item.id if item else 0, "none"),
                    help="No candidate is right (key N)")
-    cols[1].button("Skip", key="act_skip", shortcut="s", disabled=not has_item, width="stretch",
+    cols[1].button("Skip", key=f"act_skip{suffix}", shortcut="s", disabled=not has_item, width="stretch",
                    on_click=decide, args=(batch_id, status, order, item.id if item else 0, "skip"),
                    help="Decide later (key S)")
     cols[2].button("Undo", key="act_undo", shortcut="u", disabled=disabled, width="stretch",
@@ -208,7 +215,7 @@ def _search(batch_id: int, status: str, order: str, item: Any, registry: Any, di
             return
         for n, inst in enumerate(found):
             left, right = st.columns([1.3, 9.3], vertical_alignment="center")
-            left.button("Accept", key=f"search_accept_{n}", disabled=disabled, width="stretch",
+            left.button("Accept", key=f"search_accept_{n}_{item.id}", disabled=disabled, width="stretch",
                         on_click=decide, args=(batch_id, status, order, item.id, "accept"),
                         kwargs={"institution": inst})
             place = ", ".join(p for p in (inst.city, inst.country_name) if p)
@@ -220,6 +227,7 @@ def _search(batch_id: int, status: str, order: str, item: Any, registry: Any, di
 def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: dict[str, str]) -> None:
     disabled = not state.curator()
     item, pos, total = current_item(batch_id, status, order)
+    st.session_state[CURRENT_KEY] = item.id if item is not None else None
     waiting = item is not None and not item.ranked
     if waiting != st.session_state.get("review_polling", False):
         st.session_state["review_polling"] = waiting
@@ -274,6 +282,7 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
             accepted_id=item.decision.institution_id if item.decision and item.decision.action == "accept" else None,
             threshold=threshold,
             disabled=disabled,
+            key=f"cand{item.id}",
         )
     else:
         st.warning("No candidates for this string. Search the registry below, or choose None of these (N).")

@@ -3,6 +3,8 @@ bulk accept, the table view, and user strings staying inert text."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from apptest_support import navigation_apptest  # noqa: F401 - fixture
@@ -56,8 +58,19 @@ def shown(at) -> str:
     return at.code[0].value if at.code else ""
 
 
+def button(at, name: str):
+    """A card button by its name; the card's keys carry the item id (cand12_accept_1, act_none_12)."""
+    if name.startswith("cand_"):
+        pattern = re.compile(r"cand\d+_" + re.escape(name[len("cand_"):]) + "$")
+    else:
+        pattern = re.compile(re.escape(name) + r"(_\d+)?$")
+    found = [b for b in at.button if b.key and pattern.fullmatch(b.key)]
+    assert len(found) == 1, (name, [b.key for b in at.button])
+    return found[0]
+
+
 def click(at, key: str):
-    at.button(key=key).click().run()
+    button(at, key).click().run()
     assert not at.exception, at.exception
     return at
 
@@ -75,9 +88,9 @@ def test_card_shows_affiliation_candidates_model_and_registry(review):
     markdown = " ".join(m.value for m in at.markdown)
     assert "Technical University of Munich" in markdown and "https://ror.org/02kkvpp62" in markdown
     assert "Munich, Germany" in captions and "matched acronym" in captions and "city agrees" in captions
-    assert at.button(key="cand_accept_1").proto.shortcut == "1"
-    assert at.button(key="act_none").proto.shortcut == "n"
-    assert len([b for b in at.button if b.key.startswith("cand_accept_")]) == 2
+    assert button(at, "cand_accept_1").proto.shortcut == "1"
+    assert button(at, "act_none").proto.shortcut == "n"
+    assert len([b for b in at.button if re.fullmatch(r"cand\d+_accept_\d+", b.key or "")]) == 2
 
 
 def test_accept_none_skip_reject_undo(review):
@@ -100,7 +113,7 @@ def test_accept_none_skip_reject_undo(review):
     item = next(i for i in store.items(batch_id) if i.affiliation == ROWS[4][0])
     assert item.rejected == [LMU.id] and item.decision is None
     assert shown(at) == ROWS[4][0]
-    assert at.button(key="cand_reject_1").disabled
+    assert button(at, "cand_reject_1").disabled
     assert "rejected" in " ".join(m.value for m in at.markdown)
     # undo takes back the reject, then the skip (the skipped item comes back on the card)
     click(at, "act_undo")
@@ -131,8 +144,8 @@ def test_rejecting_the_accepted_candidate_is_refused(review):
     click(at, "cand_accept_1")
     click(at, "act_prev")
     assert shown(at) == ROWS[0][0]
-    assert at.button(key="cand_accept_1").label == "Accepted"
-    assert at.button(key="cand_reject_1").disabled
+    assert button(at, "cand_accept_1").label == "Accepted"
+    assert button(at, "cand_reject_1").disabled
 
 
 def test_no_curator_no_decisions(navigation_apptest):  # noqa: F811
@@ -142,9 +155,9 @@ def test_no_curator_no_decisions(navigation_apptest):  # noqa: F811
     at.run()
     at.switch_page("pages/review.py").run()
     assert any("Enter your name" in w.value for w in at.warning)
-    assert at.button(key="cand_accept_1").disabled and at.button(key="act_none").disabled
+    assert button(at, "cand_accept_1").disabled and button(at, "act_none").disabled
     at.sidebar.text_input(key="curator").input("Bo").run()
-    assert not at.button(key="cand_accept_1").disabled
+    assert not button(at, "cand_accept_1").disabled
     click(at, "cand_accept_1")
     assert decision(store, batch_id, ROWS[0][0]).curator == "Bo"
     assert Settings.load().curator == "Bo"  # remembered for the next session
@@ -272,3 +285,15 @@ def test_unranked_item_waits_for_ranking(navigation_apptest):  # noqa: F811
     assert not at.exception
     click(at, "cand_accept_1")
     assert shown(at) == "EPFL"
+
+
+def test_a_key_meant_for_the_previous_card_decides_nothing(review):
+    """A press that reaches the server after the card moved on (fast double keys) is dropped."""
+    at, store, batch_id = review
+    at.session_state["review_current_item"] = -1  # the server has drawn another card meanwhile
+    click(at, "act_none")
+    assert decision(store, batch_id, ROWS[0][0]) is None
+    assert any("previous item" in t.value for t in at.toast)
+    assert shown(at) == ROWS[0][0]
+    click(at, "act_none")  # the card as drawn now: this one counts
+    assert decision(store, batch_id, ROWS[0][0]).action == "none"

@@ -36,11 +36,7 @@ def wait_card(page, text: str) -> None:
 
 def press(page, key: str, then_shows: str) -> None:
     page.keyboard.press(key)
-    try:
-        wait_card(page, then_shows)
-    except Exception:
-        page.screenshot(path="/tmp/uidev/fail.png", full_page=True)
-        raise
+    wait_card(page, then_shows)
 
 
 def decisions(home: Path, batch_id: int) -> dict[str, tuple[str, str | None, str] | None]:
