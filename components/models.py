@@ -9,7 +9,7 @@ import streamlit as st
 
 from affiliation_curator import config
 from affiliation_curator.reranker import LEXICAL_MODEL_ID, local_models
-from components.text import clean
+from components.text import clean, safe_md
 
 CONFIGURED = ""  # the value meaning "the configured model" in pickers
 
@@ -51,7 +51,7 @@ def models_table(key: str = "models_table") -> None:
     """Our saved models (newest first) with their cards; the active one marked."""
     models = saved_models()
     active = active_model()
-    st.caption(f"Active reranker: {describe(active)}. Models are kept in {config.models_dir()}.")
+    st.caption(f"Active reranker: {safe_md(describe(active))}. Models are kept in {safe_md(config.models_dir())}.")
     if not models:
         st.caption("No saved models yet.")
         return
@@ -118,4 +118,4 @@ def use_model_panel(key: str = "use_model") -> None:
                  icon=":material/check:")
     notice = st.session_state.pop(f"{key}_notice", None)
     if notice:
-        st.success(f"Active reranker: {notice}. New batches are ranked with it.", icon=":material/check_circle:")
+        st.success(f"Active reranker: {safe_md(notice)}. New batches are ranked with it.", icon=":material/check_circle:")

@@ -16,7 +16,7 @@ from affiliation_curator.gold import read_gold, split
 from components import models, resources, state
 from components.batch_panel import batch_label
 from components.pr_curve import precision_coverage_chart
-from components.text import clean
+from components.text import safe_md
 
 SHARED_GOLD = config.PROJECT_DIR.parent / "shared" / "data" / "gold"
 OTHER = "__other__"  # model picker value: a folder or hub id typed in
@@ -130,7 +130,7 @@ if st.button("Evaluate", key="eval_run_button", type="primary", icon=":material/
     except CuratorError as err:
         bar.empty()
         st.session_state.pop("eval_result", None)
-        st.error(str(err), icon=":material/error:")
+        st.error(safe_md(err), icon=":material/error:")
     else:
         bar.empty()
         st.session_state["eval_result"] = run
@@ -146,15 +146,15 @@ st.divider()
 st.subheader("Results", anchor=False)
 sample = f"a random sample of {len(run.rows):,} of {run.sampled_from:,}" if run.sampled_from > len(run.rows) else f"{len(run.rows):,}"
 st.caption(
-    f"{clean(run.source, 200)}: {sample} rows · model {clean(run.model_id, 120)} (threshold {run.threshold:.3f}) · "
-    f"registry {clean(run.registry_name)} · {run.seconds:.1f} s"
+    f"{safe_md(run.source, 200)}: {sample} rows · model {safe_md(run.model_id, 120)} (threshold {run.threshold:.3f}) · "
+    f"registry {safe_md(run.registry_name)} · {run.seconds:.1f} s"
 )
 if run.fallback_reason:
-    st.warning(f"The model asked for could not be loaded ({clean(run.fallback_reason, 300)}); "
-               f"{clean(run.model_id)} scored instead.", icon=":material/warning:")
+    st.warning(f"The model asked for could not be loaded ({safe_md(run.fallback_reason, 300)}); "
+               f"{safe_md(run.model_id)} scored instead.", icon=":material/warning:")
 if run.left_out:
     st.info(f"{run.left_out:,} labelled rows were left out: their institutions are not in registry "
-            f"{clean(run.registry_name)} (import the full ROR registry on the Registry page to score them).",
+            f"{safe_md(run.registry_name)} (import the full ROR registry on the Registry page to score them).",
             icon=":material/info:")
 
 if "eval_threshold" not in st.session_state:  # back from another page: the slider's state was dropped

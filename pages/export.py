@@ -13,7 +13,7 @@ from affiliation_curator.errors import CuratorError
 from affiliation_curator.export import ExportOptions, export_mapping, export_pairs
 from components import resources, state
 from components.batch_panel import batch_label
-from components.text import clean
+from components.text import safe_md
 
 FORMATS = {".csv": "CSV", ".jsonl": "JSON Lines", ".parquet": "Parquet"}
 PREVIEW_ROWS = 20
@@ -68,10 +68,10 @@ def _registry() -> Any:
     try:
         registry = resources.get_registry(names[0] if names else None)
     except CuratorError as err:
-        st.warning(f"The registry of these batches is not available ({err}); easy negatives are off.")
+        st.warning(f"The registry of these batches is not available ({safe_md(err)}); easy negatives are off.")
         return None
     if len(names) > 1:
-        st.caption(f"The batches come from several registries; registry {clean(registry.name)} supplies "
+        st.caption(f"The batches come from several registries; registry {safe_md(registry.name)} supplies "
                    "easy negatives and missing documents.")
     return registry
 
@@ -122,7 +122,7 @@ def _downloads(result: Any, stem: str, key: str) -> None:
     for name, data in result.files.items():
         frame = _preview(name, data)
         if frame is not None:
-            st.caption(f"{name}: first {min(len(frame), PREVIEW_ROWS)} rows")
+            st.caption(f"{safe_md(name)}: first {min(len(frame), PREVIEW_ROWS)} rows")
             st.dataframe(frame, hide_index=True, key=f"{key}_preview_{name}")
     with st.expander("Dataset card", expanded=False):
         st.code(result.card, language="markdown", wrap_lines=True)
@@ -166,7 +166,7 @@ with pairs_tab:
     try:
         result = export_pairs(store, f"{stem}{fmt or '.csv'}", options, registry=registry, write=False)
     except CuratorError as err:
-        st.info(str(err), icon=":material/info:")
+        st.info(safe_md(err), icon=":material/info:")
     else:
         stats = result.stats
         m1, m2, m3, m4 = st.columns(4)
@@ -183,7 +183,7 @@ with pairs_tab:
         st.caption(f"Duplicates dropped: {stats['duplicates_dropped']:,}; conflicting labels resolved: "
                    f"{stats['conflicts_resolved']:,}.")
         for warning in result.warnings:
-            st.warning(warning, icon=":material/warning:")
+            st.warning(safe_md(warning), icon=":material/warning:")
         _downloads(result, stem, "pairs")
 
 # ------------------------------------------------------------------ mapping
@@ -199,7 +199,7 @@ with mapping_tab:
         mapping = export_mapping(store, f"{map_stem}{map_fmt or '.csv'}", _options(include_undecided=undecided),
                                  write=False)
     except CuratorError as err:
-        st.info(str(err), icon=":material/info:")
+        st.info(safe_md(err), icon=":material/info:")
     else:
         stats = mapping.stats
         m1, m2, m3 = st.columns(3)

@@ -21,7 +21,7 @@ from affiliation_curator.finetune import (
 from affiliation_curator.training_jobs import jobs
 from components import models, resources
 from components.batch_panel import batch_label
-from components.text import clean
+from components.text import safe_md
 
 POLL_SECONDS = 1.0
 MAX_STEPS = 5000  # the most steps one run may take (a bound on CPU time)
@@ -78,8 +78,8 @@ def _progress(job: Any) -> None:
         value = {"preparing": 0.0, "before": 0.0, "calibrating": 1.0, "after": 1.0}.get(status.phase, status.fraction)
     st.progress(value, text=text)
     if status.message:
-        st.caption(clean(status.message, 200))
-    st.caption(f"{clean(job.description, 120)} · {job.seconds:.0f} s")
+        st.caption(safe_md(status.message, 200))
+    st.caption(f"{safe_md(job.description, 120)} · {job.seconds:.0f} s")
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -97,13 +97,13 @@ def _finished(job: Any) -> None:
     if job.cancelled:
         st.warning("Training was cancelled; nothing was saved.", icon=":material/cancel:")
     elif job.error:
-        st.error(f"Training failed: {job.error}", icon=":material/error:")
+        st.error(f"Training failed: {safe_md(job.error)}", icon=":material/error:")
     else:
         report = job.result
-        st.success(f"Model “{clean(report.name)}” saved in {job.seconds:.0f} s ({report.steps} steps).",
+        st.success(f"Model “{safe_md(report.name)}” saved in {job.seconds:.0f} s ({report.steps} steps).",
                    icon=":material/check_circle:")
         st.caption(
-            f"Base: {clean(report.base_model, 100)} · {report.train_pairs:,} training pairs · "
+            f"Base: {safe_md(report.base_model, 100)} · {report.train_pairs:,} training pairs · "
             f"{report.validation_pairs:,} validation pairs · accept threshold {report.threshold:.3f} "
             f"(calibrated on held-out registry queries)"
         )
@@ -113,7 +113,7 @@ def _finished(job: Any) -> None:
         else:
             _metrics_table(report)
         for warning in report.warnings:
-            st.warning(warning, icon=":material/warning:")
+            st.warning(safe_md(warning), icon=":material/warning:")
         if models.active_model() != report.out_dir:
             st.button("Use this model", key="train_use", type="primary", icon=":material/check:",
                       on_click=models.set_active, args=(report.out_dir,),
@@ -147,7 +147,7 @@ by_id = {b.id: b for b in batches}
 st.subheader("New model", anchor=False)
 error = st.session_state.pop("train_error", None)
 if error:
-    st.error(error, icon=":material/error:")
+    st.error(safe_md(error), icon=":material/error:")
 
 bases = [PACKAGED] + [str(folder) for folder, _ in models.saved_models()]
 active = models.active_model()
@@ -259,7 +259,7 @@ else:
     except CuratorError as err:
         preview_error = str(err)
 if preview_error:
-    st.warning(preview_error, icon=":material/warning:")
+    st.warning(safe_md(preview_error), icon=":material/warning:")
 if data is not None:
     counts = data.counts()
     c1, c2, c3, c4 = st.columns(4)
@@ -273,7 +273,7 @@ if data is not None:
                           int(st.session_state.get("train_max_steps") or 1))
     st.caption(f"About {steps:,} training steps." + (" Registry pairs are added to these." if queries else ""))
     for warning in data.warnings:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(safe_md(warning), icon=":material/warning:")
 st.button(
     "Start training", key="train_start", type="primary", icon=":material/model_training:", on_click=_start,
     disabled=running or data is None,

@@ -101,12 +101,12 @@ def test_gold_upload_leaves_out_rows_outside_the_registry(evaluate_page, demo_re
     run = at.session_state["eval_result"]
     assert len(run.rows) == 4 and run.left_out == 1
     assert "1 labelled rows were left out" in at.info[0].value
-    assert "gold file mine.jsonl" in at.caption[-1].value or any("mine.jsonl" in c.value for c in at.caption)
+    assert any("gold file mine\\.jsonl" in c.value for c in at.caption)  # file names are shown as inert markdown
 
     at.file_uploader(key="eval_gold_upload").upload("bad.jsonl", b"{not json", "application/jsonl").run()
     at.button(key="eval_run_button").click().run()
     assert not at.exception
-    assert "bad.jsonl line 1" in at.error[0].value
+    assert "bad\\.jsonl line 1" in at.error[0].value
     assert "eval_result" not in at.session_state
 
 
@@ -117,3 +117,20 @@ def test_no_batches_is_a_clear_message(navigation_apptest):  # noqa: F811
     at.button(key="eval_run_button").click().run()
     assert not at.exception, at.exception
     assert "no batches yet" in at.error[0].value
+
+
+def test_user_strings_stay_inert_text(navigation_apptest, demo_results):  # noqa: F811
+    from affiliation_curator.store import Store
+
+    evil = "**bold** [x](javascript:alert(1)) <img src=x onerror=alert(1)>"
+    store = Store()
+    batch_id = store.create_batch(evil, [demo_results[0].affiliation], registry_name="demo")
+    item = store.items(batch_id)[0]
+    store.save_result(item.id, demo_results[0])
+    store.decide(item.id, "accept", "Ann", demo_results[0].candidates[0].id)
+    at = navigation_apptest(timeout=120).run()
+    at.switch_page("pages/evaluate.py").run()
+    evaluate(at)
+    caption = next(c.value for c in at.caption if "curated decisions of" in c.value)
+    assert "\\*\\*bold\\*\\*" in caption and "\\[x\\]\\(javascript\\:alert\\(1\\)\\)" in caption
+    assert "\\<img" in caption

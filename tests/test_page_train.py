@@ -80,7 +80,7 @@ def test_train_from_curated_decisions_and_use_the_model(train_page, tiny_base):
     assert job.error is None, job.error
     at.run()
     assert not at.exception, at.exception
-    assert "curated-test" in at.success[0].value
+    assert "curated\\-test" in at.success[0].value  # names are shown as inert markdown
     table = frame(at, "metric")
     assert list(table["metric"])[:4] == ["map", "mrr@10", "ndcg@10", "accuracy@1"]
     assert table["before"].notna().sum() >= 4 and table["after"].notna().sum() >= 4
@@ -118,7 +118,7 @@ def test_file_source_needs_a_file_and_rejects_garbage(train_page):
     assert at.button(key="train_start").disabled
     at.file_uploader(key="train_file").upload("pairs.jsonl", b"not json\n", "application/jsonl").run()
     assert not at.exception, at.exception
-    assert any("line 1: not JSON" in w.value for w in at.warning)
+    assert any("line 1\\: not JSON" in w.value for w in at.warning)
     assert at.button(key="train_start").disabled
     good = b'{"query": "ETH Zurich", "document": "ETH Zurich, Zurich, Switzerland", "label": 1}\n' \
            b'{"query": "ETH Zurich", "document": "University of Zurich, Zurich, Switzerland", "label": 0}\n'
