@@ -28,6 +28,7 @@ from affiliation_curator.gold import GoldRow
 ProgressFn = Callable[[int, int], None]
 
 CURVE_STEPS = 100  # thresholds 0.00, 0.01, ... 1.00 (plus the model's own)
+RECALL_KS = (1, 5, 10, 20, 50)
 
 
 @dataclass(slots=True)
@@ -82,6 +83,7 @@ class EvalRun:
     left_out: int = 0  # rows not scored (gold ids not in the registry)
     sampled_from: int = 0  # rows available before the sample-size cap
     seconds: float = 0.0
+    top_k: int = 10  # candidates kept per row (recall is reported up to this rank)
 
     def report(self, threshold: float | None = None) -> Report:
         t = self.threshold if threshold is None else float(threshold)
@@ -91,6 +93,7 @@ class EvalRun:
             [r.predicted(t) for r in self.rows],
             t,
             [r.affiliation for r in self.rows],
+            ks=[k for k in RECALL_KS if k <= self.top_k] or [1],
         )
 
     def outcomes(self) -> list[Outcome]:
@@ -252,4 +255,5 @@ def evaluate_rows(
         left_out=left_out,
         sampled_from=len(usable),
         seconds=time.monotonic() - started,
+        top_k=int(getattr(matcher, "top_k", 10)),
     )

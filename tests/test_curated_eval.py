@@ -66,6 +66,7 @@ def test_evaluate_rows_with_the_lexical_matcher(lexical_matcher, demo_results): 
     assert run.rows[0].expected_names and run.rows[0].expected_rank == 1
     summary = run.summary()
     assert summary["rows"] == 2 and summary["accuracy@1"] == 1.0
+    assert run.top_k == lexical_matcher.top_k == 10 and "recall@10" in summary and "recall@20" not in summary
     with pytest.raises(InputError, match="none with its institutions"):
         evaluate_rows(lexical_matcher, rows[2:3])
     with pytest.raises(InputError, match="no labelled rows"):
