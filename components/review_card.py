@@ -23,6 +23,7 @@ from components.text import clean, safe_md
 
 POLL_SECONDS = 1.0
 SEARCH_LIMIT = 8
+FALLBACK_CHARS = 90  # the rest of a long fallback reason is in the caption's tooltip
 CURRENT_KEY = "review_current_item"  # the item on the card as last drawn
 FILTERS = {"undecided": "Undecided", "accepted": "Accepted", "none": "None of these", "skipped": "Skipped", "all": "All"}
 ORDERS = {"input": "Input order", "uncertain": "Least confident first"}
@@ -268,9 +269,12 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
     model = item.model_id or "?"
     fallback = scorer_notes.get(model, "")
     registry_note = f"registry {registry.name} ({registry.meta.version})" if registry is not None else ""
-    st.caption(safe_md(" · ".join(p for p in (
-        f"scored by {model}" + (f" (fallback: {fallback})" if fallback else ""),
-        f"threshold {threshold:.2f}", registry_note) if p)))
+    st.caption(
+        safe_md(" · ".join(p for p in (
+            f"scored by {model}" + (f" (fallback: {clean(fallback, FALLBACK_CHARS)})" if fallback else ""),
+            f"threshold {threshold:.2f}", registry_note) if p)),
+        help=f"Fallback: {fallback}" if fallback and len(fallback) > FALLBACK_CHARS else None,
+    )
 
     if item.candidates:
         st.vega_lite_chart(score_bars_spec(item.candidates, threshold), width="stretch")

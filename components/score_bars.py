@@ -44,7 +44,7 @@ def score_rows(candidates: Sequence[Candidate], threshold: float) -> list[dict[s
 def _chart(rows: list[dict[str, Any]]) -> alt.LayerChart:
     y = alt.Y(
         "label:N",
-        sort=alt.EncodingSortField("rank", order="ascending"),
+        sort=alt.EncodingSortField("rank", op="min", order="ascending"),  # min: layers share the y domain
         title=None,
         axis=alt.Axis(labelLimit=300, labelFontSize=12, labelOverlap=False),
     )

@@ -30,7 +30,8 @@ def _default_name() -> str:
 
 
 def _create_batch(intake, source: str) -> bool:
-    """Store the batch, open it, start ranking; the summary is shown after the rerun."""
+    """Store the batch, open it, start ranking; the summary stays on the page until the next import."""
+    _clear_notices()
     name = (st.session_state.get("batch_name") or "").strip() or _default_name()
     try:
         matcher = resources.get_matcher()
@@ -51,13 +52,21 @@ def _create_batch(intake, source: str) -> bool:
         "batch_id": batch_id,
         "name": created.name,
         "messages": list(intake.messages),
+        "model": model_id,
+        "registry": f"{registry.name} ({registry.meta.version})",
         "fallback": fallback,
     }
     st.session_state["batch_name"] = ""
     return True
 
 
+def _clear_notices() -> None:
+    st.session_state.pop("match_notice", None)
+    st.session_state.pop("match_error", None)
+
+
 def _import_paste() -> None:
+    _clear_notices()
     try:
         intake = parse_paste(st.session_state.get("paste_text") or "")
     except CuratorError as err:
@@ -69,12 +78,16 @@ def _import_paste() -> None:
 
 # ------------------------------------------------------------------ notices from the last action
 
-notice = st.session_state.pop("match_notice", None)
+notice = st.session_state.get("match_notice")
 if notice:
     st.success(f"Batch “{clean(notice['name'])}” created and ranking.", icon=":material/check_circle:")
     for message in notice["messages"]:
         st.text(message)
-error = st.session_state.pop("match_error", None)
+    st.caption(f"Ranking with {clean(notice['model'])} on registry {clean(notice['registry'])}.")
+    if notice["fallback"]:
+        st.warning(f"The configured reranker is not available, so {clean(notice['model'])} stands in: "
+                   f"{clean(notice['fallback'])}", icon=":material/warning:")
+error = st.session_state.get("match_error")
 if error:
     st.error(error, icon=":material/error:")
 

@@ -49,6 +49,8 @@ def test_score_bars_rows_and_specs_agree():
     marks = [layer["mark"]["type"] for layer in spec["layer"]]
     assert marks == ["bar", "text", "rule"]
     assert spec["layer"][0]["encoding"]["x"]["scale"]["domain"] == [0, 1]
+    # bars in rank order: layered charts only keep a sort by min/max/count
+    assert spec["layer"][0]["encoding"]["y"]["sort"] == {"field": "rank", "op": "min", "order": "ascending"}
     assert score_bars_spec(cands[:1], 0.2)["data"]["values"][0]["threshold"] == 0.2
     assert spec is not score_bars_spec(cands, 0.5)  # a fresh copy each time
 

@@ -47,6 +47,9 @@ def test_paste_makes_a_named_batch_and_says_what_was_kept(match_page):
     assert not at.exception
     assert any("Surgery papers" in s.value for s in at.success)
     assert "Kept 3 affiliations; folded 1 duplicate; dropped 2 blank lines" in _texts(at)
+    assert any("Ranking with" in c.value and "registry demo" in c.value for c in at.caption)
+    # offline, the hub model is unavailable: the page says which scorer stands in and why
+    assert any("stands in" in w.value for w in at.warning)
     store = Store()
     (batch,) = store.batches()
     assert batch.name == "Surgery papers" and batch.total == 3
@@ -167,3 +170,18 @@ def test_a_failed_import_keeps_earlier_decisions(match_page):
     assert _errors(at)
     assert store.items(batch.id)[0].decision.action == "none"
     assert len(store.batches()) == 1
+
+
+def test_import_summary_stays_until_the_next_import(match_page):
+    at = match_page
+    at.text_area(key="paste_text").input("ETH Zurich\nETH Zurich").run()
+    at.button(key="import_paste").click().run()
+    (batch,) = Store().batches()
+    wait_until_ranked(batch.id)
+    at.run()  # e.g. the rerun when ranking finishes
+    assert "Kept 1 affiliation; folded 1 duplicate" in _texts(at)
+    at.button(key="import_paste").click().run()  # the next import (empty: refused)
+    assert not any("Kept" in t for t in _texts(at))
+    assert _errors(at)
+    at.run()
+    assert _errors(at)  # the refusal stays readable too
