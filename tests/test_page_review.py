@@ -271,20 +271,41 @@ def test_reload_resumes_where_the_curator_was(review, navigation_apptest):  # no
     assert "2 of 5 decided" in fresh.get("progress")[-1].proto.text
 
 
+class _HeldJob:
+    """Stands in for a ranking job that is still busy (so the page starts no other)."""
+
+    running = True
+
+    def progress(self):
+        from affiliation_curator.ranking_jobs import JobProgress
+
+        return JobProgress(batch_id=0, total=1)
+
+
 def test_unranked_item_waits_for_ranking(navigation_apptest):  # noqa: F811
+    from components import resources
+
     Settings(curator="Ann").save()
     store = Store()
     batch_id = store.create_batch("unranked", ["ETH Zurich", "EPFL"], registry_name="demo")
-    first = store.items(batch_id)[0]
+    first, second = store.items(batch_id)
     store.save_result(first.id, MatchResult(first.affiliation, [ETH], None, model="m"))
+    resources.get_jobs()._jobs[batch_id] = _HeldJob()  # "EPFL" is still being ranked
     at = navigation_apptest()
     at.query_params["batch"] = str(batch_id)
     at.run()
     at.switch_page("pages/review.py").run()
-    # (the background job may rank EPFL meanwhile; either way the page works)
-    assert not at.exception
+    assert "1 of 2 items ranked" in at.get("progress")[0].proto.text
     click(at, "cand_accept_1")
     assert shown(at) == "EPFL"
+    assert any("Ranking this item" in i.value for i in at.info)
+    assert at.session_state["review_polling"] is True  # the card reruns itself every second
+    assert not [b for b in at.button if (b.key or "").startswith("cand")]
+    store.save_result(second.id, MatchResult("EPFL", [EPFL], None, model="m"))
+    at.run()
+    assert at.session_state["review_polling"] is False
+    click(at, "cand_accept_1")
+    assert decision(store, batch_id, "EPFL").institution_id == EPFL.id
 
 
 def test_a_key_meant_for_the_previous_card_decides_nothing(review):

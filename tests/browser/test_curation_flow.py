@@ -105,3 +105,15 @@ def test_paste_review_with_keys_reload_and_continue(page, app_url: str, app_home
     assert final[SAMPLES[4]] == ("accept", top_id(app_home, batch.id, SAMPLES[4]), "Ann")
     assert sum(1 for d in final.values() if d and d[0] in ("accept", "none")) == 4
     page.get_by_text("4 of 12 decided").wait_for()
+
+
+def test_upload_over_the_limit_is_refused_in_the_browser(page, app_url: str):
+    open_app(page, app_url)
+    page.get_by_role("tab", name="Upload a file").click()
+    big = b"ETH Zurich\n" * (21 * 1024 * 1024 // 11)
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
+        {"name": "big.txt", "mimeType": "text/plain", "buffer": big}
+    )
+    page.get_by_text("File must be 20.0MB or smaller").wait_for()
+    wait_idle(page)
+    assert page.get_by_text("Kept ").count() == 0  # nothing was read
