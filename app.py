@@ -28,4 +28,5 @@ for index, (path, title, icon, section) in enumerate(PAGES):
 
 page = st.navigation(sections)
 state.curator_sidebar()
+state.context_sidebar()
 page.run()

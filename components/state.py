@@ -41,6 +41,26 @@ def curator_sidebar() -> str:
     return (name or "").strip()
 
 
+def context_sidebar() -> None:
+    """Which registry and model new batches use (the Registry and Train pages change them)."""
+    from affiliation_curator.config import DEFAULT_MODEL_ID
+    from affiliation_curator.errors import CuratorError
+    from components import resources
+    from components.text import safe_md
+
+    try:
+        meta = resources.get_catalog().active_meta()
+        registry = safe_md(f"{meta.name} ({meta.version}, {meta.count:,} institutions)", 100)
+    except CuratorError as err:
+        registry = safe_md(f"unavailable: {err}", 120)
+    model = safe_md(Settings.load().model or DEFAULT_MODEL_ID, 90)
+    stand_ins = [m for m, why in resources.scorer_notes().items() if why]
+    line = f"Registry: {registry}  \nModel: {model}"
+    if stand_ins:
+        line += f" (unavailable here; {safe_md(stand_ins[-1], 40)} stands in)"
+    st.sidebar.caption(line)
+
+
 def curator() -> str:
     return (st.session_state.get(CURATOR_KEY) or "").strip()
 

@@ -91,3 +91,10 @@ def test_every_page_runs_inside_the_navigation():
             assert "require_navigation()" in file.read_text(encoding="utf-8"), (
                 f"{path} must call components.bootstrap.require_navigation() first (see its docstring)"
             )
+
+
+def test_sidebar_says_which_registry_and_model(navigation_apptest):  # noqa: F811
+    at = navigation_apptest().run()
+    caption = " ".join(c.value for c in at.sidebar.caption)
+    assert "Registry: demo" in caption and "institutions" in caption
+    assert "Model: " in caption
