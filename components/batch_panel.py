@@ -12,7 +12,7 @@ import streamlit as st
 
 from affiliation_curator.errors import CuratorError
 from components import resources, state
-from components.text import clean
+from components.text import clean, safe_md
 
 POLL_SECONDS = 1.0
 
@@ -104,7 +104,7 @@ def ensure_ranking(batch_id: int) -> Any:
     try:
         matcher = resources.get_matcher(info.registry_name or None)
     except CuratorError as err:
-        st.error(f"Cannot rank this batch: {err}", icon=":material/error:")
+        st.error(safe_md(f"Cannot rank this batch: {err}"), icon=":material/error:")
         return None
     return jobs.start(store, matcher, batch_id)
 
@@ -125,7 +125,7 @@ def _render_progress(batch_id: int) -> bool:
     info = store.batch(batch_id)
     if job is not None and job.progress().error:
         st.error(
-            f"Ranking stopped: {job.progress().error}. The items ranked so far can be reviewed.",
+            safe_md(f"Ranking stopped: {job.progress().error}. The items ranked so far can be reviewed."),
             icon=":material/error:",
         )
     running = job is not None and job.running

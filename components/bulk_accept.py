@@ -8,6 +8,7 @@ import streamlit as st
 
 from affiliation_curator.errors import CuratorError
 from components import resources, state
+from components.text import safe_md
 
 PREVIEW_ROWS = 500
 
@@ -51,7 +52,7 @@ def bulk_accept_panel(batch_id: int, default_threshold: float) -> None:
     curator = state.curator()
     notice = st.session_state.pop("bulk_notice", None)
     if notice:
-        {"success": st.success, "error": st.error}.get(notice[0], st.info)(notice[1])
+        {"success": st.success, "error": st.error}.get(notice[0], st.info)(safe_md(notice[1]))
     threshold = st.slider(
         "Accept the top candidate of every undecided item scoring at least",
         min_value=0.0, max_value=1.0, value=float(round(default_threshold, 2)), step=0.01, key="bulk_threshold",

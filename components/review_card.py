@@ -178,9 +178,9 @@ def _notice() -> None:
         return
     kind, message = notice
     if kind in ("error", "warning"):
-        (st.error if kind == "error" else st.warning)(message)
+        (st.error if kind == "error" else st.warning)(safe_md(message))
     else:  # a toast does not push the card down
-        st.toast(message, icon=":material/check:" if kind == "success" else ":material/info:")
+        st.toast(safe_md(message), icon=":material/check:" if kind == "success" else ":material/info:")
 
 
 def _action_bar(batch_id: int, status: str, order: str, item: Any | None, disabled: bool) -> None:

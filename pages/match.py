@@ -11,7 +11,7 @@ from affiliation_curator.errors import CuratorError
 from affiliation_curator.intake import SUPPORTED_SUFFIXES, parse_paste, read_affiliations
 from components import batch_panel, resources, state
 from components.bootstrap import require_navigation
-from components.text import clean
+from components.text import clean, safe_md
 
 require_navigation()  # first of all: run inside app.py's navigation
 
@@ -80,16 +80,16 @@ def _import_paste() -> None:
 
 notice = st.session_state.get("match_notice")
 if notice:
-    st.success(f"Batch “{clean(notice['name'])}” created and ranking.", icon=":material/check_circle:")
+    st.success(f"Batch “{safe_md(notice['name'])}” created and ranking.", icon=":material/check_circle:")
     for message in notice["messages"]:
         st.text(message)
-    st.caption(f"Ranking with {clean(notice['model'])} on registry {clean(notice['registry'])}.")
+    st.caption(safe_md(f"Ranking with {notice['model']} on registry {notice['registry']}."))
     if notice["fallback"]:
-        st.warning(f"The configured reranker is not available, so {clean(notice['model'])} stands in: "
-                   f"{clean(notice['fallback'])}", icon=":material/warning:")
+        st.warning(safe_md(f"The configured reranker is not available, so {notice['model']} stands in: "
+                           f"{notice['fallback']}"), icon=":material/warning:")
 error = st.session_state.get("match_error")
 if error:
-    st.error(error, icon=":material/error:")
+    st.error(safe_md(error), icon=":material/error:")
 
 st.text_input("Batch name", key="batch_name", placeholder=_default_name(), max_chars=180)
 
@@ -121,8 +121,8 @@ with upload_tab:
         filename = upload.name
         if len(data) > UPLOAD_LIMIT_BYTES:
             st.error(
-                f"{clean(filename)} is {len(data) / 1024 / 1024:.1f} MB; uploads are limited to "
-                f"{config.MAX_UPLOAD_MB} MB. Split the file or import it with the command line.",
+                safe_md(f"{filename} is {len(data) / 1024 / 1024:.1f} MB; uploads are limited to "
+                        f"{config.MAX_UPLOAD_MB} MB. Split the file or import it with the command line."),
                 icon=":material/error:",
             )
         else:
@@ -131,7 +131,7 @@ with upload_tab:
                 intake = read_affiliations(data, filename, column=chosen)
             except CuratorError as err:
                 intake = None
-                st.error(str(err), icon=":material/error:")
+                st.error(safe_md(err), icon=":material/error:")
                 columns = batch_panel.columns_of(data, filename)
             else:
                 columns = list(intake.columns)

@@ -8,6 +8,7 @@ from affiliation_curator.errors import CuratorError
 from components import batch_panel, resources, state
 from components.bootstrap import require_navigation
 from components.batch_table import batch_table
+from components.text import safe_md
 from components.bulk_accept import bulk_accept_panel
 from components.review_card import FILTERS, ORDERS, review_card
 
@@ -28,7 +29,7 @@ try:
     registry = resources.get_registry(info.registry_name or None)
 except CuratorError as err:
     registry = None
-    st.warning(f"The registry of this batch ({info.registry_name}) is not available: {err}")
+    st.warning(safe_md(f"The registry of this batch ({info.registry_name}) is not available: {err}"))
 
 view = top_right.segmented_control(
     "View", ["Review", "Bulk accept", "Table"], default="Review", key="review_view", required=True,

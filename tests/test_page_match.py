@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import openpyxl
 import pytest
@@ -19,8 +20,13 @@ def match_page(navigation_apptest):  # noqa: F811
     return at
 
 
+def _plain(text: str) -> str:
+    """Alert text as the curator reads it (the page escapes markdown in messages)."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def _errors(at) -> list[str]:
-    return [e.value for e in at.error]
+    return [_plain(e.value) for e in at.error]
 
 
 def _texts(at) -> list[str]:
@@ -45,7 +51,7 @@ def test_paste_makes_a_named_batch_and_says_what_was_kept(match_page):
     ).run()
     at.button(key="import_paste").click().run()
     assert not at.exception
-    assert any("Surgery papers" in s.value for s in at.success)
+    assert any("Surgery papers" in _plain(s.value) for s in at.success)
     assert "Kept 3 affiliations; folded 1 duplicate; dropped 2 blank lines" in _texts(at)
     assert any("Ranking with" in c.value and "registry demo" in c.value for c in at.caption)
     # offline, the hub model is unavailable: the page says which scorer stands in and why
@@ -79,11 +85,15 @@ def test_empty_paste_is_refused_with_a_message(match_page):
 def test_markup_in_a_paste_stays_text(match_page):
     at = match_page
     nasty = "<script>alert(1)</script>\n[click](javascript:alert(1)) **bold** $x$ :red[r]"
+    at.text_input(key="batch_name").input("**Big** [x](javascript:alert(1))").run()
     at.text_area(key="paste_text").input(nasty).run()
     at.button(key="import_paste").click().run()
     assert not at.exception
     (batch,) = Store().batches()
     assert [i.affiliation for i in Store().items(batch.id)] == nasty.splitlines()
+    (success,) = at.success
+    assert "\\*\\*Big\\*\\* \\[x\\]\\(javascript\\:alert\\(1\\)\\)" in success.value  # escaped: inert text
+    assert _plain(success.value).startswith("Batch “**Big** [x](javascript:alert(1))”")
 
 
 def test_upload_csv_with_column_choice(match_page):

@@ -257,6 +257,9 @@ def test_user_strings_stay_inert(review):
     assert "\\<img src\\=x onerror\\=alert\\(1\\)\\>" in md
     for el in list(at.markdown) + list(at.caption):
         assert not el.proto.allow_html
+    click(at, "cand_reject_1")  # the confirmation names the candidate: escaped too
+    (toast,) = at.toast
+    assert "Rejected \\<img src\\=x" in toast.value and "](javascript" not in toast.value
 
 
 def test_reload_resumes_where_the_curator_was(review, navigation_apptest):  # noqa: F811
