@@ -5,8 +5,10 @@
     result.candidates[0].name, result.candidates[0].score, result.match
 
 For each affiliation the retriever finds ``n_retrieve`` institutions; the scorer scores the
-pair (affiliation, ``document_text(institution)``) for each; candidates are ranked by that
-score (0-1) and the top ``top_k`` returned with their evidence. The top candidate is accepted
+pair (affiliation, ``document_text(institution)``) for those within ``rerank_margin`` of the
+best retrieval score (at most ``n_rerank``); candidates are ranked by that score (0-1; the
+ones not reranked follow at half the lowest reranked score) and the top ``top_k`` returned
+with their evidence. The top candidate is accepted
 as the match when its score clears the threshold (the scorer's calibrated one unless given),
 else the answer is "no match" (``match`` None).
 
@@ -58,6 +60,8 @@ class Matcher:
         n_retrieve: int = 20,
         threshold: float | None = None,
         retriever: Retriever | None = None,
+        n_rerank: int = 8,
+        rerank_margin: float = 0.25,
     ) -> None:
         if scorer is None:
             from affiliation_curator.reranker import load_scorer
@@ -67,6 +71,8 @@ class Matcher:
         self.scorer = scorer
         self.top_k = max(1, int(top_k))
         self.n_retrieve = max(self.top_k, int(n_retrieve))
+        self.n_rerank = max(1, int(n_rerank))
+        self.rerank_margin = float(rerank_margin)
         self.retriever = retriever or Retriever.for_registry(registry)
         self._by_id = {inst.id: inst for inst in self.retriever.institutions}
         self.lexical = getattr(scorer, "model_id", "") == LEXICAL_MODEL_ID
@@ -116,7 +122,7 @@ class Matcher:
         found = dict(zip(unique, self.retriever.search_many(unique, k=self.n_retrieve)))
         pairs: list[tuple[str, str]] = []
         for text in unique:
-            for c in found[text]:
+            for c in self._to_rerank(found[text]):
                 inst = self._by_id.get(c.institution_id)
                 if inst is not None:
                     pairs.append((text, self.document(inst)))
@@ -143,16 +149,39 @@ class Matcher:
     def _copy(c: Candidate) -> Candidate:
         return Candidate.from_dict(c.to_dict())
 
+    def _to_rerank(self, found: list[RetrievedCandidate]) -> list[RetrievedCandidate]:
+        """The candidates worth the scorer's time: those within ``rerank_margin`` of the best
+        retrieval score, at most ``n_rerank`` and at least two. A cross-encoder scores some 50-150
+        pairs a second on two CPU cores, so reranking all ``n_retrieve`` would cap throughput at a
+        few affiliations a second; the retrieval scores past the margin rarely hold the answer."""
+        if not found:
+            return []
+        floor = found[0].score - self.rerank_margin
+        keep = [c for c in found[: self.n_rerank] if c.score >= floor]
+        return found[: max(len(keep), min(2, len(found)))]
+
     def _rank(self, text: str, found: list[RetrievedCandidate], scores: dict[tuple[str, str], float]) -> list[Candidate]:
         cands: list[Candidate] = []
+        examined = {c.institution_id for c in self._to_rerank(found)}
+        floor = None
+        for rc in found:
+            inst = self._by_id.get(rc.institution_id)
+            if inst is None or rc.institution_id not in examined:
+                continue
+            value = rc.score if self.lexical else scores.get((text, self.document(inst)), 0.0)
+            floor = value if floor is None else min(floor, value)
         for rc in found:
             inst = self._by_id.get(rc.institution_id)
             if inst is None:
                 continue
             doc = self.document(inst)
-            score = scores.get((text, doc), 0.0)
-            if self.lexical:
-                score = LEXICAL_WEIGHT * score + (1.0 - LEXICAL_WEIGHT) * rc.score
+            if rc.institution_id not in examined:
+                # Not reranked: below every reranked candidate, in retrieval order.
+                score = 0.5 * min(floor if floor is not None else rc.score, rc.score)
+            elif self.lexical:
+                score = LEXICAL_WEIGHT * scores.get((text, doc), 0.0) + (1.0 - LEXICAL_WEIGHT) * rc.score
+            else:
+                score = scores.get((text, doc), 0.0)
             cands.append(
                 Candidate(
                     id=inst.id,

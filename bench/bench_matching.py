@@ -33,6 +33,8 @@ def main() -> None:
     ap.add_argument("--per-file", type=int, default=300, help="scorable rows sampled per gold file (ror-logs: all)")
     ap.add_argument("--baseline-n", type=int, default=300, help="rows for the rapidfuzz baseline (0: skip)")
     ap.add_argument("--n-retrieve", type=int, default=20)
+    ap.add_argument("--n-rerank", type=int, default=8, help="most candidates reranked per string (Matcher default 8)")
+    ap.add_argument("--rerank-margin", type=float, default=0.25)
     ap.add_argument("--documents", action="store_true", help="compare institution document texts instead")
     ap.add_argument("--calibrate", action="store_true", help="print the calibrated threshold for this scorer")
     args = ap.parse_args()
@@ -71,7 +73,8 @@ def main() -> None:
         out.save()
         return
 
-    matcher = Matcher(registry, scorer=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever)
+    matcher = Matcher(registry, scorer=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever,
+                      n_rerank=args.n_rerank, rerank_margin=args.rerank_margin)
     texts = [r.affiliation for _, r in sample]
     t = time.perf_counter()
     first = retriever.search_many(texts, k=20)
@@ -88,7 +91,9 @@ def main() -> None:
 
     from affiliation_curator.evaluation import evaluate
 
-    out(f"threshold {matcher.threshold:.3f}; candidates reranked per string: {args.n_retrieve}")
+    reranked = sum(len(matcher._to_rerank(f)) for f in first) / max(1, len(first))
+    out(f"threshold {matcher.threshold:.3f}; retrieved {args.n_retrieve}, reranked per string: mean {reranked:.1f} "
+        f"(at most {args.n_rerank}, within {args.rerank_margin} of the best retrieval score)")
     out(f"first-stage retrieval: {len(texts) / t_retr:.0f} strings/s")
     out(f"end-to-end: {len(texts)} strings in {elapsed:.1f} s = {len(texts) / elapsed:.1f} affiliations/s; "
         f"peak RSS {rss:.0f} MB")
@@ -202,7 +207,8 @@ def compare_documents(out, registry, retriever, scorer, sample, args):
     original = matching.document_text
     for label, fn in styles.items():
         matching.document_text = fn
-        matcher = Matcher(registry, scorer=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever)
+        matcher = Matcher(registry, scorer=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever,
+                          n_rerank=args.n_rerank, rerank_margin=args.rerank_margin)
         results = list(matcher.match_many(texts))
         acc = sum(bool(res.top and res.top.id in r.ror_ids) for (_, r), res in zip(rows, results)) / len(rows)
         out(f"document '{label}': acc@1 {acc:.3f} ({len(rows)} rows with a right answer)")

