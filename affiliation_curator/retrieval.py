@@ -153,6 +153,7 @@ class Retriever:
         acronym_score: float = 0.75,
         relative_step: float = 0.05,
         inactive_penalty: float = 0.02,
+        unit_leaders: int = 1,
         arrays: dict | None = None,
         matrices: dict[str, sp.csr_matrix] | None = None,
     ):
@@ -175,6 +176,7 @@ class Retriever:
         self.word_df = np.diff(self.word_t.indptr)
         self.rough_mass = rough_mass
         self.chunk = 64
+        self.unit_leaders = unit_leaders
         self.city_boost, self.country_boost, self.country_penalty = city_boost, country_boost, country_penalty
         self.acronym_score, self.relative_step, self.inactive_penalty = acronym_score, relative_step, inactive_penalty
         self._names: list[str] | None = arrays.get("names")  # type: ignore[assignment]
@@ -423,11 +425,12 @@ class Retriever:
         for i, (cleaned, units, acr, mentions) in enumerate(prepared):
             start, end = spans[i]
             best: dict[int, tuple[float, int]] = {}
+            leaders: list[int] = []
             if end > start:
                 cand = self._rough_candidates(rough, start, end, per_unit)
                 if len(cand):
-                    best = self._exact(qc[start:end], qw[start:end], cand)
-            out.append(self._finish(best, acr, mentions, k))
+                    best, leaders = self._exact(qc[start:end], qw[start:end], cand)
+            out.append(self._finish(best, acr, mentions, k, leaders))
         return out
 
     def _query_vectors(self, units: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -452,8 +455,8 @@ class Retriever:
             picked.append(cols)
         return np.unique(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
 
-    def _exact(self, qc: sp.csr_matrix, qw: sp.csr_matrix, cand: np.ndarray) -> dict[int, tuple[float, int]]:
-        """Best fused score and name per institution among the candidate names."""
+    def _exact(self, qc: sp.csr_matrix, qw: sp.csr_matrix, cand: np.ndarray) -> tuple[dict[int, tuple[float, int]], list[int]]:
+        """Best fused score and name per institution among the candidate names, and each unit's leaders."""
         char = (qc @ self.char_rows[cand].T).toarray()
         word = (qw @ self.word_rows[cand].T).toarray()
         fused = self.char_weight * char + self.word_weight * word  # units x cand
@@ -464,7 +467,17 @@ class Retriever:
         first = np.ones(len(order), dtype=bool)
         first[1:] = insts_sorted[1:] != insts_sorted[:-1]
         keep = order[first]
-        return {int(self.name_inst[cand[j]]): (float(name_best[j]), int(cand[j])) for j in keep}
+        best = {int(self.name_inst[cand[j]]): (float(name_best[j]), int(cand[j])) for j in keep}
+        # Each search unit's own leaders: a specific part ("Hebrew University") must not be
+        # crowded out of the list by a generic one ("Institute of Environmental Sciences")
+        # that many institutions share.
+        leaders: list[int] = []
+        if self.unit_leaders:
+            m = min(self.unit_leaders, fused.shape[1])
+            for row in fused:
+                top = np.argpartition(-row, m - 1)[:m] if len(row) > m else np.arange(len(row))
+                leaders.extend(int(insts[j]) for j in top[np.argsort(-row[top])] if row[j] > 0)
+        return best, list(dict.fromkeys(leaders))
 
     def _add_relatives(self, best: dict[int, tuple[float, int]], top: int = 10) -> None:
         """Parents of the best candidates, and successors of inactive ones, join the list just
@@ -487,7 +500,7 @@ class Retriever:
                     best[other] = (score - step, -1 - j)  # negative: reached through a relative's name
 
     def _finish(self, best: dict[int, tuple[float, int]], acr: list[tuple[str, bool]], mentions: LocationMentions,
-                k: int) -> list[RetrievedCandidate]:
+                k: int, leaders: Sequence[int] = ()) -> list[RetrievedCandidate]:
         table = self.acronyms
         for key, standalone in acr:
             acr_score = self.acronym_score if standalone else self.acronym_score - 0.2
@@ -516,9 +529,21 @@ class Retriever:
                 adj -= self.inactive_penalty
             ranked.append((adj, inst, j, city_ok, country_ok))
         ranked.sort(key=lambda r: -r[0])
+        chosen = ranked[:k]
+        if len(ranked) > k and leaders:
+            inside = {r[1] for r in chosen}
+            wanted = [ins for ins in leaders if ins not in inside and ins in best][: k // 2]
+            if wanted:
+                by_inst = {r[1]: r for r in ranked[k:]}
+                lead = set(leaders)
+                extra = [by_inst[i] for i in wanted if i in by_inst]
+                keep = [r for r in chosen if r[1] in lead]
+                other = [r for r in chosen if r[1] not in lead]
+                chosen = keep + other[: max(0, k - len(keep) - len(extra))] + extra
+                chosen.sort(key=lambda r: -r[0])
         names = self.names
         out = []
-        for adj, inst, j, city_ok, country_ok in ranked[:k]:
+        for adj, inst, j, city_ok, country_ok in chosen:
             via = j < 0
             j = -1 - j if via else j
             out.append(
