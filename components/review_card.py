@@ -229,7 +229,9 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
     disabled = not state.curator()
     item, pos, total = current_item(batch_id, status, order)
     st.session_state[CURRENT_KEY] = item.id if item is not None else None
-    waiting = item is not None and not item.ranked
+    unranked = item is not None and not item.ranked
+    job = resources.get_jobs().get(batch_id) if unranked else None
+    waiting = unranked and job is not None and job.running  # poll only while a job is ranking
     if waiting != st.session_state.get("review_polling", False):
         st.session_state["review_polling"] = waiting
         st.rerun()  # switch between the polling and the still card
@@ -260,8 +262,14 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
     for note in item.notes:
         st.caption(safe_md(note))
 
-    if waiting:
-        st.info("Ranking this item… it appears as soon as its candidates are scored.", icon=":material/hourglass_top:")
+    if unranked:
+        if waiting:
+            st.info("Ranking this item… it appears as soon as its candidates are scored.",
+                    icon=":material/hourglass_top:")
+        else:
+            error = job.progress().error if job is not None else ""
+            st.warning(safe_md("This item is not ranked and ranking is not running"
+                               + (f" ({error})" if error else "") + ". Reload the page to start it again."))
         _action_bar(batch_id, status, order, item, disabled)
         return
 

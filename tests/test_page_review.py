@@ -321,3 +321,31 @@ def test_a_key_meant_for_the_previous_card_decides_nothing(review):
     assert shown(at) == ROWS[0][0]
     click(at, "act_none")  # the card as drawn now: this one counts
     assert decision(store, batch_id, ROWS[0][0]).action == "none"
+
+
+class _StoppedJob:
+    running = False
+
+    def progress(self):
+        from affiliation_curator.ranking_jobs import JobProgress
+
+        return JobProgress(batch_id=0, total=1, running=False, error="model vanished")
+
+
+def test_a_stopped_ranking_job_is_reported_not_polled(navigation_apptest, monkeypatch):  # noqa: F811
+    from components import batch_panel, resources
+
+    Settings(curator="Ann").save()
+    store = Store()
+    batch_id = store.create_batch("stopped", ["ETH Zurich"], registry_name="demo")
+    monkeypatch.setattr(batch_panel, "ensure_ranking", lambda batch_id: resources.get_jobs().get(batch_id))
+    resources.get_jobs()._jobs[batch_id] = _StoppedJob()
+    at = navigation_apptest()
+    at.query_params["batch"] = str(batch_id)
+    at.run()
+    at.switch_page("pages/review.py").run()
+    assert not at.exception
+    assert any("Ranking stopped" in e.value and "model vanished" in e.value for e in at.error)
+    assert any("ranking is not running" in w.value and "model vanished" in w.value for w in at.warning)
+    assert "review_polling" not in at.session_state or at.session_state["review_polling"] is False
+    assert shown(at) == "ETH Zurich"
