@@ -13,7 +13,7 @@ COLUMNS = ["position", "affiliation", "count", "decision", "institution_name", "
 def batch_table(batch_id: int) -> None:
     rows = resources.get_store().table(batch_id)
     shown = st.segmented_control(
-        "Show", ["all", "decided", "undecided"], default="all", key="table_filter", required=True,
+        "Rows", ["all", "decided", "undecided"], default="all", key="table_filter", required=True,
     )
     if shown == "decided":
         rows = [r for r in rows if r["decision"] in ("accept", "none")]

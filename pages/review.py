@@ -35,16 +35,6 @@ view = top_right.segmented_control(
     "View", ["Review", "Bulk accept", "Table"], default="Review", key="review_view", required=True,
     persist_state="session",
 )
-order_col, filter_col = st.columns([2, 3])
-order = order_col.segmented_control(
-    "Order", list(ORDERS), format_func=ORDERS.get, default="input", key="review_order", required=True,
-    persist_state="session",
-)
-status = filter_col.segmented_control(
-    "Show", list(FILTERS), format_func=FILTERS.get, default="undecided", key="review_filter", required=True,
-    persist_state="session",
-)
-
 batch_panel.ranking_progress(batch_id)
 if not state.curator():
     st.warning("Enter your name in the sidebar (Curator) to start: it is stored with each decision.",
@@ -55,4 +45,13 @@ if view == "Bulk accept":
 elif view == "Table":
     batch_table(batch_id)
 else:
+    order_col, filter_col = st.columns([2, 3])
+    order = order_col.segmented_control(
+        "Order", list(ORDERS), format_func=ORDERS.get, default="input", key="review_order", required=True,
+        persist_state="session",
+    )
+    status = filter_col.segmented_control(
+        "Show", list(FILTERS), format_func=FILTERS.get, default="undecided", key="review_filter", required=True,
+        persist_state="session",
+    )
     review_card(batch_id, status or "undecided", order or "input", registry, resources.scorer_notes())

@@ -349,3 +349,14 @@ def test_a_stopped_ranking_job_is_reported_not_polled(navigation_apptest, monkey
     assert any("ranking is not running" in w.value and "model vanished" in w.value for w in at.warning)
     assert "review_polling" not in at.session_state or at.session_state["review_polling"] is False
     assert shown(at) == "ETH Zurich"
+
+
+def test_order_and_filter_survive_the_other_views(review):
+    at, store, batch_id = review
+    at.segmented_control(key="review_order").set_value("uncertain").run()
+    at.segmented_control(key="review_filter").set_value("all").run()
+    at.segmented_control(key="review_view").set_value("Table").run()
+    assert not [w for w in at.segmented_control if w.key == "review_filter"]  # only the card uses them
+    at.segmented_control(key="review_view").set_value("Review").run()
+    assert at.segmented_control(key="review_order").value == "uncertain"
+    assert at.segmented_control(key="review_filter").value == "all"
