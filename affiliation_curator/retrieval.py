@@ -24,6 +24,8 @@ import logging
 import os
 import re
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Protocol, Sequence
@@ -44,6 +46,10 @@ from affiliation_curator.text import (
 )
 
 log = logging.getLogger(__name__)
+
+# Retrievers already loaded in this process (the app makes a Matcher per page run).
+_MEMO: "OrderedDict[tuple, Retriever]" = OrderedDict()
+_MEMO_LOCK = threading.Lock()
 
 INDEX_FORMAT = 3  # bump when the on-disk layout or the normal form changes
 N_FEATURES = 2**20
@@ -283,6 +289,21 @@ class Retriever:
             return cls(institutions, **kwargs)
         cache = Path(folder) / "retrieval-index"
         key = f"{INDEX_FORMAT}-{_code_fingerprint()}-{version}-{len(institutions)}"
+        memo_key = (str(Path(folder).resolve()), key, tuple(sorted(kwargs.items())))
+        with _MEMO_LOCK:
+            hit = _MEMO.get(memo_key)
+            if hit is not None:  # same folder, content version, size and settings
+                _MEMO.move_to_end(memo_key)
+                return hit
+        retriever = cls._load_or_build(institutions, cache, key, **kwargs)
+        with _MEMO_LOCK:
+            _MEMO[memo_key] = retriever
+            while len(_MEMO) > 3:
+                _MEMO.popitem(last=False)
+        return retriever
+
+    @classmethod
+    def _load_or_build(cls, institutions: list[Institution], cache: Path, key: str, **kwargs) -> "Retriever":
         loaded = cls._load_cache(cache, key, len(institutions))
         if loaded is not None:
             arrays, matrices = loaded

@@ -105,3 +105,9 @@ def test_an_acronym_inside_a_department_name_weighs_less_than_a_standalone_one(r
     inside = retriever.search("Department of EPFL studies", k=1)[0]
     assert standalone.institution_id == inside.institution_id == EPFL
     assert inside.score < standalone.score
+
+
+def test_a_loaded_index_is_reused_in_process(tmp_path):
+    registry = SmallRegistry(small_institutions(), folder=tmp_path / "reg", version_key="v1")
+    assert Retriever.for_registry(registry) is Retriever.for_registry(registry)
+    assert Retriever.for_registry(registry) is not Retriever.for_registry(registry, city_boost=0.0)
