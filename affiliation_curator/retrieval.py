@@ -53,6 +53,7 @@ _MEMO_LOCK = threading.Lock()
 
 INDEX_FORMAT = 3  # bump when the on-disk layout or the normal form changes
 N_FEATURES = 2**20
+INFO_FULL = 8.0  # BM25 mass (about two rare words) from which covering a name counts fully
 NAME_TYPE_CODES = {"ror_display": 0, "label": 1, "alias": 2, "acronym": 3}
 NAME_TYPE_NAMES = {v: k for k, v in NAME_TYPE_CODES.items()}
 
@@ -266,7 +267,10 @@ class Retriever:
         bm_mat = sp.csr_matrix((bm.astype(np.float32), (w.row, w.col)), shape=(n, N_FEATURES))
         best = np.asarray(bm_mat.sum(axis=1)).ravel()
         best[best == 0] = 1.0
-        bm_mat = sp.csr_matrix(sp.diags(1.0 / best).astype(np.float32) @ bm_mat)
+        # A name made of one or two common words ("Engineering", "Research Canada") is cheap to
+        # cover: its coverage counts in proportion to its information, full from INFO_FULL on.
+        info = np.minimum(1.0, best / INFO_FULL)
+        bm_mat = sp.csr_matrix(sp.diags(info / best).astype(np.float32) @ bm_mat)
         arrays = {
             "names": _values,
             "name_inst": np.asarray(inst_idx, dtype=np.int32),

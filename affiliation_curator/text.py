@@ -140,7 +140,7 @@ def tokens(text: str) -> list[str]:
 
 # --- segments and acronyms --------------------------------------------------------------
 
-_SEG_SPLIT = re.compile(r"\s*[;|\n\t]\s*|\s+(?:/|-|–|—)\s+")
+_SEG_SPLIT = re.compile(r"\s*[;|\n\t]\s*|\s+(?:/|-|–|—)\s+|(?<=[a-z])(?:-|–|—)\s+(?=[A-Z])")
 _AND_SPLIT = re.compile(r"\s+(?:and|&)\s+(?=[A-Z])")
 _SLASH_SPLIT = re.compile(r"\s*/\s*")
 _PART_SPLIT = re.compile(r"\s*,\s*|\s*\(\s*|\s*\)\s*|\s*[:\[\]]\s*")

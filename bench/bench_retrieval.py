@@ -63,7 +63,7 @@ def main() -> None:
     out(f"registry {registry.name}: {len(registry):,} institutions, {len(base.name_inst):,} names; index ready in "
         f"{time.perf_counter() - t0:.1f} s (cached in the registry folder after the first build)")
     out(f"gold: {args.side} side, {len(rows)} rows with a right answer and all gold ids in the registry "
-        f"({args.per_file} sampled per file)")
+        f"({args.per_file or 'all'} per file)")
     variants = {
         "bm25-words": dict(char_weight=0.0, word_weight=1.0),
         "char3-tfidf": dict(char_weight=1.0, word_weight=0.0),
