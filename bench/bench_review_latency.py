@@ -102,6 +102,7 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--decisions", type=int, default=40)
     parser.add_argument("--think", type=float, default=0.3, help="seconds between a finished card and the next key")
+    parser.add_argument("--dump", action="store_true", help="print every sample (key, next item ms, run done ms)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -113,6 +114,7 @@ def main() -> int:
     port = free_port()
     proc = start_server(home, port, home / "streamlit.log")
     keys = ["1", "n", "2", "s"]
+    pressed: list[str] = []
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -130,6 +132,7 @@ def main() -> int:
                 if key.isdigit() and page.get_by_role("button", name=re.compile("^Accept")).count() < int(key):
                     key = "n"  # not that many candidates on this card
                 page.keyboard.press(key)
+                pressed.append(key)
                 try:
                     page.wait_for_function(f"() => window.__lat.length > {i}", timeout=30_000)
                 except Exception:
@@ -142,6 +145,9 @@ def main() -> int:
     finally:
         stop_server(proc)
 
+    if args.dump:
+        for key, s in zip(pressed, samples):
+            print(f"{key}: next {s['next']:6.0f} ms  done {s['done']:6.0f} ms")
     nxt = [s["next"] for s in samples]
     done = [s["done"] for s in samples]
     print(f"{len(samples)} decisions by keyboard, Chromium headless, think time {args.think:.1f}s")

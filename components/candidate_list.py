@@ -53,7 +53,6 @@ def candidate_list(
             on_click=on_accept,
             args=(cand,),
             disabled=disabled,
-            help=f"Accept candidate {rank} (key {rank})" if shortcut else f"Accept candidate {rank}",
             width="stretch",
         )
         with middle:
@@ -65,10 +64,11 @@ def candidate_list(
                 name += f" · [ror.org ↗]({link})"
             else:
                 name += f" · id {safe_md(cand.id, 60)}"
-            st.markdown(name)
-            caption = details_line(cand)
+            details = details_line(cand)
             evidence = evidence_line(cand)
-            st.caption(f"{caption}  \n{evidence}" if evidence else caption)
+            small = f"{details}  \n{evidence}" if evidence else details
+            # One markdown element per candidate (each element costs the browser a markdown parse).
+            st.markdown(f"{name}  \n:small[:gray[{small}]]")
         right.button(
             "Reject",
             key=f"{key}_reject_{rank}",
@@ -76,7 +76,6 @@ def candidate_list(
             on_click=on_reject,
             args=(cand,),
             disabled=disabled or is_rejected or is_accepted,
-            help=f"Mark candidate {rank} as wrong (Shift+{rank})" if shortcut else f"Mark candidate {rank} as wrong",
             width="stretch",
             type="tertiary",
         )

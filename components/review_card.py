@@ -188,17 +188,15 @@ def _action_bar(batch_id: int, status: str, order: str, item: Any | None, disabl
     has_item = item is not None and not disabled
     suffix = f"_{item.id}" if item is not None else ""  # item-bound keys: a stale key press cannot hit the next item
     cols[0].button("None of these", key=f"act_none{suffix}", shortcut="n", disabled=not has_item, width="stretch",
-                   on_click=decide, args=(batch_id, status, order, item.id if item else 0, "none"),
-                   help="No candidate is right (key N)")
+                   on_click=decide, args=(batch_id, status, order, item.id if item else 0, "none"))
     cols[1].button("Skip", key=f"act_skip{suffix}", shortcut="s", disabled=not has_item, width="stretch",
-                   on_click=decide, args=(batch_id, status, order, item.id if item else 0, "skip"),
-                   help="Decide later (key S)")
+                   on_click=decide, args=(batch_id, status, order, item.id if item else 0, "skip"))
     cols[2].button("Undo", key="act_undo", shortcut="u", disabled=disabled, width="stretch",
-                   on_click=undo, args=(batch_id, status, order), help="Take back your last step (key U)")
+                   on_click=undo, args=(batch_id, status, order))
     cols[3].button("Previous", key="act_prev", shortcut="Left", disabled=disabled, width="stretch",
-                   on_click=move, args=(batch_id, status, order, -1), help="Previous item without deciding (←)")
+                   on_click=move, args=(batch_id, status, order, -1))
     cols[4].button("Next", key="act_next", shortcut="Right", disabled=disabled, width="stretch",
-                   on_click=move, args=(batch_id, status, order, 1), help="Next item without deciding (→)")
+                   on_click=move, args=(batch_id, status, order, 1))
 
 
 def _search(batch_id: int, status: str, order: str, item: Any, registry: Any, disabled: bool) -> None:
