@@ -126,7 +126,7 @@ def decide(batch_id: int, status: str, order: str, item_id: int, action: str, ca
     except CuratorError as err:
         _notify(str(err), "error")
         return
-    st.session_state.pop("registry_search", None)
+    _set_search(None)
     _advance(batch_id, status, order, item_id)
 
 
@@ -199,10 +199,25 @@ def _action_bar(batch_id: int, status: str, order: str, item: Any | None, disabl
                    on_click=move, args=(batch_id, status, order, 1))
 
 
+SEARCH_OPEN_KEY = "registry_search_item"  # the item whose registry search is open
+
+
+def _set_search(item_id: int | None) -> None:
+    st.session_state[SEARCH_OPEN_KEY] = item_id
+    st.session_state.pop("registry_search", None)
+
+
 def _search(batch_id: int, status: str, order: str, item: Any, registry: Any, disabled: bool) -> None:
-    with st.expander("Search the registry", icon=":material/search:", expanded=bool(st.session_state.get("registry_search"))):
-        query = st.text_input("Name, acronym or ROR id", key="registry_search", max_chars=300,
-                              placeholder="e.g. TUM, Technische Universität München or 02kkvpp62")
+    """Registry search for the card's item: closed (one button, key F) until asked for."""
+    if st.session_state.get(SEARCH_OPEN_KEY) != item.id:
+        st.button("Search the registry", key=f"search_open_{item.id}", shortcut="f", icon=":material/search:",
+                  on_click=_set_search, args=(item.id,))
+        return
+    with st.container(border=True):
+        query_col, close_col = st.columns([8, 1.3], vertical_alignment="bottom")
+        query = query_col.text_input("Search the registry: name, acronym or ROR id", key="registry_search",
+                                     max_chars=300, placeholder="e.g. TUM, Technische Universität München or 02kkvpp62")
+        close_col.button("Close", key=f"search_close_{item.id}", width="stretch", on_click=_set_search, args=(None,))
         if not query or not query.strip():
             return
         if registry is None:
@@ -295,7 +310,7 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
             key=f"cand{item.id}",
         )
     else:
-        st.warning("No candidates for this string. Search the registry below, or choose None of these (N).")
+        st.warning("No candidates for this string. Search the registry (F), or choose None of these (N).")
     _action_bar(batch_id, status, order, item, disabled)
     _search(batch_id, status, order, item, registry, disabled)
 

@@ -170,6 +170,9 @@ def test_search_the_registry_and_accept(review):
     click(at, "act_skip")
     assert shown(at) == "Independent researcher"
     assert any("No candidates" in w.value for w in at.warning)
+    assert not [t for t in at.text_input if t.key == "registry_search"]  # closed until asked for
+    assert button(at, "search_open").proto.shortcut == "f"
+    click(at, "search_open")
     at.text_input(key="registry_search").input("EPFL").run()
     assert not at.exception
     assert "Lausanne" in " ".join(m.value for m in at.markdown)
@@ -178,8 +181,12 @@ def test_search_the_registry_and_accept(review):
     assert d.action == "accept" and d.institution_id == EPFL.id
     assert d.institution_name == "École Polytechnique Fédérale de Lausanne"
     assert shown(at) == ROWS[4][0]
+    assert not [t for t in at.text_input if t.key == "registry_search"]  # a new item: search closed again
+    click(at, "search_open")
     at.text_input(key="registry_search").input("no such institute xyz").run()
     assert any("Nothing found" in c.value for c in at.caption)
+    click(at, "search_close")
+    assert not [t for t in at.text_input if t.key == "registry_search"]
 
 
 def test_least_confident_first_and_filters(review):
