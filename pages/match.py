@@ -11,7 +11,7 @@ from affiliation_curator.errors import CuratorError
 from affiliation_curator.intake import SUPPORTED_SUFFIXES, parse_paste, read_affiliations
 from components import batch_panel, resources, state
 from components.bootstrap import require_navigation
-from components.text import clean, safe_md
+from components.text import safe_md
 
 require_navigation()  # first of all: run inside app.py's navigation
 
