@@ -241,6 +241,8 @@ class CrossEncoderScorer(CachedScorer):
         import torch
 
         with self._predict_lock:
+            if self.device.startswith("cpu"):
+                _thread_tuner.maybe_update()
             if self.model.num_labels == 1:
                 scores = self.model.predict(
                     pairs, batch_size=self.batch_size, show_progress_bar=False, activation_fn=torch.nn.Sigmoid()
@@ -484,22 +486,49 @@ def _fingerprint(folder: Path) -> str:
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
 
 
-def cpu_threads() -> int:
+def cpu_threads(own_load: float = 0.0) -> int:
     """Threads for torch on CPU: ``AFFILIATION_CURATOR_THREADS``, else the cores not already busy.
 
     All cores on an idle machine; fewer when other processes keep cores busy (1-minute load
-    average), because torch's threads wait on each other when one of them is descheduled: on
-    the 2-core development machine under load, 2 threads ran 3x slower than 1.
+    average less ``own_load``, the cores this process itself used lately), because torch's
+    threads wait on each other when one of them is descheduled: on the 2-core development
+    machine under load, 2 threads ran 3x slower than 1.
     """
     cpus = os.cpu_count() or 1
     raw = os.environ.get("AFFILIATION_CURATOR_THREADS", "").strip()
     if raw.isdigit() and int(raw) > 0:
         return min(int(raw), 4 * cpus)
     try:
-        load = os.getloadavg()[0]
+        load = max(0.0, os.getloadavg()[0] - own_load)
     except (OSError, AttributeError):
         return cpus
     return max(1, min(cpus, round(cpus - load + 0.49)))
+
+
+class _ThreadTuner:
+    """Re-checks the torch thread count at most every ``every`` seconds while scoring on CPU
+    (a long-running app may have loaded its model while the machine was busy)."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        self.every = every
+        self._ref = (time.monotonic(), time.process_time())
+
+    def maybe_update(self) -> None:
+        now = time.monotonic()
+        wall0, cpu0 = self._ref
+        if now - wall0 < self.every:
+            return
+        cpu = time.process_time()
+        own = (cpu - cpu0) / max(1e-3, now - wall0)  # cores this process used since the last check
+        self._ref = (now, cpu)
+        import torch
+
+        threads = cpu_threads(own_load=own)
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+
+
+_thread_tuner = _ThreadTuner()
 
 
 def _pick_device(device: str | None) -> str:

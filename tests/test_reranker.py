@@ -286,3 +286,20 @@ def test_cpu_threads(monkeypatch):
     assert reranker.cpu_threads() == (os.cpu_count() or 1)
     monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 50.0, 50.0))
     assert reranker.cpu_threads() == 1
+    # the load this process makes itself does not count against it
+    cpus = os.cpu_count() or 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (float(cpus), 0.0, 0.0))
+    assert reranker.cpu_threads(own_load=float(cpus)) == cpus
+
+
+def test_thread_tuner_rechecks_while_scoring(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(reranker, "cpu_threads", lambda own_load=0.0: 1)
+    before = torch.get_num_threads()
+    tuner = reranker._ThreadTuner(every=0.0)
+    try:
+        tuner.maybe_update()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
