@@ -35,6 +35,8 @@ def main() -> None:
     ap.add_argument("--n-retrieve", type=int, default=20)
     ap.add_argument("--n-rerank", type=int, default=8, help="most candidates reranked per string (Matcher default 8)")
     ap.add_argument("--rerank-margin", type=float, default=0.25)
+    ap.add_argument("--retrieval-weight", type=float, default=None,
+                    help="score = (1-w) * reranker + w * retrieval score (default: the model card's)")
     ap.add_argument("--documents", action="store_true", help="compare institution document texts instead")
     ap.add_argument("--calibrate", action="store_true", help="print the calibrated threshold for this scorer")
     args = ap.parse_args()
@@ -75,6 +77,8 @@ def main() -> None:
 
     matcher = Matcher(registry, scorer=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever,
                       n_rerank=args.n_rerank, rerank_margin=args.rerank_margin)
+    if args.retrieval_weight is not None:
+        matcher.retrieval_weight = args.retrieval_weight
     texts = [r.affiliation for _, r in sample]
     t = time.perf_counter()
     first = retriever.search_many(texts, k=20)
@@ -92,6 +96,7 @@ def main() -> None:
     from affiliation_curator.evaluation import evaluate
 
     reranked = sum(len(matcher._to_rerank(f)) for f in first) / max(1, len(first))
+    out(f"retrieval weight in the score: {getattr(matcher, 'retrieval_weight', 0.0)}")
     out(f"threshold {matcher.threshold:.3f}; retrieved {args.n_retrieve}, reranked per string: mean {reranked:.1f} "
         f"(at most {args.n_rerank}, within {args.rerank_margin} of the best retrieval score)")
     out(f"first-stage retrieval: {len(texts) / t_retr:.0f} strings/s")
