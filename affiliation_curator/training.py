@@ -43,7 +43,14 @@ from affiliation_curator.calibration import DecisionMetrics, Outcome, calibrate_
 from affiliation_curator.errors import CuratorError, InputError
 from affiliation_curator.gold import GoldRow, read_gold, split
 from affiliation_curator.institution import Institution, normalize_ror_id
-from affiliation_curator.reranker import CARD_FILE, DEFAULT_MAX_LENGTH, ModelCard, cpu_threads, load_cross_encoder
+from affiliation_curator.reranker import (
+    CARD_FILE,
+    DEFAULT_MAX_LENGTH,
+    ModelCard,
+    _thread_tuner,
+    cpu_threads,
+    load_cross_encoder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -782,6 +789,8 @@ def train_cross_encoder(
             self.every = max(1, total_steps // 40)
 
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001 - transformers' signature
+            if not torch.cuda.is_available() and not os.environ.get("AFFILIATION_CURATOR_THREADS"):
+                _thread_tuner.maybe_update()  # use the cores other processes leave free
             step = state.global_step
             if step % self.every == 0 or step == state.max_steps:
                 elapsed = time.monotonic() - self.start
