@@ -69,5 +69,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         print(f"gold {args.gold}; registry {registry.name}; scorer {matcher.model_id}")
         print("scored rows: gold ids all in the registry, plus 'no match' rows")
+        print("recall@k over the 20 candidates as ranked (reranked first); recall@20 is the first-stage "
+              "retrieval recall")
         print(report.to_text())
     return 0
