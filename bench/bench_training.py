@@ -60,7 +60,7 @@ def main() -> int:
         rows = [r for r in split(read_gold(path))[1] if r.is_no_match or all(i in present for i in r.ror_ids)]
         if args.limit and len(rows) > args.limit:
             rows = random.Random(0).sample(rows, args.limit)
-        scorer = load_scorer(args.model, reuse=False)  # fresh cache: every pair is scored
+        scorer = load_scorer(args.model, reuse=False, persist_cache=False)  # fresh cache: every pair is scored
         threshold = args.threshold if args.threshold is not None else scorer.threshold
         matcher = Matcher(registry, scorer=scorer, retriever=retriever, threshold=threshold)
         start = time.perf_counter()
