@@ -63,6 +63,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--use", action="store_true", help="make the trained model the configured reranker")
     p.set_defaults(handler=cmd_train)
 
+    p = sub.add_parser(
+        "calibrate",
+        help="choose a model's accept threshold (and retrieval blend) again on labelled rows",
+        description=(
+            "Re-choose the retrieval-score weight and the accept threshold of one of our models on labelled rows, "
+            "and save them in its curator.json. By default only the rows that training held out of the given "
+            "files are used (right for the files the model was trained on); --all-rows uses every row (for "
+            "labelled files the model never saw, e.g. exported curator decisions in the gold format)."
+        ),
+    )
+    p.add_argument("model", metavar="DIR", help="model folder (or a name from `model list`)")
+    p.add_argument("--registry", metavar="R", help="registry name or file (default: the active registry)")
+    p.add_argument("--gold", metavar="FILE.jsonl", nargs="+", action="extend", required=True,
+                   help='labelled rows, JSON Lines {"affiliation": ..., "ror_ids": [...]}')
+    p.add_argument("--all-rows", action="store_true", help="calibrate on every row, not only the held-out share")
+    p.add_argument("--no-blend", action="store_true", help="keep the score the model's own (retrieval weight 0)")
+    p.add_argument("--calibration", choices=["accuracy", "precision"], default="accuracy",
+                   help="threshold rule: best decision accuracy (default) or highest coverage at precision >= 0.95")
+    p.set_defaults(handler=cmd_calibrate)
+
     p = sub.add_parser("list", help="list our trained models with their cards",
                        description="List the models in the models folder of the data directory, newest first, "
                                    "with threshold and calibration figures; * marks the configured model.")
@@ -131,6 +151,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"configured reranker: {report.out_dir}")
     else:
         print(f"use it with --model {report.out_dir} or `python -m affiliation_curator model use {report.out_dir}`")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from affiliation_curator.registry import RegistryCatalog
+    from affiliation_curator.training import RETRIEVAL_WEIGHTS, recalibrate
+
+    for path in args.gold:
+        if not Path(path).is_file():
+            raise InputError(f"file not found: {path}")
+    folder = Path(args.model).expanduser()
+    if not folder.is_dir() and (config.models_dir() / args.model).is_dir():
+        folder = config.models_dir() / args.model
+    if not folder.is_dir():
+        raise InputError(f"model folder not found: {args.model}")
+    registry = RegistryCatalog().resolve(args.registry)
+    report = recalibrate(folder, registry, args.gold, heldout_only=not args.all_rows,
+                         weights=(0.0,) if args.no_blend else RETRIEVAL_WEIGHTS, method=args.calibration,
+                         progress=_say)
+    for line in report.lines():
+        print(line)
     return 0
 
 

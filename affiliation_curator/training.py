@@ -58,6 +58,7 @@ Progress = Callable[[str], None]
 
 TRAIN_MAX_LENGTH = 96  # tokens per pair while training (almost every pair fits; shorter is faster)
 CALIBRATION_SHARE = 0.15  # share of the labelled train rows held out to calibrate the threshold
+RETRIEVAL_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # blend weights tried in calibration
 N_CANDIDATES = 20  # candidates the matcher reranks per string (Matcher n_retrieve); negatives come from these
 
 
@@ -516,6 +517,104 @@ def read_pairs_file(path: Path, by_id: dict[str, Institution], document: Documen
 # --------------------------------------------------------------------------- evaluation
 
 
+def _calibrate_card(card: ModelCard, queries: Sequence[LabelledQuery], retriever: Any, scorer: Any,
+                    by_id: dict[str, Institution], weights: Sequence[float], method: str,
+                    say: Progress) -> tuple[float, DecisionMetrics, dict[str, dict[str, Any]]]:
+    """Choose the retrieval weight and the threshold on ``queries``; write them into ``card``."""
+    from affiliation_curator.calibration import metrics_at
+
+    weight, outcomes, weight_table = calibrate_blend(queries, retriever, scorer, by_id, weights, progress=say)
+    chosen = calibrate_threshold(outcomes, method=method)
+    by_source = {}
+    for source in sorted({o.source for o in outcomes}):
+        by_source[source] = metrics_at([o for o in outcomes if o.source == source], chosen.threshold).to_dict()
+    card.retrieval_weight = weight
+    card.threshold = chosen.threshold
+    card.metrics = {
+        **{k: v for k, v in card.metrics.items() if k == "run"},
+        "calibration": chosen.to_dict(),
+        "calibration_by_source": by_source,
+        "retrieval_weight_accuracy": {str(k): v for k, v in weight_table.items()},
+    }
+    return weight, chosen, by_source
+
+
+def heldout_gold_queries(rows: Sequence[GoldRow], by_id: dict[str, Institution], kind: str,
+                         share: float = CALIBRATION_SHARE) -> list[LabelledQuery]:
+    """The rows ``gold_pairs`` holds out for calibration (never trained on), all of them."""
+    return [
+        LabelledQuery(r.affiliation, list(r.ror_ids), kind)
+        for r in rows
+        if r.affiliation.strip() and (r.is_no_match or all(i in by_id for i in r.ror_ids))
+        and _heldout_key(r.affiliation, share)
+    ]
+
+
+@dataclass
+class CalibrationReport:
+    model: str
+    rows: int
+    retrieval_weight: float
+    calibration: dict[str, Any]
+    calibration_by_source: dict[str, dict[str, Any]]
+
+    def lines(self) -> list[str]:
+        cal = self.calibration
+        out = [
+            f"model {self.model}: score = {1 - self.retrieval_weight:.1f} x reranker + {self.retrieval_weight:.1f} x retrieval",
+            f"threshold {cal['threshold']:.3f} ({cal.get('method', '')}), on {self.rows} rows: precision "
+            f"{cal['precision']:.3f}, coverage {cal['coverage']:.3f}, no-match F1 {cal['no_match_f1']:.3f}, "
+            f"acc@1 {cal['acc_at_1']:.3f}",
+        ]
+        for source, m in sorted(self.calibration_by_source.items()):
+            out.append(f"  {source}: {m['rows']} rows, acc@1 {m['acc_at_1']:.3f}, precision {m['precision']:.3f}, "
+                       f"coverage {m['coverage']:.3f}, no-match F1 {m['no_match_f1']:.3f}")
+        return out
+
+
+def recalibrate(
+    model_dir: Path | str,
+    registry: Any,
+    gold_files: Iterable[Path | str],
+    *,
+    heldout_only: bool = True,
+    weights: Sequence[float] = RETRIEVAL_WEIGHTS,
+    method: str = "accuracy",
+    progress: Progress | None = None,
+) -> CalibrationReport:
+    """Choose a model's retrieval weight and threshold again on labelled rows; updates curator.json.
+
+    ``heldout_only``: only the rows training held out of these files (the train side's
+    calibration share; right for the files the model was trained on); else every row (for
+    labelled files the model never saw, e.g. curators' decisions).
+    """
+    say = progress or (lambda message: None)
+    folder = Path(model_dir).expanduser().resolve()
+    card = ModelCard.read(folder)
+    if card is None:
+        raise CuratorError(f"{folder} is not one of our model folders (no readable curator.json)")
+    institutions = _institutions(registry)
+    by_id = {inst.id: inst for inst in institutions}
+    queries: list[LabelledQuery] = []
+    for path in gold_files:
+        rows = read_gold(path)
+        if heldout_only:
+            picked = heldout_gold_queries(split(rows)[0], by_id, f"gold:{Path(path).name}")
+        else:
+            picked = [LabelledQuery(r.affiliation, list(r.ror_ids), f"gold:{Path(path).name}") for r in rows
+                      if r.affiliation.strip() and (r.is_no_match or all(i in by_id for i in r.ror_ids))]
+        say(f"{Path(path).name}: {len(picked)} rows to calibrate on")
+        queries.extend(picked)
+    if not queries:
+        raise InputError("no labelled rows to calibrate on (are their institutions in this registry?)")
+    retriever = _retriever(registry, institutions)
+    scorer = load_cross_encoder(folder, reuse=False)
+    weight, chosen, by_source = _calibrate_card(card, queries, retriever, scorer, by_id, weights, method, say)
+    card.extra["calibrated_on"] = sorted({q.source for q in queries})
+    card.write(folder)
+    return CalibrationReport(str(folder), len(queries), weight, chosen.to_dict(), by_source)
+
+
 class _MemoRetriever:
     """Wraps a retriever so repeated matcher runs over the same strings search once."""
 
@@ -556,9 +655,6 @@ def ranked_outcomes(
         else:
             outcomes.append(Outcome(float(cands[0].score), cands[0].id in q.ids, not q.ids, q.source))
     return outcomes
-
-
-RETRIEVAL_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def calibrate_blend(
@@ -858,20 +954,8 @@ def train_cross_encoder(
 
         say(f"calibrating on {len(pairs.heldout)} held-out rows")
         scorer = load_cross_encoder(partial, reuse=False)
-        weight, outcomes, weight_table = calibrate_blend(
-            pairs.heldout, retriever, scorer, by_id, RETRIEVAL_WEIGHTS if blend else (0.0,), progress=say
-        )
-        chosen: DecisionMetrics = calibrate_threshold(outcomes, method=calibration_method)
-        card.retrieval_weight = weight
-        by_source = {}
-        from affiliation_curator.calibration import metrics_at
-
-        for source in sorted({o.source for o in outcomes}):
-            subset = [o for o in outcomes if o.source == source]
-            by_source[source] = metrics_at(subset, chosen.threshold).to_dict()
-        card.threshold = chosen.threshold
-        card.metrics = {"calibration": chosen.to_dict(), "calibration_by_source": by_source,
-                        "retrieval_weight_accuracy": {str(k): v for k, v in weight_table.items()}}
+        weight, chosen, by_source = _calibrate_card(card, pairs.heldout, retriever, scorer, by_id,
+                                                    RETRIEVAL_WEIGHTS if blend else (0.0,), calibration_method, say)
         card.write(partial)
         del scorer
         if out_dir.exists():

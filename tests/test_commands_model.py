@@ -53,6 +53,16 @@ def test_model_train_list_use(registry_csv, tiny_cross_encoder_dir, tmp_path, ca
     listing = capsys.readouterr().out
     assert "tiny-v1" in listing and "threshold" in listing
 
+    assert main(["model", "calibrate", "tiny-v1", "--registry", str(registry_csv), "--gold", str(gold), "--all-rows"]) == 0
+    out = capsys.readouterr().out
+    assert "threshold" in out and "x retrieval" in out
+    card = json.loads((out_dir / "curator.json").read_text())
+    assert card["calibrated_on"] == ["gold:gold.jsonl"] and card["metrics"]["calibration"]["rows"] == 10
+    assert main(["model", "calibrate", "tiny-v1", "--registry", str(registry_csv), "--gold", str(gold)]) in (0, 2)
+    capsys.readouterr()
+    assert main(["model", "calibrate", str(tmp_path), "--registry", str(registry_csv), "--gold", str(gold)]) == 2
+    assert "not one of our model folders" in capsys.readouterr().err
+
     assert main(["model", "use", "tiny-v1"]) == 0
     assert config.Settings.load().model == str(out_dir.resolve())
     assert "loaded" in capsys.readouterr().out
