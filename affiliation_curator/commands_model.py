@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -102,6 +103,10 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+def _from_cli() -> bool:
+    return len(sys.argv) > 2 and sys.argv[1:3] == ["model", "train"]
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -142,6 +147,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         document_style=args.document_style,
         blend=not args.no_blend,
     )
+    card = ModelCard.read(Path(report.out_dir))
+    if card is not None:  # how this model was made, for whoever wants to make it again
+        card.extra["command"] = "python -m affiliation_curator " + shlex.join(sys.argv[1:] if _from_cli() else [])
+        card.write(Path(report.out_dir))
     for line in report.lines():
         print(line)
     if args.use:

@@ -924,6 +924,7 @@ def train_cross_encoder(
     # save into a fresh sibling folder, then swap it in (a failed run leaves the old model)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    partial.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be shared
     try:
         model.max_length = DEFAULT_MAX_LENGTH
         model.save_pretrained(str(partial))
