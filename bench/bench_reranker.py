@@ -74,11 +74,12 @@ def minilm_dir(out: Path) -> Path:
     return out
 
 
-def measure(name: str, folder: Path, pairs: list[tuple[str, str]], batch_sizes: list[int], quantized: bool) -> list[dict]:
+def measure(name: str, folder: Path, pairs: list[tuple[str, str]], batch_sizes: list[int], quantized: bool,
+            threads: int) -> list[dict]:
     import torch
     from sentence_transformers import CrossEncoder
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(threads)
     model = CrossEncoder(str(folder), max_length=128, device="cpu")
     if quantized:
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
@@ -90,12 +91,12 @@ def measure(name: str, folder: Path, pairs: list[tuple[str, str]], batch_sizes: 
         model.predict(pairs, batch_size=bs, show_progress_bar=False)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         rate = len(pairs) / wall
-        row = {"model": name, "params_m": round(params / 1e6, 1), "quantized": quantized, "batch_size": bs,
+        row = {"model": name, "params_m": round(params / 1e6, 1), "quantized": quantized, "threads": threads, "batch_size": bs,
                "pairs": len(pairs), "seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
                "pairs_per_s": round(rate, 1), "affiliations_per_s_10": round(rate / 10, 2),
                "affiliations_per_s_20": round(rate / 20, 2)}
         rows.append(row)
-        print(f"{name:<34} batch {bs:>3}: {rate:7.1f} pairs/s = {rate / 10:6.2f} aff/s @10 cands, "
+        print(f"{name:<34} {threads} thr, batch {bs:>3}: {rate:7.1f} pairs/s = {rate / 10:6.2f} aff/s @10 cands, "
               f"{rate / 20:6.2f} aff/s @20  ({wall:.1f} s wall, {cpu:.1f} s CPU)", flush=True)
     return rows
 
@@ -107,8 +108,12 @@ def main() -> int:
     parser.add_argument("--batch-sizes", default="16,32,64")
     parser.add_argument("--skip-base", action="store_true", help="skip the BERT-base-sized model")
     parser.add_argument("--quantized", action="store_true", help="also time int8 dynamic quantisation")
+    parser.add_argument("--threads", type=int, help="torch threads (default: reranker.cpu_threads(), the free cores)")
     args = parser.parse_args()
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    from affiliation_curator.reranker import cpu_threads
+
+    threads = args.threads or cpu_threads()
     affs = affiliations(args.pairs)
     rng = random.Random(1)
     pairs = [(a, rng.choice(DOCS)) for a in affs]
@@ -116,24 +121,25 @@ def main() -> int:
         load = os.getloadavg()[0]
     except OSError:
         load = None
-    print(f"{os.cpu_count()} CPU cores, load average {load}, {len(pairs)} pairs, max_length 128")
+    print(f"{os.cpu_count()} CPU cores, load average {load}, {threads} torch threads, {len(pairs)} pairs, max_length 128")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         minilm = args.model or minilm_dir(Path(tmp) / "minilm")
         label = f"MiniLM-L6 ({'ours: ' + minilm.name if args.model else 'packaged, fresh head'})"
-        results += measure(label, minilm, pairs, batch_sizes, False)
+        results += measure(label, minilm, pairs, batch_sizes, False, threads)
         if args.quantized:
-            results += measure(label + " int8", minilm, pairs, batch_sizes, True)
+            results += measure(label + " int8", minilm, pairs, batch_sizes, True, threads)
         if not args.skip_base:
             base = bert_base_dir(Path(tmp) / "bert-base")
             quarter = pairs[: max(64, len(pairs) // 4)]
-            results += measure("BERT-base size (random weights)", base, quarter, batch_sizes, False)
+            results += measure("BERT-base size (random weights)", base, quarter, batch_sizes, False, threads)
             if args.quantized:
-                results += measure("BERT-base size int8", base, quarter, batch_sizes, True)
+                results += measure("BERT-base size int8", base, quarter, batch_sizes, True, threads)
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"reranker-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps({"machine": platform.platform(), "cpu_count": os.cpu_count(), "load_average": load,
+                               "threads": threads,
                                "results": results}, indent=1), encoding="utf-8")
     print(f"saved {out}")
     return 0
