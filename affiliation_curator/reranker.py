@@ -563,7 +563,7 @@ def quantize_int8(model: Any) -> bool:
     return True
 
 
-_loaded: dict[tuple[str, str, str, bool, bool], CrossEncoderScorer] = {}
+_loaded: dict[tuple[str, str, str, bool, str], CrossEncoderScorer] = {}
 _load_lock = threading.Lock()
 
 
@@ -609,7 +609,8 @@ def load_cross_encoder(
 
     dev = _pick_device(device)
     quantize = (quantize_default() if quantize is None else quantize) and dev == "cpu"
-    key = (cache_key, dev, str(max_length), quantize, persist_cache)
+    # The score-cache file is part of the key: a scorer never writes into another data directory.
+    key = (cache_key, dev, str(max_length), quantize, str(persistent_cache_path()) if persist_cache else "")
     with _load_lock:
         if reuse and key in _loaded:
             return _loaded[key]
