@@ -10,8 +10,7 @@ st.set_page_config(page_title="Affiliation Curator", page_icon=":material/accoun
 
 HERE = Path(__file__).resolve().parent
 
-# (file, title, icon, section). A page whose file does not exist yet is left out, so a new
-# page only needs its line here.
+# (file, title, icon, section); the first page is the default.
 PAGES = [
     ("pages/match.py", "Match", ":material/upload_file:", "Curate"),
     ("pages/review.py", "Review", ":material/fact_check:", "Curate"),
@@ -23,8 +22,7 @@ PAGES = [
 
 sections: dict[str, list[st.Page]] = {}
 for index, (path, title, icon, section) in enumerate(PAGES):
-    if (HERE / path).is_file():
-        sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=index == 0))
+    sections.setdefault(section, []).append(st.Page(HERE / path, title=title, icon=icon, default=index == 0))
 
 page = st.navigation(sections)
 state.curator_sidebar()
