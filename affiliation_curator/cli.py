@@ -24,6 +24,20 @@ COMMAND_MODULES = [
 ]
 
 
+def command_group(
+    subparsers: argparse._SubParsersAction, name: str, *, help: str, description: str  # noqa: A002 - argparse's word
+) -> argparse._SubParsersAction:
+    """Add a command with sub-commands (``registry import``, ...); the bare command prints its help, exit 2."""
+    parser = subparsers.add_parser(name, help=help, description=description)
+
+    def usage(_args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+
+    parser.set_defaults(handler=usage)
+    return parser.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m affiliation_curator",

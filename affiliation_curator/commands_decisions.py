@@ -7,17 +7,17 @@ import sys
 import time
 from pathlib import Path
 
+from affiliation_curator.cli import command_group
 from affiliation_curator.errors import InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    sub = command_group(
+        subparsers,
         "decisions",
         help="import known answers, list batches and decisions, undo",
         description="Curation decisions in the store: import a team's earlier curation, list, undo.",
     )
-    parser.set_defaults(handler=lambda args: _usage(parser))
-    sub = parser.add_subparsers(dest="decisions_command", metavar="SUBCOMMAND")
 
     p = sub.add_parser(
         "import",
@@ -55,11 +55,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", required=True, metavar="NAME", help="batch name")
     p.add_argument("--curator", metavar="NAME", help="the last step of this curator")
     p.set_defaults(handler=cmd_undo)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _batch_id(store, name: str) -> int:  # noqa: ANN001

@@ -7,20 +7,20 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
+from affiliation_curator.cli import command_group
 from affiliation_curator.errors import InputError
 
 FORMATS_HELP = "the format follows the ending: .csv, .jsonl or .parquet"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    sub = command_group(
+        subparsers,
         "export",
         help="export labelled pairs (training data) or the affiliation -> ROR mapping",
         description="Export what curators decided: labelled pairs in the reranker's training format, "
         "or the affiliation -> ROR id mapping. A dataset card (<name>.card.md) is written beside each export.",
     )
-    parser.set_defaults(handler=lambda args: _usage(parser))
-    sub = parser.add_subparsers(dest="export_command", metavar="SUBCOMMAND")
 
     p = sub.add_parser(
         "pairs",
@@ -66,11 +66,6 @@ def _selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--curator", action="append", metavar="NAME", help="only this curator's decisions (repeatable)")
     p.add_argument("--since", metavar="DATE", help="only decisions made on or after DATE (YYYY-MM-DD or ISO time)")
     p.add_argument("--until", metavar="DATE", help="only decisions made on or before DATE (a date: the whole day)")
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _when(value: str | None, flag: str) -> date | datetime | None:

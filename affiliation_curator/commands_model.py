@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 from affiliation_curator import config
+from affiliation_curator.cli import command_group
 from affiliation_curator.errors import CuratorError, InputError
 from affiliation_curator.reranker import LEXICAL_MODEL_ID, ModelCard, load_cross_encoder, local_models
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    sub = command_group(
+        subparsers,
         "model",
         help="train, list and choose the reranker model",
         description=(
@@ -23,8 +25,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Train our own offline model with `model train`; choose one with `model use`."
         ),
     )
-    parser.set_defaults(handler=lambda args: _usage(parser))
-    sub = parser.add_subparsers(dest="model_command", metavar="SUBCOMMAND")
 
     p = sub.add_parser(
         "train",
@@ -96,11 +96,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="ID_OR_DIR")
     p.add_argument("--no-check", action="store_true", help="save the setting without trying to load the model")
     p.set_defaults(handler=cmd_use)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
 
 
 def _from_cli() -> bool:

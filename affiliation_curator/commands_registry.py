@@ -6,6 +6,7 @@ import argparse
 import sys
 from datetime import datetime
 
+from affiliation_curator.cli import command_group
 from affiliation_curator.errors import RegistryNotFoundError
 from affiliation_curator.institution import Institution
 from affiliation_curator.registry import (
@@ -17,13 +18,12 @@ from affiliation_curator.registry import (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    sub = command_group(
+        subparsers,
         "registry",
         help="import, list, choose and search institution registries (ROR dumps, own CSVs)",
         description="Manage the institution registries matched against: ROR data dumps and own institution lists.",
     )
-    parser.set_defaults(handler=lambda args: _usage(parser))
-    sub = parser.add_subparsers(dest="registry_command", metavar="SUBCOMMAND")
 
     p = sub.add_parser(
         "import",
@@ -67,11 +67,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        description="Delete an imported registry from the data directory.")
     p.add_argument("name", metavar="NAME", help="registry name")
     p.set_defaults(handler=cmd_remove)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
 
 
 class _StderrProgress:
