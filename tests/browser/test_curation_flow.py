@@ -1,8 +1,11 @@
 """End to end in Chromium: paste sample affiliations, review them with the keyboard
-(accept, none, undo, skip), reload the page mid-way, find every decision kept, continue."""
+(accept, none, undo, skip), reload the page mid-way, find every decision kept, continue,
+then download the labelled-pairs export and check its rows against the decisions."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -52,6 +55,26 @@ def top_id(home: Path, batch_id: int, affiliation: str) -> str:
     store = Store(f"sqlite:///{home / 'curator.db'}")
     item = next(i for i in store.items(batch_id) if i.affiliation == affiliation)
     return item.candidates[0].id
+
+
+def item_views(home: Path, batch_id: int) -> dict[str, object]:
+    return {item.affiliation: item for item in Store(f"sqlite:///{home / 'curator.db'}").items(batch_id)}
+
+
+def download_pairs(page, batch_id: int) -> tuple[str, list[dict[str, str]], list[str]]:
+    """Open the Export page from the sidebar and download the labelled pairs (CSV, the default format)."""
+    page.get_by_role("link", name="Export").first.click()
+    page.wait_for_url(re.compile(rf"/export\?batch={batch_id}$"))
+    page.wait_for_selector(CONNECTED)
+    button = page.get_by_role("button", name="Download affiliation-pairs.csv")
+    button.wait_for()
+    wait_idle(page)
+    with page.expect_download() as info:
+        button.click()
+    download = info.value
+    text = Path(download.path()).read_text(encoding="utf-8")
+    reader = csv.DictReader(io.StringIO(text))
+    return download.suggested_filename, list(reader), list(reader.fieldnames or [])
 
 
 def test_paste_review_with_keys_reload_and_continue(page, app_url: str, app_home: Path):
@@ -105,6 +128,32 @@ def test_paste_review_with_keys_reload_and_continue(page, app_url: str, app_home
     assert final[SAMPLES[4]] == ("accept", top_id(app_home, batch.id, SAMPLES[4]), "Ann")
     assert sum(1 for d in final.values() if d and d[0] in ("accept", "none")) == 4
     page.get_by_text("4 of 12 decided").wait_for()
+
+    # The Export page offers the open batch's labelled pairs; the download holds exactly them.
+    name, rows, columns = download_pairs(page, batch.id)
+    assert name == "affiliation-pairs.csv"
+    assert columns == ["query", "document", "label"]
+    assert {r["label"] for r in rows} <= {"0", "1"}
+    views = item_views(app_home, batch.id)
+    decided = {a: d for a, d in final.items() if d and d[0] in ("accept", "none")}
+    assert {r["query"] for r in rows} == set(decided)  # skipped and undecided items give no pairs
+    expected_rows = 0
+    for affiliation, (action, institution_id, _) in decided.items():
+        mine = [r for r in rows if r["query"] == affiliation]
+        docs = {c.id: c.document for c in views[affiliation].candidates}
+        if action == "accept":
+            positives = [r["document"] for r in mine if r["label"] == "1"]
+            assert positives == [docs[institution_id]], (affiliation, positives)
+            negatives = [r["document"] for r in mine if r["label"] == "0"]
+            others = [d for i, d in docs.items() if i != institution_id]
+            assert negatives == others[:3]  # hard negatives: the best-ranked shown candidates, 3 by default
+            expected_rows += 1 + len(others[:3])
+        else:  # "none of these": every shown candidate, label 0 only
+            assert mine and all(r["label"] == "0" for r in mine), mine
+            assert sorted(r["document"] for r in mine) == sorted(docs.values())
+            expected_rows += len(docs)
+    assert sum(r["label"] == "1" for r in rows) == sum(a == "accept" for a, _, _ in decided.values()) == 3
+    assert len(rows) == expected_rows
 
 
 def test_upload_over_the_limit_is_refused_in_the_browser(page, app_url: str):
