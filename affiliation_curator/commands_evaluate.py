@@ -14,6 +14,7 @@ import json
 import sys
 
 from affiliation_curator.commands_match import Progress, add_engine_arguments, build_matcher
+from affiliation_curator.curated_commands import add_batch_argument, evaluate_batches
 from affiliation_curator.errors import InputError
 
 
@@ -28,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "whose gold ids are all in the registry, plus the 'no match' rows."
         ),
     )
-    p.add_argument("gold", metavar="GOLD.jsonl", help="gold file: affiliation, ror_ids (empty: no match)")
+    p.add_argument("gold", metavar="GOLD.jsonl", nargs="?", help="gold file: affiliation, ror_ids (empty: no match)")
+    add_batch_argument(p, "instead of a gold file: a batch (name or number) whose curators' decisions are the "
+                          "labelled rows (repeatable; default registry: the batch's)")
     add_engine_arguments(p)
     p.add_argument("--limit", type=int, help="evaluate only the first N scored rows")
     p.add_argument("--test-split", action="store_true",
@@ -42,6 +45,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from affiliation_curator.evaluation import evaluate
     from affiliation_curator.gold import read_gold, split
 
+    if args.batch:  # the curators' decisions of a batch instead of a gold file
+        return evaluate_batches(args)
+    if not args.gold:
+        raise InputError("give a gold file (GOLD.jsonl) or --batch NAME")
     rows = read_gold(args.gold)
     if args.test_split:
         rows = split(rows)[1]

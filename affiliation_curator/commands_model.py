@@ -10,6 +10,7 @@ from pathlib import Path
 
 from affiliation_curator import config
 from affiliation_curator.cli import command_group
+from affiliation_curator.curated_commands import add_batch_argument, batch_pairs_file
 from affiliation_curator.errors import CuratorError, InputError
 from affiliation_curator.reranker import LEXICAL_MODEL_ID, ModelCard, load_cross_encoder, local_models
 
@@ -43,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help='labelled rows, JSON Lines {"affiliation": ..., "ror_ids": [...]} (repeatable)')
     p.add_argument("--pairs", metavar="FILE.jsonl",
                    help="labelled pairs (query, document, label 0/1) as written by `export pairs` (.jsonl, .csv, .parquet)")
+    add_batch_argument(p, "a batch (name or number) whose curators' decisions give labelled pairs, as `export pairs` "
+                          "writes them (repeatable; instead of --pairs)")
     p.add_argument("--out", metavar="DIR", help="model folder to write (default: <data dir>/models/<name>)")
     p.add_argument("--name", default="minilm-affiliations", help="folder name under the models folder when --out is not given")
     p.add_argument("--base", metavar="MODEL", help="model folder or hub id to start from (default: packaged MiniLM)")
@@ -123,28 +126,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     registry = RegistryCatalog().resolve(args.registry)
     out = Path(args.out).expanduser() if args.out else config.models_dir() / args.name
     _say(f"training a reranker on registry {getattr(registry, 'name', '?')} ({len(registry)} institutions) -> {out}")
-    report = train_cross_encoder(
-        registry,
-        out,
-        gold_files=args.gold,
-        pairs_file=args.pairs,
-        base_model=args.base,
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        progress=_say,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        n_queries=args.queries,
-        n_no_match=args.no_match_queries,
-        gold_rows_per_file=args.gold_rows or None,
-        calibration_method=args.calibration,
-        seed=args.seed,
-        document_style=args.document_style,
-        blend=not args.no_blend,
-    )
+    with batch_pairs_file(args, registry) as (pairs_file, curated):  # --batch: the batches' decisions as pairs
+        report = train_cross_encoder(
+            registry,
+            out,
+            gold_files=args.gold,
+            pairs_file=pairs_file,
+            base_model=args.base,
+            epochs=args.epochs,
+            max_steps=args.max_steps,
+            progress=_say,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            n_queries=args.queries,
+            n_no_match=args.no_match_queries,
+            gold_rows_per_file=args.gold_rows or None,
+            calibration_method=args.calibration,
+            seed=args.seed,
+            document_style=args.document_style,
+            blend=not args.no_blend,
+        )
     card = ModelCard.read(Path(report.out_dir))
     if card is not None:  # how this model was made, for whoever wants to make it again
         card.extra["command"] = "python -m affiliation_curator " + shlex.join(sys.argv[1:] if _from_cli() else [])
+        if curated is not None:  # the pairs file was temporary; say which decisions it held
+            card.training["pairs_file"] = None
+            card.training["curated"] = curated
         card.write(Path(report.out_dir))
     for line in report.lines():
         print(line)
