@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from affiliation_curator.errors import CuratorError, InputError
-from affiliation_curator.gold import is_test_string
+from affiliation_curator.gold import GoldRow, is_test_string
 from affiliation_curator.pair_metrics import METRIC_NAMES, pair_metrics
 
 PACKAGED_BASE_LABEL = "all-MiniLM-L6-v2 (packaged, offline)"
+MIN_CALIBRATION_STRINGS = 20  # fewer curated validation strings: keep the threshold training chose
 _STEP = re.compile(r"^step (\d+)/(\d+)")
 _TOTAL = re.compile(r"^training on \d+ pairs: (\d+) steps")
 
@@ -65,6 +66,9 @@ class TrainingData:
     validation: list[dict[str, Any]]
     sources: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # The validation strings' known answers (curated decisions: accepted id, or [] for "none of
+    # these"); the new model's threshold and retrieval blend are calibrated on them.
+    validation_answers: list[GoldRow] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         out = {}
@@ -114,8 +118,21 @@ def curated_training_data(
         "validation_share": validation_share,
         "pairs_by_origin": pair_set.stats()["by_kind"],
     }
-    return TrainingData(pair_set.rows("train"), pair_set.rows("validation") if validation_share > 0 else [],
-                        sources, list(pair_set.warnings))
+    validation = pair_set.rows("validation") if validation_share > 0 else []
+    return TrainingData(pair_set.rows("train"), validation, sources, list(pair_set.warnings),
+                        _validation_answers(store, pair_set.batches, curators, validation))
+
+
+def _validation_answers(store: Any, batches: Sequence[Any], curators: Sequence[str] | None,
+                        validation: Sequence[dict[str, Any]]) -> list[GoldRow]:
+    """The curators' answers for the validation side's strings (accepted institution, or none)."""
+    from affiliation_curator.curated_eval import gold_from_store
+
+    wanted = {row["query"] for row in validation}
+    if not wanted:
+        return []
+    rows = gold_from_store(store, [b.id for b in batches], curators)
+    return [row for row in rows if row.affiliation in wanted]
 
 
 def file_training_data(path: Path | str, registry: Any, validation_share: float = 0.2) -> TrainingData:
@@ -220,6 +237,16 @@ def _base_scorer(base_model: str | None, seed: int) -> Any:
                               cache_key=f"{PACKAGED_BASE_LABEL}#seed{seed}")
 
 
+def _calibrate_on_answers(out: Path, registry: Any, answers: Sequence[GoldRow], say: Callable[..., None]) -> float:
+    """Re-choose the new model's threshold and retrieval blend on the curated validation strings."""
+    from affiliation_curator.training import LabelledQuery, calibrate_on_queries
+
+    say("calibrating", f"calibrating the threshold on {len(answers)} curated validation strings")
+    queries = [LabelledQuery(a.affiliation, list(a.ror_ids), "curated validation") for a in answers]
+    report = calibrate_on_queries(out, registry, queries, progress=lambda message: say(None, message, stoppable=False))
+    return float(report.calibration["threshold"])
+
+
 def planned_steps(train_pairs: int, registry_queries: int, batch_size: int, epochs: float, max_steps: int | None) -> int:
     """Training steps of a run: ``epochs`` passes over the pairs (registry pairs estimated: a
     positive and three look-alikes per query, three per "no match" query), at most ``max_steps``."""
@@ -299,6 +326,9 @@ def finetune(
         scorer = load_cross_encoder(out, reuse=False)
         if data.validation:
             after = pair_metrics(scorer, data.validation)
+        threshold = float(report.threshold)
+        if len(data.validation_answers) >= MIN_CALIBRATION_STRINGS:
+            threshold = _calibrate_on_answers(out, registry, data.validation_answers, say)
         card = ModelCard.read(out) or ModelCard()
         card.training["pairs_file"] = None  # a temporary file; the curated data is described below
         card.training["curated"] = {**data.sources, **data.counts()}
@@ -314,7 +344,7 @@ def finetune(
     return FinetuneReport(
         out_dir=str(out),
         base_model=base_model or PACKAGED_BASE_LABEL,
-        threshold=float(report.threshold),
+        threshold=threshold,
         train_pairs=len(data.train),
         validation_pairs=len(data.validation),
         before=before,

@@ -605,8 +605,28 @@ def recalibrate(
                       if r.affiliation.strip() and (r.is_no_match or all(i in by_id for i in r.ror_ids))]
         say(f"{Path(path).name}: {len(picked)} rows to calibrate on")
         queries.extend(picked)
+    return calibrate_on_queries(folder, registry, queries, weights=weights, method=method, progress=progress)
+
+
+def calibrate_on_queries(
+    model_dir: Path | str,
+    registry: Any,
+    queries: Sequence[LabelledQuery],
+    *,
+    weights: Sequence[float] = RETRIEVAL_WEIGHTS,
+    method: str = "accuracy",
+    progress: Progress | None = None,
+) -> CalibrationReport:
+    """Choose a model's retrieval weight and threshold on these labelled strings; updates curator.json."""
+    say = progress or (lambda message: None)
+    folder = Path(model_dir).expanduser().resolve()
+    card = ModelCard.read(folder)
+    if card is None:
+        raise CuratorError(f"{folder} is not one of our model folders (no readable curator.json)")
     if not queries:
         raise InputError("no labelled rows to calibrate on (are their institutions in this registry?)")
+    institutions = _institutions(registry)
+    by_id = {inst.id: inst for inst in institutions}
     retriever = _retriever(registry, institutions)
     scorer = load_cross_encoder(folder, reuse=False)
     weight, chosen, by_source = _calibrate_card(card, queries, retriever, scorer, by_id, weights, method, say)

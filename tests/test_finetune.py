@@ -95,3 +95,33 @@ def test_cancel_and_bad_input(demo_institutions, tmp_path):  # noqa: F811
         finetune(only_right, demo_institutions, out)
     with pytest.raises(InputError, match="at least 1"):
         finetune(data, demo_institutions, out, max_steps=0)
+
+
+def test_validation_answers_are_the_curators_decisions(demo_results, demo_institutions):  # noqa: F811
+    store, batch_id = fill_store(demo_results)
+    data = curated_training_data(store, demo_institutions, validation_share=0.3)
+    validation_strings = {r["query"] for r in data.validation}
+    assert {a.affiliation for a in data.validation_answers} <= validation_strings
+    decided = {row["affiliation"]: row for row in store.table(batch_id)}
+    for answer in data.validation_answers:
+        row = decided[answer.affiliation]
+        assert answer.ror_ids == ([row["institution_id"]] if row["decision"] == "accept" else [])
+    assert any(a.ror_ids for a in data.validation_answers) and any(not a.ror_ids for a in data.validation_answers)
+    assert not curated_training_data(store, demo_institutions, validation_share=0).validation_answers
+
+
+def test_finetune_calibrates_on_curated_validation_strings(demo_results, demo_institutions, tiny_cross_encoder_dir,
+                                                          monkeypatch):  # noqa: F811
+    from affiliation_curator import finetune as finetune_module
+
+    store, _ = fill_store(demo_results)
+    data = curated_training_data(store, demo_institutions, validation_share=0.3)
+    monkeypatch.setattr(finetune_module, "MIN_CALIBRATION_STRINGS", 5)
+    assert len(data.validation_answers) >= 5
+    out = config.models_dir() / "tiny-calibrated"
+    report = finetune(data, demo_institutions, out, base_model=str(tiny_cross_encoder_dir), max_steps=1, batch_size=8)
+    card = ModelCard.read(out)
+    assert card.extra["calibrated_on"] == ["curated validation"]
+    assert card.metrics["calibration"]["rows"] == len(data.validation_answers)
+    assert card.threshold == pytest.approx(report.threshold)
+    assert card.training["curated"]["validation affiliations"] == len({r["query"] for r in data.validation})
