@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from pathlib import Path
@@ -16,7 +15,7 @@ from affiliation_curator.registry import RegistryCatalog
 from affiliation_curator.reranker import LexicalScorer, ModelCard
 from affiliation_curator.store import Store
 
-from test_training import ROWS, _ror
+from test_training import _ror, write_registry_csv
 
 ANSWERS = [
     ("Dept. of Physics, Technical University of Munich, Germany", "01"),
@@ -30,12 +29,7 @@ ANSWERS = [
 @pytest.fixture
 def curated_batch(tmp_path: Path) -> str:
     """Registry "mini" (20 institutions) and batch "March": five known answers, ranked lexically, recorded."""
-    path = tmp_path / "institutions.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["id", "name", "aliases", "acronyms", "city", "country"])
-        for num, name, city, cc, _country, acronyms, labels in ROWS:
-            writer.writerow([_ror(num), name, ";".join(labels), ";".join(acronyms), city, cc])
+    path = write_registry_csv(tmp_path / "institutions.csv")
     catalog = RegistryCatalog()
     catalog.import_file(path, name="mini")
     registry = catalog.load("mini")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from pathlib import Path
@@ -13,18 +12,12 @@ from affiliation_curator import config
 from affiliation_curator.cli import main
 from affiliation_curator.reranker import ModelCard, load_scorer
 
-from test_training import ROWS, _ror
+from test_training import _ror, write_registry_csv
 
 
 @pytest.fixture
 def registry_csv(tmp_path: Path) -> Path:
-    path = tmp_path / "institutions.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["id", "name", "aliases", "acronyms", "city", "country"])
-        for num, name, city, cc, _country, acronyms, labels in ROWS:
-            writer.writerow([_ror(num), name, ";".join(labels), ";".join(acronyms), city, cc])
-    return path
+    return write_registry_csv(tmp_path / "institutions.csv")
 
 
 def test_model_help(capsys):

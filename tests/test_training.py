@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 from pathlib import Path
@@ -49,6 +50,16 @@ ROWS = [
 
 def _ror(n: str) -> str:
     return f"https://ror.org/0{n}abcde{n}"
+
+
+def write_registry_csv(path: Path) -> Path:
+    """ROWS as a registry CSV of one's own institutions (id, name, aliases, acronyms, city, country)."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "name", "aliases", "acronyms", "city", "country"])
+        for num, name, city, cc, _country, acronyms, labels in ROWS:
+            writer.writerow([_ror(num), name, ";".join(labels), ";".join(acronyms), city, cc])
+    return path
 
 
 def make_registry() -> list[Institution]:
