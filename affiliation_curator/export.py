@@ -12,7 +12,7 @@ take the file unchanged. Labels come from the current decisions:
 
 Explicit labels (positive, rejected, none) win over implied ones (hard, easy) when pairs
 repeat; between explicit labels the latest decision wins. The validation split is by
-affiliation string (the project's stable hash split, ``gold.is_test_string``), so one
+affiliation string (a stable hash, ``gold.is_validation_string``), so one
 affiliation is never on both sides; with a share of 0.2 it is exactly the strings the
 benchmarks hold out.
 
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from affiliation_curator import __version__
 from affiliation_curator.errors import InputError
-from affiliation_curator.gold import is_test_string
+from affiliation_curator.gold import is_validation_string
 from affiliation_curator.store import BatchInfo, DecisionView, ItemView, Store
 
 if TYPE_CHECKING:  # the registry is optional here (easy negatives, documents of searched institutions)
@@ -312,7 +312,7 @@ def build_pairs(store: Store, options: ExportOptions | None = None, registry: An
     if options.dedupe:
         _dedupe(result)
     for p in result.pairs:
-        p.split = "validation" if options.validation_share > 0 and is_test_string(p.query, options.validation_share) else "train"
+        p.split = "validation" if options.validation_share > 0 and is_validation_string(p.query, options.validation_share) else "train"
     return result
 
 
@@ -663,7 +663,7 @@ def _pairs_card(pair_set: PairSet, stats: dict[str, Any], writer: Writer, files:
         f"- de-duplicated: {'yes (explicit labels beat implied ones; then the latest decision wins)' if o.dedupe else 'no'}",
         (
             f"- split: {o.validation_share:g} of the affiliation strings go to validation by a stable hash of the "
-            "string (`gold.is_test_string`), so no affiliation is on both sides"
+            "string (`gold.is_validation_string`), so no affiliation is on both sides"
             if o.validation_share > 0 else "- split: none"
         ),
         *_options_lines(o),

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from affiliation_curator.errors import CuratorError, InputError
-from affiliation_curator.gold import GoldRow, is_test_string
+from affiliation_curator.gold import GoldRow, is_validation_string
 from affiliation_curator.pair_metrics import METRIC_NAMES, pair_metrics
 
 PACKAGED_BASE_LABEL = "all-MiniLM-L6-v2 (packaged, offline)"
@@ -149,7 +149,7 @@ def file_training_data(path: Path | str, registry: Any, validation_share: float 
     train, validation = [], []
     for p in pairs:
         row = {"query": p.affiliation, "document": p.document, "label": int(p.label >= 0.5)}
-        (validation if validation_share > 0 and is_test_string(p.affiliation, validation_share) else train).append(row)
+        (validation if validation_share > 0 and is_validation_string(p.affiliation, validation_share) else train).append(row)
     warnings = [f"{len(gold)} rows with ror_ids and no label were left out"] if gold else []
     return TrainingData(train, validation, {"kind": "pairs file", "file": Path(path).name,
                                             "validation_share": validation_share}, warnings)

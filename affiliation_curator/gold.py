@@ -69,6 +69,15 @@ def is_test_string(affiliation: str, test_share: float = 0.2) -> bool:
     return int.from_bytes(digest[:4], "big") / 2**32 < test_share
 
 
+def is_validation_string(affiliation: str, share: float) -> bool:
+    """True when this string goes to the validation side of an export or a fine-tune.
+
+    Stable like ``is_test_string`` but hashed apart from it (salted), so labelled strings that
+    all lie on one side of the gold split still spread over train and validation.
+    """
+    return is_test_string("validation\x00" + affiliation.strip().lower(), share)
+
+
 def split(rows: list[GoldRow], test_share: float = 0.2) -> tuple[list[GoldRow], list[GoldRow]]:
     """(train, test) by string hash: stable, and one string never on both sides."""
     train = [r for r in rows if not is_test_string(r.affiliation, test_share)]

@@ -99,6 +99,9 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--registry-queries", type=int, default=0,
                         help="synthetic registry queries mixed into each fine-tune (the Train page's option; default 0)")
+    parser.add_argument("--validation-share", type=float, default=0.0,
+                        help="share of the curated strings held out (the Train page's default is 0.2); with 20 or "
+                             "more held-out strings the new model's threshold and blend are calibrated on them")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--tag", default="", help="suffix of the results file (bench_learning_curve_TAG.txt)")
     args = parser.parse_args()
@@ -148,7 +151,8 @@ def main() -> int:
                 f"answer among the candidates for {report.answer_in_candidates}/{report.accepted} "
                 f"({time.monotonic() - t:.0f} s to rank)")
             start = n
-            data = curated_training_data(store, registry, batches=list(batch_names), validation_share=0.0,
+            data = curated_training_data(store, registry, batches=list(batch_names),
+                                         validation_share=args.validation_share,
                                          hard_negatives=3, seed=args.seed)
             cpu0, wall0 = time.process_time(), time.monotonic()
             fit = finetune(data, registry, Path(scratch) / f"model-{n}", base_model=base, epochs=args.epochs,

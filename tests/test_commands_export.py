@@ -9,7 +9,7 @@ import pytest
 
 from affiliation_curator.candidates import Candidate, MatchResult
 from affiliation_curator.cli import main
-from affiliation_curator.gold import is_test_string
+from affiliation_curator.gold import is_validation_string
 from affiliation_curator.store import Store
 
 HSG = "https://ror.org/0561a3s31"
@@ -43,7 +43,7 @@ def test_export_pairs_csv_with_split(curated, tmp_path, capsys):
     validation = list(csv.DictReader((tmp_path / "pairs.validation.csv").open(encoding="utf-8")))
     assert set(train[0]) == {"query", "document", "label"}
     assert {r["query"] for r in train}.isdisjoint({r["query"] for r in validation})
-    assert all(is_test_string(r["query"], 0.3) for r in validation)
+    assert all(is_validation_string(r["query"], 0.3) for r in validation)
     everything = train + validation
     # 10 accepted (1 positive + 1 hard negative each) and 3 "none" (4 shown candidates each, all label 0)
     assert sum(r["label"] == "1" for r in everything) == 10 and len(everything) == 10 * 2 + 3 * 4

@@ -21,7 +21,7 @@ from affiliation_curator.export import (
     neutralise,
     writer_for,
 )
-from affiliation_curator.gold import is_test_string
+from affiliation_curator.gold import is_validation_string
 from affiliation_curator.institution import Institution
 from affiliation_curator.store import Store
 
@@ -184,7 +184,7 @@ def test_split_never_puts_one_affiliation_on_both_sides():
     train = {p.query for p in pair_set.pairs if p.split == "train"}
     validation = {p.query for p in pair_set.pairs if p.split == "validation"}
     assert train and validation and not train & validation
-    assert all(is_test_string(q, 0.25) for q in validation)
+    assert all(is_validation_string(q, 0.25) for q in validation)
     result = export_pairs(store, "csv", ExportOptions(validation_share=0.25))
     assert sorted(result.files) == ["export.train.csv", "export.validation.csv"]
     assert result.data_files == {"train": "export.train.csv", "validation": "export.validation.csv"}
