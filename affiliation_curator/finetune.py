@@ -278,7 +278,7 @@ def finetune(
     max_steps: int | None = None,
     registry_queries: int = 0,
     batch_size: int = 16,
-    learning_rate: float = 5e-5,
+    learning_rate: float | None = None,
     seed: int = 13,
     progress: Callable[[TrainStatus], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -286,6 +286,8 @@ def finetune(
     """Evaluate the base on the validation pairs, train, evaluate the new model, save its card.
 
     ``max_steps`` bounds the run: it trains ``planned_steps(...)`` steps (``epochs`` passes, at most ``max_steps``).
+    ``learning_rate`` None: 5e-5 from the packaged MiniLM, 2e-5 from an already trained model (a
+    gentler step keeps what it knew; bench/bench_learning_curve.py measured it).
     """
     from affiliation_curator.reranker import ModelCard, load_cross_encoder
     from affiliation_curator.training import train_cross_encoder
@@ -318,7 +320,8 @@ def finetune(
             registry, out, pairs_file=pairs_file if data.train else None, base_model=base_model, epochs=epochs,
             max_steps=planned_steps(len(data.train), registry_queries, batch_size, epochs, max_steps),
             progress=lambda message: say(None, message), batch_size=batch_size,
-            learning_rate=learning_rate, n_queries=registry_queries, n_no_match=registry_queries // 5, seed=seed,
+            learning_rate=learning_rate or (5e-5 if base_model is None else 2e-5),
+            n_queries=registry_queries, n_no_match=registry_queries // 5, seed=seed,
         )
     try:
         say("after", "scoring the validation pairs with the new model")
