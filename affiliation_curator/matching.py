@@ -12,6 +12,12 @@ with their evidence. The top candidate is accepted
 as the match when its score clears the threshold (the scorer's calibrated one unless given),
 else the answer is "no match" (``match`` None).
 
+When a second-stage combiner is stored for the scorer (``combiner.pkl`` in the model folder,
+``lexical-combiner.pkl`` in the models folder for the lexical fallback; see combiner.py) the
+final score is its probability that the candidate is right, learned from the reranker and
+retrieval scores and the evidence (name type, coverage, location, relations, status), and its
+own calibrated threshold decides; without one (a fresh install) the scores below apply.
+
 With the lexical fallback scorer (no model loaded) the score is the first-stage retrieval score
 (0-1, with its name, acronym and location evidence): blending in the lexical scorer's score
 lowered accuracy@1 on the train side of the gold sets (0.829 at half weight, 0.842 at a
@@ -70,6 +76,7 @@ class Matcher:
         retriever: Retriever | None = None,
         n_rerank: int = 8,
         rerank_margin: float = 0.25,
+        combiner: Any = True,
     ) -> None:
         if scorer is None:
             from affiliation_curator.reranker import load_scorer
@@ -88,13 +95,23 @@ class Matcher:
         # of the retrieval score blended into the reranker's score (both calibrated in training).
         self.matched_names = getattr(scorer, "document_style", "") == "matched-name"
         self.retrieval_weight = 0.0 if self.lexical else float(getattr(scorer, "retrieval_weight", 0.0) or 0.0)
+        # The learned second stage (combiner.py): True loads the one stored for this scorer, if any.
+        if combiner is True:
+            from affiliation_curator.combiner import Combiner, combiner_path
+
+            path = combiner_path(scorer, self.lexical)
+            combiner = Combiner.load(path) if path is not None else None
+        self.combiner = combiner or None
         if threshold is not None:
             self.threshold = float(threshold)
+        elif self.combiner is not None:
+            self.threshold = float(self.combiner.threshold)
         elif self.lexical:
             self.threshold = LEXICAL_BLEND_THRESHOLD
         else:
             self.threshold = float(getattr(scorer, "threshold", 0.5))
         self._documents: dict[tuple[str, str | None], str] = {}
+        self._country_sizes: dict[str, int] | None = None
 
     @property
     def model_id(self) -> str:
@@ -127,12 +144,12 @@ class Matcher:
             if progress is not None:
                 progress(done, total)
 
-    def _match_batch(self, batch: Sequence[Any]) -> list[MatchResult]:
-        prepared: list[tuple[str, list[str]]] = []
-        for raw in batch:
-            safe, notes = sanitize(raw)
-            prepared.append((safe, notes))
-        unique = list(dict.fromkeys(s for s, _ in prepared if s))
+    def examine(self, texts: Sequence[str]) -> list[tuple[list[RetrievedCandidate], list[float | None], list[bool]]]:
+        """For each (sanitised, non-empty) string: the retrieved candidates and, aligned with
+        them, the scorer's score (None where not scored: not reranked, or the lexical fallback)
+        and whether each was examined (reranked). The raw material of ``_rank`` and of fitting
+        the combiner."""
+        unique = list(dict.fromkeys(texts))
         found = dict(zip(unique, self.retriever.search_many(unique, k=self.n_retrieve)))
         pairs: list[tuple[str, str]] = []
         for text in unique:
@@ -144,7 +161,23 @@ class Matcher:
         if pairs and not (self.lexical and LEXICAL_WEIGHT == 0.0):
             values = self.scorer.score(pairs)
             scores = {p: float(v) for p, v in zip(pairs, values)}
-        ranked = {text: self._rank(text, found[text], scores) for text in unique}
+        out = {}
+        for text in unique:
+            cands = [c for c in found[text] if c.institution_id in self._by_id]
+            examined_ids = {c.institution_id for c in self._to_rerank(found[text])}
+            examined = [c.institution_id in examined_ids for c in cands]
+            rerank = [scores.get((text, self.document(self._by_id[c.institution_id], c))) if e else None
+                      for c, e in zip(cands, examined)]
+            out[text] = (cands, rerank, examined)
+        return [out[t] for t in texts]
+
+    def _match_batch(self, batch: Sequence[Any]) -> list[MatchResult]:
+        prepared: list[tuple[str, list[str]]] = []
+        for raw in batch:
+            safe, notes = sanitize(raw)
+            prepared.append((safe, notes))
+        unique = list(dict.fromkeys(s for s, _ in prepared if s))
+        ranked = {text: self._rank(text, *ex) for text, ex in zip(unique, self.examine(unique))}
         results = []
         for raw, (safe, notes) in zip(batch, prepared):
             original = raw if isinstance(raw, str) else safe
@@ -178,35 +211,44 @@ class Matcher:
         w = self.retrieval_weight
         return rerank if w <= 0.0 else (1.0 - w) * rerank + w * retrieval
 
-    def _rank(self, text: str, found: list[RetrievedCandidate], scores: dict[tuple[str, str], float]) -> list[Candidate]:
-        cands: list[Candidate] = []
-        examined = {c.institution_id for c in self._to_rerank(found)}
-        floor = None
-        for rc in found:
-            inst = self._by_id.get(rc.institution_id)
-            if inst is None or rc.institution_id not in examined:
-                continue
-            value = rc.score if self.lexical else self._blend(scores.get((text, self.document(inst, rc)), 0.0), rc.score)
-            floor = value if floor is None else min(floor, value)
-        for rc in found:
-            inst = self._by_id.get(rc.institution_id)
-            if inst is None:
-                continue
-            doc = self.document(inst, rc)
-            if rc.institution_id not in examined:
-                # Not reranked: below every reranked candidate, in retrieval order.
-                score = 0.5 * min(floor if floor is not None else rc.score, rc.score)
-            elif self.lexical:
-                score = LEXICAL_WEIGHT * scores.get((text, doc), 0.0) + (1.0 - LEXICAL_WEIGHT) * rc.score
+    def _scores(self, text: str, found: list[RetrievedCandidate], rerank: list[float | None],
+                examined: list[bool]) -> list[float]:
+        """The final score (0-1) of each retrieved candidate: the combiner's probability when one
+        is loaded, else the blend of reranker and retrieval scores (candidates not reranked
+        follow at half the lowest reranked score, in retrieval order)."""
+        if self.combiner is not None:
+            from affiliation_curator.combiner import candidate_features
+
+            if self._country_sizes is None:
+                from affiliation_curator.combiner import country_sizes
+
+                self._country_sizes = country_sizes(self.retriever.institutions)
+            x = candidate_features(text, found, rerank if self.combiner.uses_reranker else [None] * len(found),
+                                   self._by_id, country_sizes=self._country_sizes)
+            return [float(v) for v in self.combiner.predict(x)]
+        blended = []
+        for rc, r in zip(found, rerank):
+            if self.lexical:
+                blended.append(LEXICAL_WEIGHT * (r or 0.0) + (1.0 - LEXICAL_WEIGHT) * rc.score)
             else:
-                score = self._blend(scores.get((text, doc), 0.0), rc.score)
+                blended.append(self._blend(r or 0.0, rc.score))
+        done = [v for v, e in zip(blended, examined) if e]
+        floor = min(done) if done else None
+        return [v if e else 0.5 * min(floor if floor is not None else rc.score, rc.score)
+                for rc, v, e in zip(found, blended, examined)]
+
+    def _rank(self, text: str, found: list[RetrievedCandidate], rerank: list[float | None],
+              examined: list[bool]) -> list[Candidate]:
+        cands: list[Candidate] = []
+        for rc, score in zip(found, self._scores(text, found, rerank, examined)):
+            inst = self._by_id[rc.institution_id]
             cands.append(
                 Candidate(
                     id=inst.id,
                     name=inst.name,
                     score=float(min(1.0, max(0.0, score))),
                     retrieval_score=float(rc.score),
-                    document=doc,
+                    document=self.document(inst, rc),
                     city=inst.city,
                     country_code=inst.country_code,
                     country_name=inst.country_name,

@@ -160,6 +160,7 @@ class Retriever:
         acronym_score: float = 0.75,
         relative_step: float = 0.05,
         inactive_penalty: float = 0.02,
+        withdrawn_penalty: float = 0.2,
         unit_leaders: int = 1,
         arrays: dict | None = None,
         matrices: dict[str, sp.csr_matrix] | None = None,
@@ -186,6 +187,9 @@ class Retriever:
         self.unit_leaders = unit_leaders
         self.city_boost, self.country_boost, self.country_penalty = city_boost, country_boost, country_penalty
         self.acronym_score, self.relative_step, self.inactive_penalty = acronym_score, relative_step, inactive_penalty
+        # A withdrawn record (merged into another, or made in error) is almost never the answer:
+        # on the train side of the gold sets it was the top candidate 318 times and right 11.
+        self.withdrawn_penalty = withdrawn_penalty
         self._names: list[str] | None = arrays.get("names")  # type: ignore[assignment]
         self._relatives: dict[int, list[int]] | None = None
         self._acronyms: dict[str, list[tuple[int, int]]] | None = None
@@ -193,6 +197,7 @@ class Retriever:
         self._inst_city = [normalize(i.city) if i.city else "" for i in institutions]
         self._inst_country = [(i.country_code or "").upper() for i in institutions]
         self._inst_inactive = np.array([i.status != "active" for i in institutions], dtype=bool)
+        self._inst_withdrawn = np.array([i.status == "withdrawn" for i in institutions], dtype=bool)
 
     @staticmethod
     def _prune(q: sp.csr_matrix, df: np.ndarray, mass: float) -> sp.csr_matrix:
@@ -550,7 +555,9 @@ class Retriever:
                 adj += self.country_boost
             elif country_ok is False:
                 adj -= self.country_penalty
-            if self._inst_inactive[inst]:
+            if self._inst_withdrawn[inst]:
+                adj -= self.withdrawn_penalty
+            elif self._inst_inactive[inst]:
                 adj -= self.inactive_penalty
             ranked.append((adj, inst, j, city_ok, country_ok))
         ranked.sort(key=lambda r: -r[0])

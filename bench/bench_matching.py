@@ -3,6 +3,10 @@
     python bench/bench_matching.py [--model M] [--side test|train] [--per-file 300] [--baseline-n 300]
     python bench/bench_matching.py --documents [--model M] [--side train]   # compare document texts
     python bench/bench_matching.py --calibrate [--model M] [--side train]   # threshold for this scorer
+    python bench/bench_matching.py --combiner none ...                     # without the learned combiner
+
+The Matcher uses the second-stage combiner stored for its scorer when there is one
+(affiliation_curator/combiner.py; fitted by bench/bench_combiner.py); the first line says which.
 
 Reports, on scorable gold rows (all gold ids in the shared registry, plus "no match" rows):
 retrieval recall@20 (first stage), accuracy@1 and recall@k after reranking, no-match
@@ -37,6 +41,9 @@ def main() -> None:
     ap.add_argument("--rerank-margin", type=float, default=0.25)
     ap.add_argument("--retrieval-weight", type=float, default=None,
                     help="score = (1-w) * reranker + w * retrieval score (default: the model card's)")
+    ap.add_argument("--combiner", default=None,
+                    help="second-stage combiner file, or 'none' for today's blend (default: the one stored for "
+                         "the scorer, if any: combiner.pkl in the model folder / lexical-combiner.pkl)")
     ap.add_argument("--documents", action="store_true", help="compare institution document texts instead")
     ap.add_argument("--calibrate", action="store_true", help="print the calibrated threshold for this scorer")
     args = ap.parse_args()
@@ -52,6 +59,8 @@ def main() -> None:
     scorer = load_model(args.model) if args.model else load_scorer()
     startup = time.perf_counter() - t0
     tag = "documents" if args.documents else ("calibrate" if args.calibrate else args.side)
+    if args.combiner == "none":
+        tag += "_nocombiner"
     out = Tee(f"bench_matching_{tag}_{scorer.model_id.replace('/', '_')[-40:]}")
     out(f"registry {registry.name} ({len(registry):,} institutions); scorer {scorer.model_id}"
         f"{' (fallback: ' + scorer.fallback_reason + ')' if getattr(scorer, 'fallback_reason', '') else ''}")
@@ -75,8 +84,24 @@ def main() -> None:
         out.save()
         return
 
+    combiner = True
+    if args.combiner == "none":
+        combiner = False
+    elif args.combiner:
+        from affiliation_curator.combiner import Combiner
+
+        combiner = Combiner.load(args.combiner)
+        if combiner is None:
+            raise SystemExit(f"cannot load the combiner {args.combiner}")
     matcher = Matcher(registry, scorer=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever,
-                      n_rerank=args.n_rerank, rerank_margin=args.rerank_margin)
+                      n_rerank=args.n_rerank, rerank_margin=args.rerank_margin, combiner=combiner)
+    if matcher.combiner is not None:
+        meta = matcher.combiner.meta
+        out(f"combiner: {matcher.combiner.path or args.combiner} ({meta.get('kind', '?')}, fitted on {meta.get('rows', '?')} "
+            f"{meta.get('side', '')}-side rows{', stacked on a lexical combiner' if matcher.combiner.base else ''}; "
+            f"threshold {matcher.combiner.threshold:.3f})")
+    else:
+        out("combiner: none (score = blend of reranker and retrieval scores)")
     if args.retrieval_weight is not None:
         matcher.retrieval_weight = args.retrieval_weight
     texts = [r.affiliation for _, r in sample]

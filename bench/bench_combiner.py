@@ -1,0 +1,339 @@
+"""The learned second stage (affiliation_curator/combiner.py): error analysis, cross-validation, fitting.
+
+    python bench/bench_combiner.py --dump   [--model M] [--side train]   # retrieve + rerank once, cache
+    python bench/bench_combiner.py --errors [--model M]                  # categorise today's acc@1 errors
+    python bench/bench_combiner.py --cv     [--model M] [--kind hgb]     # 5-fold CV on the train side
+    python bench/bench_combiner.py --fit    [--model M] [--out PATH]     # fit on the train side and store
+
+Rows: the scorable rows (all gold ids in the shared registry, or "no match") of the TRAIN side
+of gold.split; with a cross-encoder (--model FOLDER) only those its training held out
+(training._heldout_key), since its scores on strings it was trained on are too good.
+--fit stores the combiner where the Matcher finds it: ``combiner.pkl`` in the model folder, or
+``lexical-combiner.pkl`` in the data dir's models folder for the lexical fallback (--out to
+write elsewhere). Its accept threshold is calibrated (calibration.calibrate_threshold, sources
+weighted equally) on out-of-fold scores, so on rows the fitted model did not see.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import time
+from collections import Counter, defaultdict
+
+import numpy as np
+from _common import RESULTS, Tee, gold_rows, shared_registry
+
+
+def dump_path(model_id: str, side: str):
+    tag = model_id.replace("/", "_")[-40:]
+    return RESULTS / "home" / f"combiner-dump-{tag}-{side}.pkl"
+
+
+def load_setup(args):
+    from affiliation_curator.commands_match import load_model
+    from affiliation_curator.matching import Matcher
+    from affiliation_curator.retrieval import Retriever
+
+    registry = shared_registry()
+    retriever = Retriever.for_registry(registry)
+    scorer = load_model(args.model or "lexical-fallback")
+    matcher = Matcher(registry, scorer=scorer, top_k=args.n_retrieve, n_retrieve=args.n_retrieve,
+                      retriever=retriever, n_rerank=args.n_rerank, rerank_margin=args.rerank_margin, combiner=False)
+    return registry, scorer, matcher
+
+
+def select_rows(side: str, lexical: bool, per_file: int | None):
+    from affiliation_curator.training import CALIBRATION_SHARE, _heldout_key
+
+    rows = gold_rows(side, per_file if lexical else None)
+    if not lexical and side == "train":  # only strings the cross-encoder never trained on
+        rows = [(n, r) for n, r in rows if _heldout_key(r.affiliation, CALIBRATION_SHARE)]
+        if per_file:
+            kept, count = [], Counter()
+            for n, r in rows:
+                if count[n] < per_file:
+                    kept.append((n, r))
+                    count[n] += 1
+            rows = kept
+    return rows
+
+
+def do_dump(args, out):
+    from affiliation_curator.text import sanitize
+
+    _registry, scorer, matcher = load_setup(args)
+    rows = select_rows(args.side, matcher.lexical, args.per_file)
+    out(f"dump: {len(rows)} rows ({', '.join(f'{k} {v}' for k, v in Counter(n for n, _ in rows).items())}), "
+        f"scorer {scorer.model_id}, retrieve {args.n_retrieve}, rerank at most {args.n_rerank}")
+    texts = [sanitize(r.affiliation)[0] or r.affiliation for _, r in rows]
+    t = time.perf_counter()
+    examined = []
+    for start in range(0, len(texts), 64):
+        examined.extend(matcher.examine(texts[start:start + 64]))
+    out(f"examined in {time.perf_counter() - t:.0f} s")
+    data = {"model": scorer.model_id, "side": args.side, "rows": [
+        {"source": n, "affiliation": t, "gold": list(r.ror_ids), "found": f, "rerank": rr, "examined": ex}
+        for (n, r), t, (f, rr, ex) in zip(rows, texts, examined)]}
+    path = dump_path(scorer.model_id, args.side)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        pickle.dump(data, f)
+    out(f"saved {path}")
+
+
+def load_dump(args):
+    model_id = args.model or "lexical-fallback"
+    if args.model:
+        from pathlib import Path
+
+        model_id = str(Path(args.model).expanduser().resolve())
+    path = dump_path(model_id, args.side)
+    if not path.is_file():
+        raise SystemExit(f"no dump at {path}: run --dump first with the same --model and --side")
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def build_lists(data, registry, use_rerank: bool):
+    from affiliation_curator.combiner import LabelledList, candidate_features, country_sizes
+
+    by_id = {inst.id: inst for inst in registry}
+    sizes = country_sizes(registry)
+    lists = []
+    for row in data["rows"]:
+        found = row["found"]
+        rr = row["rerank"] if use_rerank else [None] * len(found)
+        x = candidate_features(row["affiliation"], found, rr, by_id, country_sizes=sizes)
+        gold = set(row["gold"])
+        y = np.array([c.institution_id in gold for c in found], dtype=np.int64)
+        lists.append(LabelledList(x, y, row["source"], not gold))
+    return lists, by_id
+
+
+def baseline_scores(data, weight: float, lexical: bool):
+    """Today's Matcher score of each candidate (blend of reranker and retrieval score)."""
+    out = []
+    for row in data["rows"]:
+        found, rr, ex = row["found"], row["rerank"], row["examined"]
+        vals = [c.score if lexical else (1 - weight) * (r or 0.0) + weight * c.score for c, r in zip(found, rr)]
+        done = [v for v, e in zip(vals, ex) if e]
+        floor = min(done) if done else None
+        out.append(np.array([v if e else 0.5 * min(floor if floor is not None else c.score, c.score)
+                             for c, v, e in zip(found, vals, ex)]))
+    return out
+
+
+def summarise(out, label, data, scores, threshold=None):
+    """acc@1 / recall@5 / no-match F1 per source (ties keep retrieval order), with a calibrated threshold."""
+    from affiliation_curator.calibration import Outcome, calibrate_threshold, metrics_at
+
+    outcomes = []
+    per = defaultdict(list)
+    for row, s in zip(data["rows"], scores):
+        gold = set(row["gold"])
+        order = np.argsort(-s, kind="stable") if len(s) else []
+        ids = [row["found"][i].institution_id for i in order]
+        top = float(s[order[0]]) if len(s) else None
+        o = Outcome(top, bool(ids and ids[0] in gold), not gold, row["source"])
+        outcomes.append(o)
+        per[row["source"]].append((gold, ids, o))
+    cal = calibrate_threshold(outcomes) if threshold is None else metrics_at(outcomes, threshold)
+    t = cal.threshold
+    parts = []
+    allm = [(g, ids) for v in per.values() for g, ids, _ in v if g]
+    acc = np.mean([bool(ids) and ids[0] in g for g, ids in allm])
+    r5 = np.mean([bool(g & set(ids[:5])) for g, ids in allm])
+    for src, v in sorted(per.items()):
+        m = [(g, ids) for g, ids, _ in v if g]
+        a = np.mean([bool(ids) and ids[0] in g for g, ids in m]) if m else float("nan")
+        extra = ""
+        if any(not g for g, _, _ in v):
+            mm = metrics_at([o for _, _, o in v], t)
+            extra = f" nm-F1 {mm.no_match_f1:.3f}"
+        parts.append(f"{src.split('-')[0]} {a:.3f}{extra}")
+    out(f"{label}: acc@1 {acc:.3f} recall@5 {r5:.3f} | " + " | ".join(parts)
+        + f" | threshold {t:.3f} decision acc {cal.decision_accuracy:.3f}")
+    return cal
+
+
+def fit_base(args, out, exclude: set[str]):
+    """The lexical combiner fitted on the lexical dump's rows other than ``exclude`` (for stacking)."""
+    from affiliation_curator import combiner as cb
+
+    class Lex:
+        model = None
+        side = args.side
+
+    data = load_dump(Lex)
+    keep = [r for r in data["rows"] if r["affiliation"] not in exclude]
+    lists, _ = build_lists({"rows": keep}, shared_registry(), False)
+    t = time.perf_counter()
+    model = cb.fit(lists, kind=args.base_kind)
+    out(f"stacking: base combiner ({args.base_kind}, no reranker) fitted on {len(lists)} lexical-dump rows "
+        f"not among these, in {time.perf_counter() - t:.0f} s")
+    return cb.Combiner(model, uses_reranker=False, meta={"rows": len(lists), "kind": args.base_kind})
+
+
+def stacked(lists, base):
+    from affiliation_curator import combiner as cb
+
+    return [cb.LabelledList(np.hstack([ll.x, base.predict(cb.without_rerank(ll.x))[:, None]]) if len(ll.x) else
+                            np.zeros((0, ll.x.shape[1] + 1)), ll.y, ll.source, ll.no_match) for ll in lists]
+
+
+def do_cv(args, out):
+    from affiliation_curator import combiner as cb
+
+    data = load_dump(args)
+    registry = shared_registry()
+    lexical = data["model"] == "lexical-fallback"
+    out(f"cv: {len(data['rows'])} rows ({', '.join(f'{k} {v}' for k, v in Counter(r['source'] for r in data['rows']).items())}), "
+        f"scorer {data['model']}")
+    summarise(out, "today's score", data, baseline_scores(data, args.weight, lexical))
+    variants = [("no reranker", False)] if lexical else [("no reranker", False), ("with reranker", True)]
+    if args.stack and not lexical:
+        variants.append(("with reranker, stacked on the lexical combiner", True))
+        base = fit_base(args, out, {r["affiliation"] for r in data["rows"]})
+    for label, use in variants:
+        lists, _ = build_lists(data, registry, use)
+        if "stacked" in label:
+            lists = stacked(lists, base)
+        for kind in args.kind.split(","):
+            t = time.perf_counter()
+            oof = cb.out_of_fold(lists, folds=5, kind=kind)
+            summarise(out, f"combiner {kind}, {label} (5-fold OOF, {time.perf_counter() - t:.0f} s)", data, oof)
+
+
+def do_fit(args, out):
+    from pathlib import Path
+
+    from affiliation_curator import combiner as cb
+
+    data = load_dump(args)
+    registry = shared_registry()
+    lexical = data["model"] == "lexical-fallback"
+    lists, _ = build_lists(data, registry, not lexical)
+    base = None
+    if args.stack and not lexical:
+        base = fit_base(args, out, {r["affiliation"] for r in data["rows"]})
+        lists = stacked(lists, base)
+    oof = cb.out_of_fold(lists, folds=5, kind=args.kind)
+    cal = summarise(out, f"combiner {args.kind} (5-fold OOF)", data, oof)
+    model_arg = f" --model {args.model}" if args.model else ""
+    model = cb.fit(lists, kind=args.kind)
+    meta = {"rows": len(lists), "sources": dict(Counter(ll.source for ll in lists)), "kind": args.kind,
+            "scorer": data["model"], "side": data["side"], "calibration": cal.to_dict(),
+            "command": f"python bench/bench_combiner.py --dump{model_arg} && "
+                       f"python bench/bench_combiner.py --fit{model_arg} --kind {args.kind}",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if base is not None:
+        meta["base"] = base.meta
+        meta["command"] = ("python bench/bench_combiner.py --dump && " + meta["command"]
+                           + f" --stack --base-kind {args.base_kind}")
+    comb = cb.Combiner(model, threshold=cal.threshold, uses_reranker=not lexical, meta=meta, base=base)
+    if args.out:
+        path = Path(args.out)
+    elif lexical:
+        from affiliation_curator import config
+
+        path = config.models_dir() / cb.LEXICAL_COMBINER_FILE
+    else:
+        path = Path(data["model"]) / cb.COMBINER_FILE
+    comb.save(path)
+    out(f"saved {path} (threshold {cal.threshold:.3f}, {path.stat().st_size / 1024:.0f} KB)")
+
+
+def do_errors(args, out):
+    """Categories of today's acc@1 errors on the dumped rows."""
+    data = load_dump(args)
+    registry = shared_registry()
+    by_id = {inst.id: inst for inst in registry}
+    lexical = data["model"] == "lexical-fallback"
+    scores = baseline_scores(data, args.weight, lexical)
+    cats = Counter()
+    per_src = defaultdict(Counter)
+    examples = defaultdict(list)
+    n_m = 0
+    for row, s in zip(data["rows"], scores):
+        gold = set(row["gold"])
+        if not gold:
+            continue
+        n_m += 1
+        found = row["found"]
+        order = np.argsort(-s, kind="stable")
+        ids = [found[i].institution_id for i in order]
+        if ids and ids[0] in gold:
+            continue
+        top = by_id.get(ids[0]) if ids else None
+        gi = [by_id[g] for g in gold if g in by_id]
+        if not any(g in ids for g in gold):
+            cat = "retrieval miss (gold not in top 20)"
+        elif len(gold) > 1:
+            cat = "multi-institution gold (several ids)"
+        else:
+            g = gi[0] if gi else None
+            tp = {r.id for r in top.relationships if r.type == "parent"} if top else set()
+            tc = {r.id for r in top.relationships if r.type == "child"} if top else set()
+            gp = {r.id for r in g.relationships if r.type == "parent"} if g else set()
+            gc = {r.id for r in g.relationships if r.type == "child"} if g else set()
+            if g and (g.id in tp or top.id in gc):
+                cat = "parent/child: gold is the parent of the top"
+            elif g and (g.id in tc or top.id in gp):
+                cat = "parent/child: gold is a child of the top (department-level gold)"
+            elif g and (tp & gp):
+                cat = "siblings (same parent)"
+            elif g and top and g.country_code != top.country_code:
+                cat = "location: other country"
+            elif g and top and g.city != top.city:
+                cat = "location: same country, other city"
+            elif g and top and g.status != "active" or top.status != "active":
+                cat = "inactive/successor"
+            else:
+                cat = "same city, unrelated (name confusion / label noise?)"
+        gold_rank = next((k for k, i in enumerate(ids) if i in gold), None)
+        cats[cat] += 1
+        per_src[row["source"]][cat] += 1
+        if len(examples[cat]) < args.examples:
+            examples[cat].append(f"    [{row['source'].split('-')[0]}] {row['affiliation'][:110]!r}\n"
+                                 f"       top: {top.name if top else None} ({top.country_code if top else ''}) "
+                                 f"| gold@{gold_rank}: {'; '.join(g.name + ' (' + str(g.country_code) + ')' for g in gi)}")
+    total = sum(cats.values())
+    out(f"acc@1 errors: {total} of {n_m} rows with a right answer ({total / max(1, n_m):.3f}); scorer {data['model']}")
+    for cat, k in cats.most_common():
+        out(f"  {k:5d} {k / total:6.1%}  {cat}   " + ", ".join(f"{s.split('-')[0]} {per_src[s][cat]}" for s in sorted(per_src)))
+    for cat, ex in examples.items():
+        out(f"-- {cat}")
+        for e in ex:
+            out(e)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", help="cross-encoder folder (default: the lexical fallback)")
+    ap.add_argument("--side", choices=("train", "test"), default="train")
+    ap.add_argument("--per-file", type=int, default=None, help="rows per gold file (default: all)")
+    ap.add_argument("--n-retrieve", type=int, default=20)
+    ap.add_argument("--n-rerank", type=int, default=8)
+    ap.add_argument("--rerank-margin", type=float, default=0.25)
+    ap.add_argument("--weight", type=float, default=0.7, help="retrieval weight of today's blend (model card: 0.7)")
+    ap.add_argument("--kind", default="hgb", help="hgb or logreg (--cv: comma-separated list)")
+    ap.add_argument("--stack", action="store_true",
+                    help="with --model: feed the score of a lexical combiner (fitted on the lexical dump's other "
+                         "rows; run --dump without --model first) into the combiner")
+    ap.add_argument("--base-kind", default="hgb", help="classifier of the stacked lexical combiner")
+    ap.add_argument("--examples", type=int, default=4)
+    ap.add_argument("--out", help="--fit: where to store the combiner")
+    g = ap.add_mutually_exclusive_group(required=True)
+    for name in ("dump", "errors", "cv", "fit"):
+        g.add_argument(f"--{name}", action="store_true")
+    args = ap.parse_args()
+    action = next(n for n in ("dump", "errors", "cv", "fit") if getattr(args, n))
+    tag = (args.model or "lexical-fallback").rstrip("/").split("/")[-1]
+    out = Tee(f"bench_combiner_{action}_{args.side}_{tag}")
+    {"dump": do_dump, "errors": do_errors, "cv": do_cv, "fit": do_fit}[action](args, out)
+    out.save()
+
+
+if __name__ == "__main__":
+    main()
