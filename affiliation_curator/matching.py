@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 from affiliation_curator.candidates import Candidate, Evidence, MatchResult
 from affiliation_curator.institution import Institution
 from affiliation_curator.retrieval import RetrievedCandidate, Retriever
@@ -177,7 +179,9 @@ class Matcher:
             safe, notes = sanitize(raw)
             prepared.append((safe, notes))
         unique = list(dict.fromkeys(s for s, _ in prepared if s))
-        ranked = {text: self._rank(text, *ex) for text, ex in zip(unique, self.examine(unique))}
+        examined = self.examine(unique)
+        learned = self._combined_scores(unique, examined) if self.combiner is not None else {}
+        ranked = {text: self._rank(text, *ex, scores=learned.get(text)) for text, ex in zip(unique, examined)}
         results = []
         for raw, (safe, notes) in zip(batch, prepared):
             original = raw if isinstance(raw, str) else safe
@@ -211,21 +215,31 @@ class Matcher:
         w = self.retrieval_weight
         return rerank if w <= 0.0 else (1.0 - w) * rerank + w * retrieval
 
+    def _combined_scores(self, texts: Sequence[str], examined: Sequence[tuple]) -> dict[str, list[float]]:
+        """The combiner's probabilities for the candidates of each string (one model call a batch)."""
+        from affiliation_curator.combiner import candidate_features, country_sizes
+
+        if self._country_sizes is None:
+            self._country_sizes = country_sizes(self.retriever.institutions)
+        use_rerank = self.combiner.uses_reranker
+        blocks = [candidate_features(text, found, rerank if use_rerank else [None] * len(found), self._by_id,
+                                     country_sizes=self._country_sizes)
+                  for text, (found, rerank, _e) in zip(texts, examined)]
+        sizes = [len(b) for b in blocks]
+        values = self.combiner.predict(np.vstack(blocks)) if sum(sizes) else np.zeros(0)
+        out, start = {}, 0
+        for text, n in zip(texts, sizes):
+            out[text] = [float(v) for v in values[start : start + n]]
+            start += n
+        return out
+
     def _scores(self, text: str, found: list[RetrievedCandidate], rerank: list[float | None],
                 examined: list[bool]) -> list[float]:
         """The final score (0-1) of each retrieved candidate: the combiner's probability when one
         is loaded, else the blend of reranker and retrieval scores (candidates not reranked
         follow at half the lowest reranked score, in retrieval order)."""
         if self.combiner is not None:
-            from affiliation_curator.combiner import candidate_features
-
-            if self._country_sizes is None:
-                from affiliation_curator.combiner import country_sizes
-
-                self._country_sizes = country_sizes(self.retriever.institutions)
-            x = candidate_features(text, found, rerank if self.combiner.uses_reranker else [None] * len(found),
-                                   self._by_id, country_sizes=self._country_sizes)
-            return [float(v) for v in self.combiner.predict(x)]
+            return self._combined_scores([text], [(found, rerank, examined)])[text]
         blended = []
         for rc, r in zip(found, rerank):
             if self.lexical:
@@ -238,9 +252,11 @@ class Matcher:
                 for rc, v, e in zip(found, blended, examined)]
 
     def _rank(self, text: str, found: list[RetrievedCandidate], rerank: list[float | None],
-              examined: list[bool]) -> list[Candidate]:
+              examined: list[bool], scores: list[float] | None = None) -> list[Candidate]:
         cands: list[Candidate] = []
-        for rc, score in zip(found, self._scores(text, found, rerank, examined)):
+        if scores is None:
+            scores = self._scores(text, found, rerank, examined)
+        for rc, score in zip(found, scores):
             inst = self._by_id[rc.institution_id]
             cands.append(
                 Candidate(
