@@ -25,9 +25,30 @@ import numpy as np
 from _common import RESULTS, Tee, gold_rows, shared_registry
 
 
-def dump_path(model_id: str, side: str):
+def dump_path(model_id: str, side: str, rows: str = "heldout"):
     tag = model_id.replace("/", "_")[-40:]
-    return RESULTS / "home" / f"combiner-dump-{tag}-{side}.pkl"
+    extra = "" if rows == "heldout" or model_id == "lexical-fallback" else f"-{rows}"
+    return RESULTS / "home" / f"combiner-dump-{tag}-{side}{extra}.pkl"
+
+
+def ce_trained_strings(max_rows: int, seed: int) -> set[str]:
+    """The gold strings training.gold_pairs sampled for the cross-encoder (same rows, same seed)."""
+    import random
+
+    from affiliation_curator.gold import read_gold, split
+    from affiliation_curator.training import CALIBRATION_SHARE, _heldout_key
+    from _common import SHARED, GOLD_FILES
+
+    by_id = {inst.id for inst in shared_registry()}
+    out: set[str] = set()
+    for name in GOLD_FILES:
+        rows = split(read_gold(SHARED / "gold" / f"{name}.jsonl"))[0]
+        usable = [r for r in rows if r.affiliation.strip() and (r.is_no_match or all(i in by_id for i in r.ror_ids))]
+        train = [r for r in usable if not _heldout_key(r.affiliation, CALIBRATION_SHARE)]
+        if len(train) > max_rows:
+            train = random.Random(seed).sample(train, max_rows)
+        out.update(r.affiliation for r in train)
+    return out
 
 
 def load_setup(args):
@@ -43,12 +64,16 @@ def load_setup(args):
     return registry, scorer, matcher
 
 
-def select_rows(side: str, lexical: bool, per_file: int | None):
+def select_rows(side: str, lexical: bool, per_file: int | None, args=None):
     from affiliation_curator.training import CALIBRATION_SHARE, _heldout_key
 
     rows = gold_rows(side, per_file if lexical else None)
     if not lexical and side == "train":  # only strings the cross-encoder never trained on
-        rows = [(n, r) for n, r in rows if _heldout_key(r.affiliation, CALIBRATION_SHARE)]
+        if args is not None and args.ce_rows == "unseen":
+            trained = ce_trained_strings(args.ce_gold_rows, args.ce_seed)
+            rows = [(n, r) for n, r in rows if r.affiliation not in trained]
+        else:
+            rows = [(n, r) for n, r in rows if _heldout_key(r.affiliation, CALIBRATION_SHARE)]
         if per_file:
             kept, count = [], Counter()
             for n, r in rows:
@@ -63,7 +88,7 @@ def do_dump(args, out):
     from affiliation_curator.text import sanitize
 
     _registry, scorer, matcher = load_setup(args)
-    rows = select_rows(args.side, matcher.lexical, args.per_file)
+    rows = select_rows(args.side, matcher.lexical, args.per_file, args)
     out(f"dump: {len(rows)} rows ({', '.join(f'{k} {v}' for k, v in Counter(n for n, _ in rows).items())}), "
         f"scorer {scorer.model_id}, retrieve {args.n_retrieve}, rerank at most {args.n_rerank}")
     texts = [sanitize(r.affiliation)[0] or r.affiliation for _, r in rows]
@@ -75,7 +100,7 @@ def do_dump(args, out):
     data = {"model": scorer.model_id, "side": args.side, "rows": [
         {"source": n, "affiliation": t, "gold": list(r.ror_ids), "found": f, "rerank": rr, "examined": ex}
         for (n, r), t, (f, rr, ex) in zip(rows, texts, examined)]}
-    path = dump_path(scorer.model_id, args.side)
+    path = dump_path(scorer.model_id, args.side, args.ce_rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
         pickle.dump(data, f)
@@ -88,7 +113,7 @@ def load_dump(args):
         from pathlib import Path
 
         model_id = str(Path(args.model).expanduser().resolve())
-    path = dump_path(model_id, args.side)
+    path = dump_path(model_id, args.side, getattr(args, "ce_rows", "heldout"))
     if not path.is_file():
         raise SystemExit(f"no dump at {path}: run --dump first with the same --model and --side")
     with open(path, "rb") as f:
@@ -164,6 +189,7 @@ def fit_base(args, out, exclude: set[str]):
     class Lex:
         model = None
         side = args.side
+        ce_rows = "heldout"
 
     data = load_dump(Lex)
     keep = [r for r in data["rows"] if r["affiliation"] not in exclude]
@@ -220,12 +246,13 @@ def do_fit(args, out):
         lists = stacked(lists, base)
     oof = cb.out_of_fold(lists, folds=5, kind=args.kind)
     cal = summarise(out, f"combiner {args.kind} (5-fold OOF)", data, oof)
-    model_arg = f" --model {args.model}" if args.model else ""
+    model_arg = f" --model {args.model} --ce-rows {args.ce_rows}" if args.model else ""
     model = cb.fit(lists, kind=args.kind)
     meta = {"rows": len(lists), "sources": dict(Counter(ll.source for ll in lists)), "kind": args.kind,
             "scorer": data["model"], "side": data["side"], "calibration": cal.to_dict(),
             "command": f"python bench/bench_combiner.py --dump{model_arg} && "
                        f"python bench/bench_combiner.py --fit{model_arg} --kind {args.kind}",
+            "ce_rows": args.ce_rows,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if base is not None:
         meta["base"] = base.meta
@@ -321,6 +348,11 @@ def main() -> None:
     ap.add_argument("--stack", action="store_true",
                     help="with --model: feed the score of a lexical combiner (fitted on the lexical dump's other "
                          "rows; run --dump without --model first) into the combiner")
+    ap.add_argument("--ce-rows", choices=("heldout", "unseen"), default="heldout",
+                    help="with --model: rows its training held out for calibration (default), or every row it did "
+                         "not train on (its card's --gold-rows sample re-drawn: --ce-gold-rows, --ce-seed)")
+    ap.add_argument("--ce-gold-rows", type=int, default=4000)
+    ap.add_argument("--ce-seed", type=int, default=13)
     ap.add_argument("--base-kind", default="hgb", help="classifier of the stacked lexical combiner")
     ap.add_argument("--examples", type=int, default=4)
     ap.add_argument("--out", help="--fit: where to store the combiner")
