@@ -5,13 +5,24 @@
     python bench/bench_combiner.py --cv     [--model M] [--kind hgb]     # 5-fold CV on the train side
     python bench/bench_combiner.py --fit    [--model M] [--out PATH]     # fit on the train side and store
 
+The shipped artefacts were made with (about 10 CPU-minutes on two cores):
+
+    python bench/bench_combiner.py --dump && python bench/bench_combiner.py --fit --kind hgb
+        # -> lexical-combiner.pkl in the data dir's models folder (lexical fallback)
+    python bench/bench_combiner.py --dump --model /work/models/minilm-affiliations-v1 --ce-rows unseen
+    python bench/bench_combiner.py --fit --model /work/models/minilm-affiliations-v1 --ce-rows unseen \
+        --kind hgb --stack
+        # -> combiner.pkl in the model folder (needs the lexical dump above for --stack)
+
 Rows: the scorable rows (all gold ids in the shared registry, or "no match") of the TRAIN side
-of gold.split; with a cross-encoder (--model FOLDER) only those its training held out
-(training._heldout_key), since its scores on strings it was trained on are too good.
---fit stores the combiner where the Matcher finds it: ``combiner.pkl`` in the model folder, or
-``lexical-combiner.pkl`` in the data dir's models folder for the lexical fallback (--out to
-write elsewhere). Its accept threshold is calibrated (calibration.calibrate_threshold, sources
-weighted equally) on out-of-fold scores, so on rows the fitted model did not see.
+of gold.split; with a cross-encoder (--model FOLDER) only strings it never trained on: those its
+training held out (training._heldout_key; default) or, with --ce-rows unseen, also those its
+--gold-rows sample left out (re-drawn with the card's seed), since its scores on strings it was
+trained on are too good. --fit stores the combiner where the Matcher finds it: ``combiner.pkl``
+in the model folder, or ``lexical-combiner.pkl`` in the data dir's models folder for the lexical
+fallback (--out to write elsewhere). Its accept threshold is calibrated
+(calibration.calibrate_threshold, sources weighted equally) on out-of-fold scores, so on rows the
+fitted model did not see. The files are derived from the gold sets: never commit them.
 """
 
 from __future__ import annotations
