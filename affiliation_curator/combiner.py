@@ -332,6 +332,22 @@ class Combiner:
             return None
 
 
+def load_for(scorer: Any, lexical: bool) -> Combiner | None:
+    """The combiner stored for this scorer, if any and if it was fitted on this very model (the card's
+    ``created`` time must match: a model retrained into the same folder makes the old file stale)."""
+    path = combiner_path(scorer, lexical)
+    comb = Combiner.load(path) if path is not None else None
+    if comb is None or lexical:
+        return comb
+    made_for = comb.meta.get("scorer_created")
+    created = (getattr(scorer, "card", None) or {}).get("created")
+    if made_for and created and made_for != created:
+        log.warning("combiner %s was fitted on another version of the model (%s, now %s); not used",
+                    path, made_for, created)
+        return None
+    return comb
+
+
 def combiner_path(scorer: Any, lexical: bool) -> Path | None:
     """Where the combiner for this scorer lives: in its model folder, or the lexical one in the models dir."""
     if lexical:

@@ -99,10 +99,9 @@ class Matcher:
         self.retrieval_weight = 0.0 if self.lexical else float(getattr(scorer, "retrieval_weight", 0.0) or 0.0)
         # The learned second stage (combiner.py): True loads the one stored for this scorer, if any.
         if combiner is True:
-            from affiliation_curator.combiner import Combiner, combiner_path
+            from affiliation_curator.combiner import load_for
 
-            path = combiner_path(scorer, self.lexical)
-            combiner = Combiner.load(path) if path is not None else None
+            combiner = load_for(scorer, self.lexical)
         self.combiner = combiner or None
         if threshold is not None:
             self.threshold = float(threshold)

@@ -193,6 +193,17 @@ def summarise(out, label, data, scores, threshold=None):
     return cal
 
 
+def model_created(model_id: str) -> str | None:
+    """The model card's creation time (the Matcher checks it: a retrained model needs a new combiner)."""
+    import json
+    from pathlib import Path
+
+    try:
+        return json.loads((Path(model_id) / "curator.json").read_text(encoding="utf-8")).get("created")
+    except (OSError, ValueError):
+        return None
+
+
 def fit_base(args, out, exclude: set[str]):
     """The lexical combiner fitted on the lexical dump's rows other than ``exclude`` (for stacking)."""
     from affiliation_curator import combiner as cb
@@ -264,6 +275,7 @@ def do_fit(args, out):
             "command": f"python bench/bench_combiner.py --dump{model_arg} && "
                        f"python bench/bench_combiner.py --fit{model_arg} --kind {args.kind}",
             "ce_rows": args.ce_rows,
+            "scorer_created": model_created(data["model"]),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if base is not None:
         meta["base"] = base.meta

@@ -190,3 +190,16 @@ def test_examine_returns_aligned_scores(registry, retriever):
     [(found, rerank, examined)] = m.examine(["TU Munich, Germany"])
     assert len(found) == len(rerank) == len(examined) and examined[0]
     assert all((r is None) == (not e) for r, e in zip(rerank, examined))
+
+
+def test_a_combiner_fitted_on_another_version_of_the_model_is_not_used(registry, retriever, tmp_path):
+    class Folder(FakeScorer):
+        model_id = str(tmp_path)
+        card = {"created": "2026-11-27T02:00:00+00:00"}
+
+    comb = cb.Combiner(ByFeature("retrieval"), threshold=0.61, meta={"scorer_created": "2026-11-27T01:00:00+00:00"})
+    comb.save(tmp_path / cb.COMBINER_FILE)
+    assert Matcher(registry, Folder(), retriever=retriever).combiner is None
+    comb.meta["scorer_created"] = Folder.card["created"]
+    comb.save(tmp_path / cb.COMBINER_FILE)
+    assert Matcher(registry, Folder(), retriever=retriever).combiner is not None
