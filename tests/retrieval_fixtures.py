@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from affiliation_curator.institution import Institution, Name, Relationship
+from affiliation_curator.retrieval import Retriever
 
 
 def inst(ror: str, name: str, city: str, cc: str, country: str, *, labels=(), aliases=(), acronyms=(),
@@ -66,3 +69,15 @@ class SmallRegistry:
 
     def get(self, ror_id: str) -> Institution | None:
         return self._by_id.get(ror_id)
+
+
+@pytest.fixture(scope="module")
+def registry() -> SmallRegistry:
+    """The small registry, shared by a test module."""
+    return SmallRegistry(small_institutions())
+
+
+@pytest.fixture(scope="module")
+def retriever(registry) -> Retriever:
+    """A retriever over the small registry, shared by a test module."""
+    return Retriever(registry.institutions)

@@ -8,8 +8,8 @@ import pytest
 from affiliation_curator import combiner as cb
 from affiliation_curator.institution import Relationship
 from affiliation_curator.matching import Matcher
-from affiliation_curator.retrieval import RetrievedCandidate, Retriever
-from tests.retrieval_fixtures import SmallRegistry, inst, small_institutions
+from affiliation_curator.retrieval import RetrievedCandidate
+from tests.retrieval_fixtures import inst, registry, retriever  # noqa: F401 - fixtures
 
 HARVARD = "https://ror.org/03vek6s52"
 HMS = "https://ror.org/03wevmz92"
@@ -38,16 +38,6 @@ class ByFeature:
     def predict_proba(self, x):
         p = np.clip(x[:, self.k], 0.0, 1.0)
         return np.stack([1 - p, p], axis=1)
-
-
-@pytest.fixture(scope="module")
-def registry() -> SmallRegistry:
-    return SmallRegistry(small_institutions())
-
-
-@pytest.fixture(scope="module")
-def retriever(registry) -> Retriever:
-    return Retriever(registry.institutions)
 
 
 def col(name: str) -> int:

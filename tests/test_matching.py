@@ -7,8 +7,8 @@ import pytest
 
 from affiliation_curator.candidates import MatchResult
 from affiliation_curator.matching import Matcher, document_text
-from affiliation_curator.retrieval import Retriever
-from tests.retrieval_fixtures import SmallRegistry, small_institutions
+
+from tests.retrieval_fixtures import registry, retriever  # noqa: F401 - fixtures
 
 TUM = "https://ror.org/02kkvpp62"
 LMU = "https://ror.org/05591te55"
@@ -28,16 +28,6 @@ class FakeScorer:
         self.calls.append(list(pairs))
         return np.array([next((v for k, v in self.table.items() if d.startswith(k)), 0.1) for _, d in pairs],
                         dtype=np.float32)
-
-
-@pytest.fixture(scope="module")
-def registry() -> SmallRegistry:
-    return SmallRegistry(small_institutions())
-
-
-@pytest.fixture(scope="module")
-def retriever(registry) -> Retriever:
-    return Retriever(registry.institutions)
 
 
 def test_document_text_is_name_city_country(registry):
