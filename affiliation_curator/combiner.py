@@ -332,12 +332,27 @@ class Combiner:
             return None
 
 
-def load_for(scorer: Any, lexical: bool) -> Combiner | None:
+MIN_REGISTRY_SHARE = 0.5  # a registry under half the size of the one fitted on gets no combiner
+
+
+def load_for(scorer: Any, lexical: bool, registry_size: int | None = None) -> Combiner | None:
     """The combiner stored for this scorer, if any and if it was fitted on this very model (the card's
-    ``created`` time must match: a model retrained into the same folder makes the old file stale)."""
+    ``created`` time must match: a model retrained into the same folder makes the old file stale).
+
+    Some features depend on the registry (its look-alikes, institutions per country): a combiner
+    fitted on a ROR-sized registry is not used for a much smaller one (``registry_size``, e.g.
+    the 104-record demo or a team's own list), which is then scored as without a combiner.
+    """
     path = combiner_path(scorer, lexical)
     comb = Combiner.load(path) if path is not None else None
-    if comb is None or lexical:
+    if comb is None:
+        return None
+    fitted_size = int((comb.meta.get("registry") or {}).get("institutions") or 0)
+    if registry_size is not None and fitted_size and registry_size < MIN_REGISTRY_SHARE * fitted_size:
+        log.info("combiner %s was fitted on a registry of %d institutions; not used for one of %d",
+                 path, fitted_size, registry_size)
+        return None
+    if lexical:
         return comb
     made_for = comb.meta.get("scorer_created")
     created = (getattr(scorer, "card", None) or {}).get("created")

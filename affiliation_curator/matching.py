@@ -101,7 +101,7 @@ class Matcher:
         if combiner is True:
             from affiliation_curator.combiner import load_for
 
-            combiner = load_for(scorer, self.lexical)
+            combiner = load_for(scorer, self.lexical, registry_size=len(self.retriever.institutions))
         self.combiner = combiner or None
         if threshold is not None:
             self.threshold = float(threshold)

@@ -276,6 +276,7 @@ def do_fit(args, out):
                        f"python bench/bench_combiner.py --fit{model_arg} --kind {args.kind}",
             "ce_rows": args.ce_rows,
             "scorer_created": model_created(data["model"]),
+            "registry": {"name": registry.name, "version": registry.meta.version, "institutions": len(registry)},
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if base is not None:
         meta["base"] = base.meta

@@ -193,3 +193,16 @@ def test_a_combiner_fitted_on_another_version_of_the_model_is_not_used(registry,
     comb.meta["scorer_created"] = Folder.card["created"]
     comb.save(tmp_path / cb.COMBINER_FILE)
     assert Matcher(registry, Folder(), retriever=retriever).combiner is not None
+
+
+def test_a_combiner_fitted_on_a_much_larger_registry_is_not_used(registry, retriever, tmp_path):
+    class Folder(FakeScorer):
+        model_id = str(tmp_path)
+
+    size = len(registry.institutions)
+    comb = cb.Combiner(ByFeature("retrieval"), threshold=0.61, meta={"registry": {"institutions": 51_370}})
+    comb.save(tmp_path / cb.COMBINER_FILE)
+    assert Matcher(registry, Folder(), retriever=retriever).combiner is None  # e.g. the demo registry
+    comb.meta["registry"]["institutions"] = int(size / cb.MIN_REGISTRY_SHARE)
+    comb.save(tmp_path / cb.COMBINER_FILE)
+    assert Matcher(registry, Folder(), retriever=retriever).combiner is not None  # half the size or more: used
