@@ -66,7 +66,11 @@ def build_matcher(args: argparse.Namespace, top_k: int = 10, quiet: bool = False
               file=sys.stderr)
     if top_k < 1:
         raise InputError("--top-k must be at least 1")
-    return Matcher(registry, scorer=scorer, top_k=top_k, n_retrieve=max(20, top_k))
+    matcher = Matcher(registry, scorer=scorer, top_k=top_k, n_retrieve=max(20, top_k))
+    if not quiet and matcher.combiner is not None:
+        print(f"second-stage combiner: {matcher.combiner.path or 'given'} (threshold {matcher.threshold:.3f})",
+              file=sys.stderr)
+    return matcher
 
 
 def load_model(model: str | None) -> Any:
