@@ -96,7 +96,8 @@ class Matcher:
         # Set by the model card (reranker.ModelCard): documents with the matched name, and the share
         # of the retrieval score blended into the reranker's score (both calibrated in training).
         self.matched_names = getattr(scorer, "document_style", "") == "matched-name"
-        self.retrieval_weight = 0.0 if self.lexical else float(getattr(scorer, "retrieval_weight", 0.0) or 0.0)
+        # (the lexical fallback's score is the retrieval score, blended with LEXICAL_WEIGHT of its own)
+        self.retrieval_weight = (1.0 - LEXICAL_WEIGHT) if self.lexical else float(getattr(scorer, "retrieval_weight", 0.0) or 0.0)
         # The learned second stage (combiner.py): True loads the one stored for this scorer, if any.
         if combiner is True:
             from affiliation_curator.combiner import load_for
@@ -148,25 +149,20 @@ class Matcher:
     def examine(self, texts: Sequence[str]) -> list[tuple[list[RetrievedCandidate], list[float | None], list[bool]]]:
         """For each (sanitised, non-empty) string: the retrieved candidates and, aligned with
         them, the scorer's score (None where not scored: not reranked, or the lexical fallback)
-        and whether each was examined (reranked). The raw material of ``_rank`` and of fitting
+        and whether each was examined (reranked). The raw material of the final scores and of fitting
         the combiner."""
         unique = list(dict.fromkeys(texts))
         found = dict(zip(unique, self.retriever.search_many(unique, k=self.n_retrieve)))
-        pairs: list[tuple[str, str]] = []
-        for text in unique:
-            for c in self._to_rerank(found[text]):
-                inst = self._by_id.get(c.institution_id)
-                if inst is not None:
-                    pairs.append((text, self.document(inst, c)))
-        scores: dict[tuple[str, str], float] = {}
-        if pairs and not (self.lexical and LEXICAL_WEIGHT == 0.0):
-            values = self.scorer.score(pairs)
-            scores = {p: float(v) for p, v in zip(pairs, values)}
+        chosen = {text: {c.institution_id for c in self._to_rerank(found[text])} for text in unique}
+        scored = not (self.lexical and LEXICAL_WEIGHT == 0.0)
+        pairs = [(text, self.document(self._by_id[c.institution_id], c))
+                 for text in unique for c in found[text]
+                 if scored and c.institution_id in chosen[text] and c.institution_id in self._by_id]
+        scores = dict(zip(pairs, (float(v) for v in self.scorer.score(pairs)))) if pairs else {}
         out = {}
         for text in unique:
             cands = [c for c in found[text] if c.institution_id in self._by_id]
-            examined_ids = {c.institution_id for c in self._to_rerank(found[text])}
-            examined = [c.institution_id in examined_ids for c in cands]
+            examined = [c.institution_id in chosen[text] for c in cands]
             rerank = [scores.get((text, self.document(self._by_id[c.institution_id], c))) if e else None
                       for c, e in zip(cands, examined)]
             out[text] = (cands, rerank, examined)
@@ -179,8 +175,11 @@ class Matcher:
             prepared.append((safe, notes))
         unique = list(dict.fromkeys(s for s, _ in prepared if s))
         examined = self.examine(unique)
-        learned = self._combined_scores(unique, examined) if self.combiner is not None else {}
-        ranked = {text: self._rank(text, *ex, scores=learned.get(text)) for text, ex in zip(unique, examined)}
+        if self.combiner is not None:
+            scores = self._combined_scores(unique, examined)
+        else:
+            scores = {text: self._blended_scores(*ex) for text, ex in zip(unique, examined)}
+        ranked = {text: self._rank(ex[0], scores[text]) for text, ex in zip(unique, examined)}
         results = []
         for raw, (safe, notes) in zip(batch, prepared):
             original = raw if isinstance(raw, str) else safe
@@ -232,29 +231,19 @@ class Matcher:
             start += n
         return out
 
-    def _scores(self, text: str, found: list[RetrievedCandidate], rerank: list[float | None],
-                examined: list[bool]) -> list[float]:
-        """The final score (0-1) of each retrieved candidate: the combiner's probability when one
-        is loaded, else the blend of reranker and retrieval scores (candidates not reranked
-        follow at half the lowest reranked score, in retrieval order)."""
-        if self.combiner is not None:
-            return self._combined_scores([text], [(found, rerank, examined)])[text]
-        blended = []
-        for rc, r in zip(found, rerank):
-            if self.lexical:
-                blended.append(LEXICAL_WEIGHT * (r or 0.0) + (1.0 - LEXICAL_WEIGHT) * rc.score)
-            else:
-                blended.append(self._blend(r or 0.0, rc.score))
+    def _blended_scores(self, found: list[RetrievedCandidate], rerank: list[float | None],
+                        examined: list[bool]) -> list[float]:
+        """The final score (0-1) of each retrieved candidate without a combiner: the blend of
+        reranker and retrieval scores (candidates not reranked follow at half the lowest
+        reranked score, in retrieval order)."""
+        blended = [self._blend(r or 0.0, rc.score) for rc, r in zip(found, rerank)]
         done = [v for v, e in zip(blended, examined) if e]
         floor = min(done) if done else None
         return [v if e else 0.5 * min(floor if floor is not None else rc.score, rc.score)
                 for rc, v, e in zip(found, blended, examined)]
 
-    def _rank(self, text: str, found: list[RetrievedCandidate], rerank: list[float | None],
-              examined: list[bool], scores: list[float] | None = None) -> list[Candidate]:
+    def _rank(self, found: list[RetrievedCandidate], scores: list[float]) -> list[Candidate]:
         cands: list[Candidate] = []
-        if scores is None:
-            scores = self._scores(text, found, rerank, examined)
         for rc, score in zip(found, scores):
             inst = self._by_id[rc.institution_id]
             cands.append(
