@@ -183,7 +183,7 @@ def candidate_features(
     for inst in insts:
         if inst is not None:
             wanted.add(inst.name)
-            wanted.update(n.value for n in inst.names if "acronym" not in n.types[:MAX_NAMES])
+            wanted.update(_comparable_names(inst))
     ratios = view.best_ratios(sorted(wanted))
     for i, c in enumerate(found):
         row = out[i]
@@ -232,13 +232,18 @@ def candidate_features(
             if country_sizes is not None:
                 row[col["country_size"]] = math.log1p(country_sizes.get(inst.country_code or "", 0))
             row[col["display_seg_ratio"]] = ratios[inst.name]
-            others = [n.value for n in inst.names if "acronym" not in n.types][:MAX_NAMES]
+            others = _comparable_names(inst)
             row[col["best_name_seg_ratio"]] = max([ratios[v] for v in others] + [row[col["display_seg_ratio"]]])
             acr = {acronym_key(n.value) for n in inst.names if "acronym" in n.types}
             row[col["acronym_hit"]] = float(bool(acr & view.acronyms))
         row[col["seg_ratio"]] = ratios[c.matched_name or ""]
         row[col["name_partial"]] = view.partial(c.matched_name or "")
     return out
+
+
+def _comparable_names(inst: Institution) -> list[str]:
+    """The names of an institution compared with the string: its first ``MAX_NAMES`` non-acronyms."""
+    return [n.value for n in inst.names if "acronym" not in n.types][:MAX_NAMES]
 
 
 def country_sizes(institutions: Iterable[Institution]) -> dict[str, int]:
