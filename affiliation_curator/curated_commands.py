@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from affiliation_curator.errors import InputError
@@ -32,9 +30,9 @@ def add_batch_argument(p: argparse.ArgumentParser, help_text: str = BATCH_HELP) 
 
 
 def _batches(store: Any, wanted: list[str]) -> list[Any]:
-    from affiliation_curator.export import _resolve_batches
+    from affiliation_curator.export import resolve_batches
 
-    return _resolve_batches(store, [w.strip() for w in wanted if w and w.strip()] or [""])
+    return resolve_batches(store, [w.strip() for w in wanted if w and w.strip()] or [""])
 
 
 def evaluate_batches(args: argparse.Namespace) -> int:
@@ -78,7 +76,7 @@ def batch_pairs_file(args: argparse.Namespace, registry: Any) -> Iterator[tuple[
         return
     if args.pairs:
         raise InputError("give --pairs or --batch, not both")
-    from affiliation_curator.finetune import curated_training_data
+    from affiliation_curator.finetune import curated_training_data, temporary_pairs_file
     from affiliation_curator.store import Store
 
     store = Store()
@@ -89,7 +87,5 @@ def batch_pairs_file(args: argparse.Namespace, registry: Any) -> Iterator[tuple[
           f"({counts['train positives']} right) from {counts['train affiliations']} affiliations", file=sys.stderr)
     for warning in data.warnings:
         print(f"note: {warning}", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="curator-batch-pairs-") as scratch:
-        path = Path(scratch) / "curated-pairs.jsonl"
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in data.train), encoding="utf-8")
+    with temporary_pairs_file(data.train) as path:
         yield str(path), {**data.sources, **counts}

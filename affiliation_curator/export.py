@@ -13,8 +13,7 @@ take the file unchanged. Labels come from the current decisions:
 Explicit labels (positive, rejected, none) win over implied ones (hard, easy) when pairs
 repeat; between explicit labels the latest decision wins. The validation split is by
 affiliation string (a stable hash, ``gold.is_validation_string``), so one
-affiliation is never on both sides; with a share of 0.2 it is exactly the strings the
-benchmarks hold out.
+affiliation is never on both sides; it is hashed apart from the benchmarks' gold test split.
 
 **Mapping**: one row per decided affiliation: ROR id, institution name, decision, score,
 model, registry version, curator, time: what downstream metadata work consumes.
@@ -170,7 +169,8 @@ class ExportOptions:
     include_undecided: bool = False  # mapping only: also list items without a decision
 
 
-def _resolve_batches(store: Store, wanted: list[str | int] | None) -> list[BatchInfo]:
+def resolve_batches(store: Store, wanted: list[str | int] | None) -> list[BatchInfo]:
+    """The batches named (by name or number), in the order given; none named: every batch."""
     infos = store.batches()
     if not wanted:
         return sorted(infos, key=lambda b: b.id)
@@ -290,7 +290,7 @@ def build_pairs(store: Store, options: ExportOptions | None = None, registry: An
         raise InputError("the validation share must be at least 0 and below 1")
     if options.easy_negatives and registry is None:
         raise InputError("easy negatives are random registry institutions: give a registry")
-    batches = _resolve_batches(store, options.batches)
+    batches = resolve_batches(store, options.batches)
     keep = _Filter(options)
     rng = random.Random(options.seed)
     pool = _InstitutionPool(registry) if registry is not None else None
@@ -443,7 +443,7 @@ def build_mapping(store: Store, options: ExportOptions | None = None) -> list[di
     options = options or ExportOptions()
     keep = _Filter(options)
     rows: list[dict[str, Any]] = []
-    for info in _resolve_batches(store, options.batches):
+    for info in resolve_batches(store, options.batches):
         for row in store.table(info.id):
             decided = row["decision"] in ("accept", "none")
             if decided:

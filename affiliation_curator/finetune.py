@@ -24,7 +24,8 @@ import math
 import re
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -77,6 +78,15 @@ class TrainingData:
             out[f"{side} positives"] = sum(1 for r in rows if r["label"] >= 0.5)
             out[f"{side} affiliations"] = len({r["query"] for r in rows})
         return out
+
+
+@contextmanager
+def temporary_pairs_file(rows: Sequence[dict[str, Any]]) -> Iterator[Path]:
+    """Pairs (``query``, ``document``, ``label``) in a JSON Lines file that training reads, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="curator-pairs-") as scratch:
+        path = Path(scratch) / "pairs.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        yield path
 
 
 def _plain_date(value: date | datetime | None) -> str | None:
@@ -313,9 +323,7 @@ def finetune(
     if data.validation:
         before = pair_metrics(_base_scorer(base_model, seed), data.validation)
     say("training", "preparing the training run")
-    with tempfile.TemporaryDirectory(prefix="curator-finetune-") as scratch:
-        pairs_file = Path(scratch) / "train.jsonl"
-        pairs_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in data.train), encoding="utf-8")
+    with temporary_pairs_file(data.train) as pairs_file:
         report = train_cross_encoder(
             registry, out, pairs_file=pairs_file if data.train else None, base_model=base_model, epochs=epochs,
             max_steps=planned_steps(len(data.train), registry_queries, batch_size, epochs, max_steps),
