@@ -242,7 +242,7 @@ class CrossEncoderScorer(CachedScorer):
 
         with self._predict_lock:
             if self.device.startswith("cpu"):
-                _thread_tuner.maybe_update()
+                retune_cpu_threads()
             if self.model.num_labels == 1:
                 scores = self.model.predict(
                     pairs, batch_size=self.batch_size, show_progress_bar=False, activation_fn=torch.nn.Sigmoid()
@@ -529,6 +529,11 @@ class _ThreadTuner:
 
 
 _thread_tuner = _ThreadTuner()
+
+
+def retune_cpu_threads() -> None:
+    """Follow the machine's load: reset torch's CPU threads (``cpu_threads``) if due; cheap to call often."""
+    _thread_tuner.maybe_update()
 
 
 def _pick_device(device: str | None) -> str:

@@ -47,9 +47,9 @@ from affiliation_curator.reranker import (
     CARD_FILE,
     DEFAULT_MAX_LENGTH,
     ModelCard,
-    _thread_tuner,
     cpu_threads,
     load_cross_encoder,
+    retune_cpu_threads,
 )
 
 log = logging.getLogger(__name__)
@@ -589,12 +589,7 @@ def recalibrate(
     labelled files the model never saw, e.g. curators' decisions).
     """
     say = progress or (lambda message: None)
-    folder = Path(model_dir).expanduser().resolve()
-    card = ModelCard.read(folder)
-    if card is None:
-        raise CuratorError(f"{folder} is not one of our model folders (no readable curator.json)")
-    institutions = _institutions(registry)
-    by_id = {inst.id: inst for inst in institutions}
+    by_id = {inst.id: inst for inst in _institutions(registry)}
     queries: list[LabelledQuery] = []
     for path in gold_files:
         rows = read_gold(path)
@@ -605,7 +600,7 @@ def recalibrate(
                       if r.affiliation.strip() and (r.is_no_match or all(i in by_id for i in r.ror_ids))]
         say(f"{Path(path).name}: {len(picked)} rows to calibrate on")
         queries.extend(picked)
-    return calibrate_on_queries(folder, registry, queries, weights=weights, method=method, progress=progress)
+    return calibrate_on_queries(model_dir, registry, queries, weights=weights, method=method, progress=progress)
 
 
 def calibrate_on_queries(
@@ -905,8 +900,8 @@ def train_cross_encoder(
             self.every = max(1, total_steps // 40)
 
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001 - transformers' signature
-            if not torch.cuda.is_available() and not os.environ.get("AFFILIATION_CURATOR_THREADS"):
-                _thread_tuner.maybe_update()  # use the cores other processes leave free
+            if not torch.cuda.is_available():
+                retune_cpu_threads()  # use the cores other processes leave free
             step = state.global_step
             if step % self.every == 0 or step == state.max_steps:
                 elapsed = time.monotonic() - self.start
