@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # the command as typed (a model card records how the model was made)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -101,10 +101,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_use)
 
 
-def _from_cli() -> bool:
-    return len(sys.argv) > 2 and sys.argv[1:3] == ["model", "train"]
-
-
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -148,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     card = ModelCard.read(Path(report.out_dir))
     if card is not None:  # how this model was made, for whoever wants to make it again
-        card.extra["command"] = "python -m affiliation_curator " + shlex.join(sys.argv[1:] if _from_cli() else [])
+        card.extra["command"] = "python -m affiliation_curator " + shlex.join(getattr(args, "argv", None) or [])
         if curated is not None:  # the pairs file was temporary; say which decisions it held
             card.training["pairs_file"] = None
             card.training["curated"] = curated

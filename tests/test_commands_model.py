@@ -41,6 +41,8 @@ def test_model_train_list_use(registry_csv, tiny_cross_encoder_dir, tmp_path, ca
     assert (out_dir / "curator.json").is_file()
     assert "step 2/2" in captured.err
     assert "CPU" in captured.out and "threshold" in captured.out
+    made_by = json.loads((out_dir / "curator.json").read_text())["command"]
+    assert made_by.startswith("python -m affiliation_curator model train --registry ") and made_by.endswith("--name tiny-v1")
 
     assert main(["model", "list"]) == 0
     listing = capsys.readouterr().out
