@@ -24,6 +24,26 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("AFFILIATION_CURATOR_HOME", str(RESULTS / "home"))
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(script: str, home: Path, *args: str) -> dict:
+    """Run ``script --child ARGS`` in a fresh process on data directory ``home``; its last stdout line is JSON."""
+    import json
+    import subprocess
+
+    env = {**os.environ, "AFFILIATION_CURATOR_HOME": str(home), "PYTHONPATH": str(PROJECT_DIR)}
+    out = subprocess.run([sys.executable, script, "--child", *args], env=env, capture_output=True, text=True,
+                         check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{args[0] if args else script} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def shared_registry():
     """The 51k-record shared ROR registry, imported into the bench data directory once."""
     from affiliation_curator.registry import RegistryCatalog

@@ -19,15 +19,10 @@ since it is slow), measured in the same run. Tune on the train side; report on t
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 from collections import defaultdict
 
-from _common import Tee, gold_rows, shared_registry
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from _common import Tee, gold_rows, peak_rss_mb, shared_registry
 
 
 def main() -> None:

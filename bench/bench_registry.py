@@ -15,20 +15,16 @@ import argparse
 import gzip
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import peak_rss_mb, run_child  # noqa: E402
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DUMP = PROJECT_DIR.parent / "shared" / "data" / "ror" / "ror-union-2026-06-23.json.gz"
-
-
-def _peak_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def child_import(path: str) -> dict:
@@ -36,7 +32,7 @@ def child_import(path: str) -> dict:
     from affiliation_curator.registry import RegistryCatalog
 
     meta = RegistryCatalog().import_file(path, name="bench")
-    return {"seconds": time.perf_counter() - start, "records": meta.count, "peak_mb": _peak_mb(),
+    return {"seconds": time.perf_counter() - start, "records": meta.count, "peak_mb": peak_rss_mb(),
             "stored_mb": (meta.folder / "institutions.json").stat().st_size / 1e6}
 
 
@@ -55,16 +51,7 @@ def child_load() -> dict:
     later = (time.perf_counter() - first_find) / len(queries)
     return {"load_seconds": loaded - imported, "with_imports_seconds": loaded - start,
             "first_find_seconds": first_find - loaded, "find_seconds": later, "records": len(registry),
-            "peak_mb": _peak_mb()}
-
-
-def run_child(mode: str, home: Path, *args: str) -> dict:
-    env = {**os.environ, "AFFILIATION_CURATOR_HOME": str(home), "PYTHONPATH": str(PROJECT_DIR)}
-    out = subprocess.run([sys.executable, __file__, "--child", mode, *args], env=env, capture_output=True,
-                         text=True, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"{mode} failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+            "peak_mb": peak_rss_mb()}
 
 
 def make_scaled(dump: Path, scale: float, out: Path) -> int:
@@ -92,8 +79,8 @@ def make_scaled(dump: Path, scale: float, out: Path) -> int:
 def report(label: str, dump: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-registry-") as tmp:
         home = Path(tmp) / "home"
-        imp = run_child("import", home, str(dump))
-        load = run_child("load", home)
+        imp = run_child(__file__, home, "import", str(dump))
+        load = run_child(__file__, home, "load")
     print(f"\n== {label}: {dump.name} ({dump.stat().st_size / 1e6:.1f} MB on disk)")
     print(f"import : {imp['seconds']:6.2f} s for {imp['records']:,} records, peak RSS {imp['peak_mb']:.0f} MB, "
           f"stored {imp['stored_mb']:.1f} MB")

@@ -30,13 +30,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from _common import PROJECT_DIR, UNION, gold_rows  # noqa: E402
-
-
-def _peak_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from _common import PROJECT_DIR, UNION, gold_rows, peak_rss_mb, run_child  # noqa: E402
 
 
 def child_build() -> dict:
@@ -49,7 +43,7 @@ def child_build() -> dict:
     built = time.perf_counter() - start
     names = sum(len(inst.names) for inst in registry)
     del retriever
-    return {"institutions": len(registry), "names": names, "build_seconds": built, "peak_mb": _peak_mb()}
+    return {"institutions": len(registry), "names": names, "build_seconds": built, "peak_mb": peak_rss_mb()}
 
 
 def child_serve(strings: list[str], model: str) -> dict:
@@ -74,17 +68,8 @@ def child_serve(strings: list[str], model: str) -> dict:
     return {
         "registry_load_seconds": loaded - start, "index_load_seconds": index_loaded - loaded,
         "search_ms": 1000 * search_seconds / len(strings), "match_per_second": len(results) / match_seconds,
-        "scorer": matcher.scorer.model_id, "peak_mb": _peak_mb(),
+        "scorer": matcher.scorer.model_id, "peak_mb": peak_rss_mb(),
     }
-
-
-def run_child(home: Path, *args: str) -> dict:
-    env = {**os.environ, "AFFILIATION_CURATOR_HOME": str(home), "PYTHONPATH": str(PROJECT_DIR)}
-    out = subprocess.run([sys.executable, __file__, "--child", *args], env=env, capture_output=True, text=True,
-                         check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"{args[0]} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -120,8 +105,8 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "affiliation_curator", "registry", "import", str(dump), "--name", "scale"],
                        env=env, check=True, capture_output=True)
         (tmp_path / "strings.json").write_text(json.dumps(strings), encoding="utf-8")
-        build = run_child(home, "build")
-        serve = run_child(home, "serve", str(tmp_path / "strings.json"), args.model)
+        build = run_child(__file__, home, "build")
+        serve = run_child(__file__, home, "serve", str(tmp_path / "strings.json"), args.model)
 
     print(f"synthetic registry: {count:,} institutions ({args.scale}x the shared {UNION.name}), "
           f"{build['names']:,} names")
