@@ -65,7 +65,14 @@ _POSTCODE = re.compile(
     r"|\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b"
     r"|\b[A-Z]\d[A-Z] ?\d[A-Z]\d\b"
 )
-_FOOTNOTE_LEAD = re.compile(r"^\s*(?:\(?[0-9]{1,2}\)?|\(?[a-z]\)|[a-z](?=\s*[A-Z])|[*†‡§¶#]+)[\s.,:)]*(?=\S)")
+# A leading footnote letter: "a Department ...", "(b) ...", or glued to a word that opens
+# affiliations ("aDepartment of ..."); a glued letter before any other capital is part of a
+# name ("eLife", "iGReD", "eScience Institute").
+_FOOTNOTE_LEAD = re.compile(
+    r"^\s*(?:\(?[0-9]{1,2}\)?|\(?[a-z]\)|[a-z](?=\s+[A-Z])"
+    r"|[a-z](?=(?:Dep|Div|Fac|Inst|Lab|Sch|Univ|Cent|Coll|Hosp|Grad)[a-z]|(?:Key|State|National) )"
+    r"|[*†‡§¶#]+)[\s.,:)]*(?=\S)"
+)
 _MARKS = re.compile(r"[*†‡§¶⁎∗✉☆★]|[\u00b9\u00b2\u00b3\u2070-\u209f]")
 
 

@@ -78,3 +78,13 @@ def test_location_index_finds_registry_cities_and_country_aliases():
     assert locs.find(normalize("Columbia University, New York, NY, USA")).countries == {"US"}
     assert locs.find(normalize("Peking University, PR China")).countries == {"CN"}
     assert locs.find(normalize("Imperial College, UK")).countries == {"GB"}
+
+
+def test_clean_keeps_names_that_open_with_a_lower_case_letter():
+    assert clean("eLife") == "eLife"
+    assert clean("iGReD, Université Clermont Auvergne") == "iGReD, Université Clermont Auvergne"
+    assert clean("eScience Institute, University of Washington").startswith("eScience")
+    # a footnote letter glued to the word that opens the affiliation still goes
+    assert clean("aDepartment of Physics, University of Oslo") == "Department of Physics, University of Oslo"
+    assert clean("bKey Laboratory of Plant Biology") == "Key Laboratory of Plant Biology"
+    assert clean("c Institute of Botany") == "Institute of Botany"
