@@ -10,6 +10,7 @@ from affiliation_curator import config
 from affiliation_curator.ranking_jobs import RankingJobs
 
 _SCORER_NOTES: dict[str, str] = {}  # model id -> why it stands in for the configured model ("" if it does not)
+_COMBINED: set[str] = set()  # model ids whose engine ranks with a learned combiner (combiner.py)
 
 
 @st.cache_resource(show_spinner=False)
@@ -52,6 +53,10 @@ def _matcher(registries_dir: str, registry_name: str, version_key: str, model: s
     matcher = Matcher(registry, load_scorer(model or None))
     model_id, fallback = scorer_note(matcher)
     _SCORER_NOTES[model_id] = fallback
+    if getattr(matcher, "combiner", None) is not None:
+        _COMBINED.add(model_id)
+    else:
+        _COMBINED.discard(model_id)
     return matcher
 
 
@@ -80,6 +85,11 @@ def scorer_note(matcher: Any) -> tuple[str, str]:
     """(model id, fallback reason or "") of the matcher's scorer."""
     scorer = getattr(matcher, "scorer", None)
     return str(getattr(scorer, "model_id", "") or "?"), str(getattr(scorer, "fallback_reason", "") or "")
+
+
+def with_combiner(model_id: str) -> bool:
+    """Whether this process's engine for ``model_id`` ranks with a learned second-stage combiner."""
+    return model_id in _COMBINED
 
 
 def scorer_notes() -> dict[str, str]:

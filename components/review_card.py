@@ -292,7 +292,8 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
     registry_note = f"registry {registry.name} ({registry.meta.version})" if registry is not None else ""
     st.caption(
         safe_md(" · ".join(p for p in (
-            f"scored by {model}" + (f" (fallback: {clean(fallback, FALLBACK_CHARS)})" if fallback else ""),
+            f"scored by {model}" + (" + learned combiner" if resources.with_combiner(model) else "")
+            + (f" (fallback: {clean(fallback, FALLBACK_CHARS)})" if fallback else ""),
             f"threshold {threshold:.2f}", registry_note) if p)),
         help=f"Fallback: {fallback}" if fallback and len(fallback) > FALLBACK_CHARS else None,
     )

@@ -85,6 +85,7 @@ def test_card_shows_affiliation_candidates_model_and_registry(review):
     assert shown(at) == ROWS[0][0]
     captions = " ".join(c.value for c in at.caption)
     assert "scored by test" in captions and "threshold 0" in captions and "registry demo" in captions
+    assert "combiner" not in captions
     markdown = " ".join(m.value for m in at.markdown)
     assert "Technical University of Munich" in markdown and "https://ror.org/02kkvpp62" in markdown
     assert "Munich, Germany" in markdown and "matched acronym" in markdown and "city agrees" in markdown
@@ -367,3 +368,17 @@ def test_order_and_filter_survive_the_other_views(review):
     at.segmented_control(key="review_view").set_value("Review").run()
     assert at.segmented_control(key="review_order").value == "uncertain"
     assert at.segmented_control(key="review_filter").value == "all"
+
+
+def test_caption_says_when_a_learned_combiner_ranked(navigation_apptest, monkeypatch):  # noqa: F811
+    from components import resources
+
+    monkeypatch.setattr(resources, "_COMBINED", {"test-scorer"})
+    _store, batch_id = make_batch()
+    at = navigation_apptest()
+    at.query_params["batch"] = str(batch_id)
+    at.run()
+    at.switch_page("pages/review.py").run()
+    assert not at.exception, at.exception
+    captions = " ".join(c.value for c in at.caption).replace("\\", "")  # markdown escapes
+    assert "scored by test-scorer + learned combiner" in captions
