@@ -75,17 +75,22 @@ def main() -> None:
     combiner = matcher.combiner.path if matcher.combiner is not None else "none"
     out(f"{args.side} side, {len(rows)} rows with a right answer (all gold ids in {registry.name}); "
         f"scorer {matcher.model_id}; combiner {combiner}")
-    results = matcher.match_many([r.affiliation for _, r in rows], batch_size=32)
+    texts = [r.affiliation for _, r in rows]
+    first = matcher.retriever.search_many(texts, k=20)
+    results = matcher.match_many(texts, batch_size=32)
     counts: dict[str, Counter] = {}
     examples: dict[str, list[str]] = {c: [] for c in CATEGORIES}
-    for (source, row), res in zip(rows, results):
+    for (source, row), res, found in zip(rows, results, first):
         c = counts.setdefault(source, Counter())
         c["rows"] += 1
+        gold = [by_id[g] for g in row.ror_ids if g in by_id]
+        if not set(row.ror_ids) & {f.institution_id for f in found}:
+            c["retrieval miss"] += 1
+            c["retrieval miss, gold unnamed"] += category(row.affiliation, None, gold) == "gold unnamed"
         top = res.candidates[0].id if res.candidates else None
         if top in row.ror_ids:
             c["right"] += 1
             continue
-        gold = [by_id[g] for g in row.ror_ids if g in by_id]
         cat = category(row.affiliation, by_id.get(top) if top else None, gold)
         c[cat] += 1
         examples[cat].append(f"  {row.affiliation[:120]!r}\n      top: {by_id[top].name if top else None} | "
@@ -95,7 +100,9 @@ def main() -> None:
         clear = c["rows"] - c["names both"] - c["gold unnamed"]
         out(f"{source}: rows {c['rows']} | acc@1 {c['right'] / c['rows']:.3f} | errors "
             + ", ".join(f"{k} {c[k]}" for k in CATEGORIES)
-            + f" | acc@1 without 'names both' and 'gold unnamed' rows {c['right'] / max(1, clear):.3f}")
+            + f" | acc@1 without 'names both' and 'gold unnamed' rows {c['right'] / max(1, clear):.3f}"
+            + f" | retrieval recall@20 {1 - c['retrieval miss'] / c['rows']:.3f}, without 'gold unnamed' rows "
+            f"{1 - (c['retrieval miss'] - c['retrieval miss, gold unnamed']) / max(1, c['rows'] - c['gold unnamed']):.3f}")
     for cat in CATEGORIES:
         random.Random(0).shuffle(examples[cat])
         out(f"-- {cat} ({len(examples[cat])})")
