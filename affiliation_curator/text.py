@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from affiliation_curator.config import MAX_AFFILIATION_CHARS
+from affiliation_curator.registry.countries import COUNTRY_ALIASES
 
 # --- sanitising -------------------------------------------------------------------------
 
@@ -209,35 +210,7 @@ def acronym_key(value: str) -> str:
 
 # --- locations --------------------------------------------------------------------------
 
-COUNTRY_ALIASES: dict[str, str] = {
-    "usa": "US", "u s a": "US", "us": "US", "u s": "US", "united states": "US",
-    "united states of america": "US", "america": "US",
-    "uk": "GB", "u k": "GB", "united kingdom": "GB", "great britain": "GB", "britain": "GB",
-    "england": "GB", "scotland": "GB", "wales": "GB", "northern ireland": "GB",
-    "china": "CN", "pr china": "CN", "p r china": "CN", "prc": "CN", "peoples republic of china": "CN",
-    "people s republic of china": "CN", "mainland china": "CN",
-    "deutschland": "DE", "germany": "DE", "federal republic of germany": "DE",
-    "france": "FR", "espana": "ES", "spain": "ES", "italia": "IT", "italy": "IT",
-    "brasil": "BR", "brazil": "BR", "nederland": "NL", "the netherlands": "NL", "netherlands": "NL",
-    "holland": "NL", "schweiz": "CH", "suisse": "CH", "svizzera": "CH", "switzerland": "CH",
-    "osterreich": "AT", "austria": "AT", "polska": "PL", "poland": "PL", "sverige": "SE",
-    "norge": "NO", "danmark": "DK", "suomi": "FI", "turkiye": "TR", "turkey": "TR",
-    "czech republic": "CZ", "czechia": "CZ", "viet nam": "VN", "vietnam": "VN",
-    "south korea": "KR", "korea": "KR", "republic of korea": "KR", "korea republic of": "KR",
-    "russia": "RU", "russian federation": "RU", "iran": "IR", "islamic republic of iran": "IR",
-    "taiwan": "TW", "roc": "TW", "hong kong": "HK", "hong kong sar": "HK", "macau": "MO", "macao": "MO",
-    "japan": "JP", "nippon": "JP", "india": "IN", "mexico": "MX", "canada": "CA", "australia": "AU",
-    "new zealand": "NZ", "belgique": "BE", "belgie": "BE", "belgium": "BE", "egypt": "EG",
-    "saudi arabia": "SA", "kingdom of saudi arabia": "SA", "ksa": "SA", "uae": "AE",
-    "united arab emirates": "AE", "ireland": "IE", "eire": "IE", "greece": "GR", "hellas": "GR",
-    "portugal": "PT", "argentina": "AR", "chile": "CL", "colombia": "CO", "peru": "PE",
-    "south africa": "ZA", "nigeria": "NG", "kenya": "KE", "pakistan": "PK", "bangladesh": "BD",
-    "indonesia": "ID", "malaysia": "MY", "singapore": "SG", "thailand": "TH", "philippines": "PH",
-    "israel": "IL", "sweden": "SE", "norway": "NO", "denmark": "DK", "finland": "FI",
-    "hungary": "HU", "romania": "RO", "ukraine": "UA", "slovakia": "SK", "slovenia": "SI",
-    "croatia": "HR", "serbia": "RS", "bulgaria": "BG", "lithuania": "LT", "latvia": "LV",
-    "estonia": "EE", "iceland": "IS", "luxembourg": "LU", "cyprus": "CY", "malta": "MT",
-}
+# Country words: registry.countries.COUNTRY_ALIASES and the country names of the registry searched.
 
 # US states (full names only: the two-letter codes collide with too many words).
 US_STATES = (

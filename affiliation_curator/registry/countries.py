@@ -69,8 +69,10 @@ COUNTRY_NAMES: dict[str, str] = {
     "ZM": "Zambia", "ZW": "Zimbabwe",
 }
 
-# Other spellings people write for a country (matched after accent/case folding).
-_ALIASES: dict[str, str] = {
+# Other spellings people write for a country (matched after accent/case folding); also the
+# country words the retriever looks for in affiliation strings (text.LocationIndex), beside the
+# country names of the registry it searches.
+COUNTRY_ALIASES: dict[str, str] = {
     "usa": "US", "u s a": "US", "u s": "US", "united states of america": "US", "america": "US",
     "uk": "GB", "u k": "GB", "great britain": "GB", "britain": "GB", "england": "GB",
     "scotland": "GB", "wales": "GB", "northern ireland": "GB",
@@ -89,6 +91,21 @@ _ALIASES: dict[str, str] = {
     "bahamas the": "BS", "state of palestine": "PS", "east timor": "TL", "holy see": "VA",
     "espana": "ES", "italia": "IT", "schweiz": "CH", "suisse": "CH", "osterreich": "AT",
     "brasil": "BR", "mexico": "MX", "polska": "PL", "nippon": "JP", "españa": "ES",
+    "us": "US", "united states": "US", "united kingdom": "GB", "china": "CN", "mainland china": "CN",
+    "germany": "DE", "france": "FR", "spain": "ES", "italy": "IT", "brazil": "BR", "nederland": "NL",
+    "svizzera": "CH", "switzerland": "CH", "austria": "AT", "poland": "PL", "sverige": "SE", "norge": "NO",
+    "danmark": "DK", "suomi": "FI", "czechia": "CZ", "vietnam": "VN", "south korea": "KR", "russia": "RU",
+    "iran": "IR", "islamic republic of iran": "IR", "taiwan": "TW", "roc": "TW", "hong kong": "HK",
+    "macao": "MO", "japan": "JP", "india": "IN", "canada": "CA", "australia": "AU", "new zealand": "NZ",
+    "belgique": "BE", "belgie": "BE", "belgium": "BE", "egypt": "EG", "saudi arabia": "SA",
+    "kingdom of saudi arabia": "SA", "ksa": "SA", "uae": "AE", "united arab emirates": "AE", "ireland": "IE",
+    "eire": "IE", "greece": "GR", "hellas": "GR", "portugal": "PT", "argentina": "AR", "chile": "CL",
+    "colombia": "CO", "peru": "PE", "south africa": "ZA", "nigeria": "NG", "kenya": "KE", "pakistan": "PK",
+    "bangladesh": "BD", "indonesia": "ID", "malaysia": "MY", "singapore": "SG", "thailand": "TH",
+    "philippines": "PH", "israel": "IL", "sweden": "SE", "norway": "NO", "denmark": "DK", "finland": "FI",
+    "hungary": "HU", "romania": "RO", "ukraine": "UA", "slovakia": "SK", "slovenia": "SI", "croatia": "HR",
+    "serbia": "RS", "bulgaria": "BG", "lithuania": "LT", "latvia": "LV", "estonia": "EE", "iceland": "IS",
+    "luxembourg": "LU", "cyprus": "CY", "malta": "MT",
 }
 
 
@@ -99,7 +116,7 @@ def _fold(text: str) -> str:
 
 
 _BY_NAME: dict[str, str] = {_fold(name): code for code, name in COUNTRY_NAMES.items()}
-_BY_NAME.update({_fold(alias): code for alias, code in _ALIASES.items()})
+_BY_NAME.update({_fold(alias): code for alias, code in COUNTRY_ALIASES.items()})
 
 
 def country_name(code: str | None) -> str | None:
