@@ -40,10 +40,8 @@ def make_batch(rows=ROWS, name: str = "Review test") -> tuple[Store, int]:
     return store, batch_id
 
 
-@pytest.fixture
-def review(navigation_apptest):  # noqa: F811
-    """The Review page of a ranked batch, curator 'Ann' remembered from an earlier session."""
-    Settings(curator="Ann").save()
+def open_review(navigation_apptest):  # noqa: F811
+    """The Review page of a freshly ranked batch: (AppTest, store, batch id)."""
     store, batch_id = make_batch()
     at = navigation_apptest()
     at.query_params["batch"] = str(batch_id)
@@ -51,6 +49,13 @@ def review(navigation_apptest):  # noqa: F811
     at.switch_page("pages/review.py").run()
     assert not at.exception, at.exception
     return at, store, batch_id
+
+
+@pytest.fixture
+def review(navigation_apptest):  # noqa: F811
+    """The Review page of a ranked batch, curator 'Ann' remembered from an earlier session."""
+    Settings(curator="Ann").save()
+    return open_review(navigation_apptest)
 
 
 def shown(at) -> str:
@@ -374,11 +379,6 @@ def test_caption_says_when_a_learned_combiner_ranked(navigation_apptest, monkeyp
     from components import resources
 
     monkeypatch.setattr(resources, "_COMBINED", {"test-scorer"})
-    _store, batch_id = make_batch()
-    at = navigation_apptest()
-    at.query_params["batch"] = str(batch_id)
-    at.run()
-    at.switch_page("pages/review.py").run()
-    assert not at.exception, at.exception
+    at, _store, _batch_id = open_review(navigation_apptest)
     captions = " ".join(c.value for c in at.caption).replace("\\", "")  # markdown escapes
     assert "scored by test-scorer + learned combiner" in captions
