@@ -5,7 +5,8 @@
 One output line per unique non-blank input string, in input order (blank lines are skipped and
 repeated strings are matched once; stderr says how many). Lines are written as they are
 matched, so an interrupted run resumes where it stopped: finished lines are kept, the rest is
-appended (``--restart`` starts over).
+appended (``--restart`` starts over). Beside OUT, ``OUT.run.json`` records the engine that wrote
+it (registry, model, top-k, threshold): a run with another engine does not append to OUT.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--column), .json or .xlsx. OUT gets one JSON object a line, in input order: "
             '{"affiliation", "candidates": [{"id", "name", "score"}, ...], "match": id or null}. '
             "Blank lines are skipped and repeated strings are written once. An interrupted run "
-            "resumes when started again with the same OUT."
+            "resumes when started again with the same OUT and the same registry, model and --top-k "
+            "(recorded in OUT.run.json)."
         ),
     )
     p.add_argument("input", metavar="INPUT", help="file of affiliation strings")
@@ -139,6 +141,31 @@ def _finished_lines(out: Path, strings: list[str]) -> int:
     return good
 
 
+def _engine(matcher: Any, top_k: int) -> dict[str, Any]:
+    """What decides the results: registry, scorer, candidates per string, threshold."""
+    registry = matcher.registry
+    return {"registry": registry.name, "registry_version": registry.meta.version,
+            "institutions": len(registry), "model": matcher.model_id,
+            "combiner": bool(getattr(matcher, "combiner", None)), "top_k": top_k,
+            "threshold": round(float(matcher.threshold), 6)}
+
+
+def _check_same_engine(run_file: Path, engine: dict[str, Any], out: Path) -> None:
+    """Refuse to append to results another engine wrote (an OUT without a run file is trusted)."""
+    try:
+        before = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(before, dict):
+        return
+    changed = [f"{key} {before.get(key)!r} → {value!r}" for key, value in engine.items() if before.get(key) != value]
+    if changed:
+        raise InputError(
+            f"{out} was written by another engine ({'; '.join(changed)}); pass --restart to redo it "
+            "with this one, or choose another --output"
+        )
+
+
 def cmd_match(args: argparse.Namespace) -> int:
     from affiliation_curator.intake import read_affiliations
 
@@ -153,15 +180,22 @@ def cmd_match(args: argparse.Namespace) -> int:
     strings = intake.strings
     if not strings:
         raise InputError(f"{args.input}: no affiliation strings found")
-    if args.restart and out.exists():
-        out.unlink()
+    run_file = out.with_name(out.name + ".run.json")
+    if args.restart:
+        out.unlink(missing_ok=True)
+        run_file.unlink(missing_ok=True)
     done = _finished_lines(out, strings)
+    matcher = build_matcher(args, top_k=args.top_k)
+    engine = _engine(matcher, args.top_k)
+    if done:
+        _check_same_engine(run_file, engine, out)
+    else:
+        run_file.write_text(json.dumps(engine, indent=1) + "\n", encoding="utf-8")
     if done == len(strings):
         print(f"{out}: all {done} results already there; nothing to do (--restart to redo)", file=sys.stderr)
         return 0
     if done:
         print(f"resuming: {done} of {len(strings)} results already in {out}", file=sys.stderr)
-    matcher = build_matcher(args, top_k=args.top_k)
     todo = strings[done:]
     progress = Progress(len(strings), done)
     matched = 0

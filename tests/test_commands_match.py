@@ -76,6 +76,30 @@ def test_resume_after_an_interrupted_run_redoes_nothing_finished(tmp_path, regis
     assert len(read_out(out)) == 1
 
 
+def test_resume_refuses_results_of_another_engine(tmp_path, registry_csv, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    base = ("match", src, "--registry", registry_csv, "--model", "lexical-fallback", "--output", out)
+    assert run(*base, "--top-k", "2") == 0
+    engine = json.loads((tmp_path / "out.jsonl.run.json").read_text(encoding="utf-8"))
+    assert engine["model"] == "lexical-fallback" and engine["top_k"] == 2 and engine["institutions"] == 4
+    out.write_text(out.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")  # interrupted
+    capsys.readouterr()
+    assert run(*base, "--top-k", "5") == 2  # the finished line has 2 candidates: not mixed with 5
+    err = capsys.readouterr().err
+    assert "another engine" in err and "top_k 2 → 5" in err and "Traceback" not in err
+    assert len(read_out(out)) == 1  # nothing appended, nothing lost
+    other_registry = tmp_path / "other.csv"
+    other_registry.write_text(REGISTRY_CSV.replace("University of Oxford", "Oxford University"), encoding="utf-8")
+    assert run("match", src, "--registry", other_registry, "--model", "lexical-fallback", "--output", out,
+               "--top-k", "2") == 2
+    err = capsys.readouterr().err
+    assert "another engine" in err and "registry 'institutions' → 'other'" in err
+    assert run(*base, "--top-k", "5", "--restart") == 0
+    assert len(read_out(out)) == 4 and all(len(r["candidates"]) <= 5 for r in read_out(out))
+
+
 def test_csv_column_and_jsonl_field(tmp_path, registry_csv):
     csv_path = tmp_path / "in.csv"
     csv_path.write_text("id,affil\n1,EPFL\n2,\"Institut Pasteur, Paris\"\n", encoding="utf-8")
