@@ -75,9 +75,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=1))
     else:
         print(f"gold {args.gold}; registry {registry.name}; scorer {matcher.model_id}")
-        combiner = getattr(matcher, "combiner", None)
-        print(f"second-stage combiner: {combiner.path or 'given'} (threshold {combiner.threshold:.3f})"
-              if combiner is not None else "second-stage combiner: none (reranker/retrieval blend)")
+        print(matcher.combiner_note())
         print("scored rows: gold ids all in the registry, plus 'no match' rows")
         print("recall@k over the 20 candidates as ranked (reranked first); recall@20 is the first-stage "
               "retrieval recall")

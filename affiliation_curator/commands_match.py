@@ -70,8 +70,7 @@ def build_matcher(args: argparse.Namespace, top_k: int = 10, quiet: bool = False
         raise InputError("--top-k must be at least 1")
     matcher = Matcher(registry, scorer=scorer, top_k=top_k, n_retrieve=max(20, top_k))
     if not quiet and matcher.combiner is not None:
-        print(f"second-stage combiner: {matcher.combiner.path or 'given'} (threshold {matcher.threshold:.3f})",
-              file=sys.stderr)
+        print(matcher.combiner_note(), file=sys.stderr)
     return matcher
 
 
@@ -146,7 +145,7 @@ def _engine(matcher: Any, top_k: int) -> dict[str, Any]:
     registry = matcher.registry
     return {"registry": registry.name, "registry_version": registry.meta.version,
             "institutions": len(registry), "model": matcher.model_id,
-            "combiner": bool(getattr(matcher, "combiner", None)), "top_k": top_k,
+            "combiner": matcher.combiner is not None, "top_k": top_k,
             "threshold": round(float(matcher.threshold), 6)}
 
 

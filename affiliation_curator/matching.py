@@ -119,6 +119,12 @@ class Matcher:
     def model_id(self) -> str:
         return str(getattr(self.scorer, "model_id", "unknown"))
 
+    def combiner_note(self) -> str:
+        """One line saying which second-stage combiner ranks (its file and threshold), if any."""
+        if self.combiner is None:
+            return "second-stage combiner: none (reranker/retrieval blend)"
+        return f"second-stage combiner: {self.combiner.path or 'given'} (threshold {self.combiner.threshold:.3f})"
+
     def document(self, inst: Institution, found: RetrievedCandidate | None = None) -> str:
         matched = found.matched_name if self.matched_names and found is not None else None
         key = (inst.id, matched)

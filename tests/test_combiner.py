@@ -166,10 +166,12 @@ def test_matcher_loads_the_stored_combiner_and_works_without(registry, retriever
     class Folder(FakeScorer):
         model_id = str(tmp_path)
 
-    assert Matcher(registry, Folder(), retriever=retriever).combiner is None  # no file: today's behaviour
+    plain = Matcher(registry, Folder(), retriever=retriever)
+    assert plain.combiner is None and "none" in plain.combiner_note()  # no file: today's behaviour
     cb.Combiner(ByFeature("retrieval"), threshold=0.61).save(tmp_path / cb.COMBINER_FILE)
     m = Matcher(registry, Folder(), retriever=retriever)
     assert m.combiner is not None and m.threshold == pytest.approx(0.61)
+    assert cb.COMBINER_FILE in m.combiner_note() and "0.610" in m.combiner_note()
     assert m.match("TU Munich, Munich, Germany").candidates[0].id == TUM
     (tmp_path / cb.COMBINER_FILE).write_bytes(b"garbage")
     assert Matcher(registry, Folder(), retriever=retriever).combiner is None
