@@ -57,7 +57,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     present = {inst.id for inst in registry}
     if not args.all_rows:
         # The file's flag speaks of the shared registry; check against the registry actually used.
-        rows = [r for r in rows if r.is_no_match or all(i in present for i in r.ror_ids)]
+        rows = [r for r in rows if r.answerable_in(present)]
     if args.limit:
         rows = rows[: max(0, args.limit)]
     if not rows:

@@ -220,7 +220,7 @@ def evaluate_rows(
     """
     registry = matcher.registry
     present = {inst.id for inst in matcher.retriever.institutions}
-    usable = [r for r in rows if r.affiliation.strip() and (all_rows or r.is_no_match or all(i in present for i in r.ror_ids))]
+    usable = [r for r in rows if (all_rows and r.affiliation.strip()) or r.answerable_in(present)]
     left_out = len(rows) - len(usable)
     chosen = sample_rows(usable, limit, seed)
     if not chosen:

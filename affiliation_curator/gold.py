@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,11 @@ class GoldRow:
     @property
     def is_no_match(self) -> bool:
         return not self.ror_ids
+
+    def answerable_in(self, ids: Container[str]) -> bool:
+        """A non-blank string whose right answer a registry with these institution ids can give:
+        every gold id is among them, or the answer is "no match"."""
+        return bool(self.affiliation.strip()) and (self.is_no_match or all(i in ids for i in self.ror_ids))
 
     @property
     def scorable(self) -> bool:

@@ -409,7 +409,7 @@ def gold_pairs(
     """
     rng = random.Random(seed)
     out = out if out is not None else PairSet()
-    usable = [r for r in rows if r.affiliation.strip() and (r.is_no_match or all(i in by_id for i in r.ror_ids))]
+    usable = [r for r in rows if r.answerable_in(by_id)]
     held = [r for r in usable if _heldout_key(r.affiliation, heldout_share)]
     train = [r for r in usable if not _heldout_key(r.affiliation, heldout_share)]
     if max_rows is not None and len(train) > max_rows:
@@ -545,8 +545,7 @@ def heldout_gold_queries(rows: Sequence[GoldRow], by_id: dict[str, Institution],
     return [
         LabelledQuery(r.affiliation, list(r.ror_ids), kind)
         for r in rows
-        if r.affiliation.strip() and (r.is_no_match or all(i in by_id for i in r.ror_ids))
-        and _heldout_key(r.affiliation, share)
+        if r.answerable_in(by_id) and _heldout_key(r.affiliation, share)
     ]
 
 
@@ -597,7 +596,7 @@ def recalibrate(
             picked = heldout_gold_queries(split(rows)[0], by_id, f"gold:{Path(path).name}")
         else:
             picked = [LabelledQuery(r.affiliation, list(r.ror_ids), f"gold:{Path(path).name}") for r in rows
-                      if r.affiliation.strip() and (r.is_no_match or all(i in by_id for i in r.ror_ids))]
+                      if r.answerable_in(by_id)]
         say(f"{Path(path).name}: {len(picked)} rows to calibrate on")
         queries.extend(picked)
     return calibrate_on_queries(model_dir, registry, queries, weights=weights, method=method, progress=progress)

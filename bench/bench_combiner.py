@@ -54,7 +54,7 @@ def ce_trained_strings(max_rows: int, seed: int) -> set[str]:
     out: set[str] = set()
     for name in GOLD_FILES:
         rows = split(read_gold(SHARED / "gold" / f"{name}.jsonl"))[0]
-        usable = [r for r in rows if r.affiliation.strip() and (r.is_no_match or all(i in by_id for i in r.ror_ids))]
+        usable = [r for r in rows if r.answerable_in(by_id)]
         train = [r for r in usable if not _heldout_key(r.affiliation, CALIBRATION_SHARE)]
         if len(train) > max_rows:
             train = random.Random(seed).sample(train, max_rows)

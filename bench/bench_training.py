@@ -57,7 +57,7 @@ def main() -> int:
     all_outcomes: list[Outcome] = []
     total_rows = total_seconds = 0.0
     for path in sorted((SHARED / "gold").glob("*.jsonl")):
-        rows = [r for r in split(read_gold(path))[1] if r.is_no_match or all(i in present for i in r.ror_ids)]
+        rows = [r for r in split(read_gold(path))[1] if r.answerable_in(present)]
         if args.limit and len(rows) > args.limit:
             rows = random.Random(0).sample(rows, args.limit)
         scorer = load_scorer(args.model, reuse=False, persist_cache=False)  # fresh cache: every pair is scored

@@ -22,3 +22,12 @@ def test_validation_split_is_independent_of_the_gold_split():
     assert 0.15 < len(held) / len(train_side) < 0.25
     assert all(is_validation_string(s.upper() + " ", 0.2) for s in held)  # case and outer spaces do not matter
     assert not any(is_validation_string(s, 0.0) for s in train_side)
+
+
+def test_answerable_in_a_registry():
+    ids = {"https://ror.org/a", "https://ror.org/b"}
+    assert GoldRow("Dept X, A", ["https://ror.org/a"]).answerable_in(ids)
+    assert GoldRow("A; B", ["https://ror.org/a", "https://ror.org/b"]).answerable_in(ids)
+    assert not GoldRow("A; C", ["https://ror.org/a", "https://ror.org/c"]).answerable_in(ids)  # C is missing
+    assert GoldRow("Independent researcher", []).answerable_in(ids)  # "no match" needs no institution
+    assert not GoldRow("   ", []).answerable_in(ids)  # a blank string is no question
