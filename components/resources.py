@@ -10,7 +10,7 @@ from affiliation_curator import config
 from affiliation_curator.ranking_jobs import RankingJobs
 
 _SCORER_NOTES: dict[str, str] = {}  # model id -> why it stands in for the configured model ("" if it does not)
-_COMBINED: set[str] = set()  # model ids whose engine ranks with a learned combiner (combiner.py)
+_COMBINED: set[tuple[str, str]] = set()  # (registry, model id) engines that rank with a learned combiner
 
 
 @st.cache_resource(show_spinner=False)
@@ -53,10 +53,11 @@ def _matcher(registries_dir: str, registry_name: str, version_key: str, model: s
     matcher = Matcher(registry, load_scorer(model or None))
     model_id, fallback = scorer_note(matcher)
     _SCORER_NOTES[model_id] = fallback
-    if getattr(matcher, "combiner", None) is not None:
-        _COMBINED.add(model_id)
+    # whether a combiner ranks depends on the registry too (none for one much smaller than it was fitted on)
+    if matcher.combiner is not None:
+        _COMBINED.add((registry_name, model_id))
     else:
-        _COMBINED.discard(model_id)
+        _COMBINED.discard((registry_name, model_id))
     return matcher
 
 
@@ -87,9 +88,9 @@ def scorer_note(matcher: Any) -> tuple[str, str]:
     return str(getattr(scorer, "model_id", "") or "?"), str(getattr(scorer, "fallback_reason", "") or "")
 
 
-def with_combiner(model_id: str) -> bool:
-    """Whether this process's engine for ``model_id`` ranks with a learned second-stage combiner."""
-    return model_id in _COMBINED
+def with_combiner(registry_name: str, model_id: str) -> bool:
+    """Whether this process's engine for this registry and model ranks with a learned second-stage combiner."""
+    return (registry_name, model_id) in _COMBINED
 
 
 def scorer_notes() -> dict[str, str]:

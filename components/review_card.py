@@ -290,9 +290,10 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
     model = item.model_id or "?"
     fallback = scorer_notes.get(model, "")
     registry_note = f"registry {registry.name} ({registry.meta.version})" if registry is not None else ""
+    combined = registry is not None and resources.with_combiner(registry.name, model)
     st.caption(
         safe_md(" · ".join(p for p in (
-            f"scored by {model}" + (" + learned combiner" if resources.with_combiner(model) else "")
+            f"scored by {model}" + (" + learned combiner" if combined else "")
             + (f" (fallback: {clean(fallback, FALLBACK_CHARS)})" if fallback else ""),
             f"threshold {threshold:.2f}", registry_note) if p)),
         help=f"Fallback: {fallback}" if fallback and len(fallback) > FALLBACK_CHARS else None,

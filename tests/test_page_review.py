@@ -378,7 +378,10 @@ def test_order_and_filter_survive_the_other_views(review):
 def test_caption_says_when_a_learned_combiner_ranked(navigation_apptest, monkeypatch):  # noqa: F811
     from components import resources
 
-    monkeypatch.setattr(resources, "_COMBINED", {"test-scorer"})
+    monkeypatch.setattr(resources, "_COMBINED", {("other-registry", "test-scorer")})
     at, _store, _batch_id = open_review(navigation_apptest)
+    assert "combiner" not in " ".join(c.value for c in at.caption)  # that engine ranks another registry
+    monkeypatch.setattr(resources, "_COMBINED", {("demo", "test-scorer")})
+    at.run()
     captions = " ".join(c.value for c in at.caption).replace("\\", "")  # markdown escapes
     assert "scored by test-scorer + learned combiner" in captions
