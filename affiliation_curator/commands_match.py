@@ -52,6 +52,9 @@ def add_engine_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="M",
                    help="reranker: a hub id or a local model folder, or 'lexical-fallback' (default: the configured model, "
                         "falling back to the best local scorer when it cannot be loaded)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="let --model run its own Python code (auto_map) although it is not trusted in the settings "
+                        "(`model trust`); the default model and our own models need no flag")
 
 
 def build_matcher(args: argparse.Namespace, top_k: int = 10, quiet: bool = False) -> Any:
@@ -60,7 +63,7 @@ def build_matcher(args: argparse.Namespace, top_k: int = 10, quiet: bool = False
     from affiliation_curator.registry import RegistryCatalog
 
     registry = RegistryCatalog().resolve(args.registry) if args.registry else RegistryCatalog().load()
-    scorer = load_model(args.model)
+    scorer = load_model(args.model, trust_remote_code=bool(getattr(args, "trust_remote_code", False)))
     if not quiet:
         reason = getattr(scorer, "fallback_reason", "")
         note = f" (configured model unavailable: {reason})" if reason else ""
@@ -74,7 +77,7 @@ def build_matcher(args: argparse.Namespace, top_k: int = 10, quiet: bool = False
     return matcher
 
 
-def load_model(model: str | None) -> Any:
+def load_model(model: str | None, trust_remote_code: bool = False) -> Any:
     """--model given: exactly that model (a clear error when it cannot be loaded); else the configured one."""
     from affiliation_curator import reranker
 
@@ -83,7 +86,7 @@ def load_model(model: str | None) -> Any:
     if model.strip() == reranker.LEXICAL_MODEL_ID:
         return reranker.LexicalScorer()
     try:
-        return reranker.load_cross_encoder(model)
+        return reranker.load_cross_encoder(model, trust_remote_code=trust_remote_code)
     except ModelLoadError:
         raise
     except Exception as err:  # noqa: BLE001 - any loader failure is a user-facing model problem
@@ -197,11 +200,17 @@ def cmd_match(args: argparse.Namespace) -> int:
         print(f"resuming: {done} of {len(strings)} results already in {out}", file=sys.stderr)
     todo = strings[done:]
     progress = Progress(len(strings), done)
-    matched = 0
+    matched, noticed = 0, 0
     with out.open("a", encoding="utf-8") as fh:
         for n, result in enumerate(matcher.match_many(todo, batch_size=max(1, args.batch_size)), done + 1):
             fh.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
             matched += result.match is not None
+            if len(matcher.notices) > noticed:  # the model failed while scoring: say so once, record the stand-in
+                for notice in matcher.notices[noticed:]:
+                    print(f"\nnote: {notice}", file=sys.stderr)
+                noticed = len(matcher.notices)
+                run_file.write_text(json.dumps({**_engine(matcher, args.top_k), "notices": matcher.notices}, indent=1)
+                                    + "\n", encoding="utf-8")
             if n % max(1, args.batch_size) == 0 or n == len(strings):
                 fh.flush()
                 os.fsync(fh.fileno())

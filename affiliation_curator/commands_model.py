@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from affiliation_curator import config
 from affiliation_curator.cli import command_group
 from affiliation_curator.curated_commands import add_batch_argument, batch_pairs_file
 from affiliation_curator.errors import CuratorError, InputError
+from affiliation_curator.model_source import is_hub_id
 from affiliation_curator.reranker import LEXICAL_MODEL_ID, ModelCard, load_cross_encoder, local_models
 
 
@@ -48,7 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           "writes them (repeatable; instead of --pairs)")
     p.add_argument("--out", metavar="DIR", help="model folder to write (default: <data dir>/models/<name>)")
     p.add_argument("--name", default="minilm-affiliations", help="folder name under the models folder when --out is not given")
-    p.add_argument("--base", metavar="MODEL", help="model folder or hub id to start from (default: packaged MiniLM)")
+    p.add_argument("--base", metavar="MODEL", help="model folder or hub id to start from (default: packaged MiniLM; "
+                                                   f"e.g. {config.DEFAULT_MODEL_ID})")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="let --base run its own Python code although it is not trusted in the settings (`model trust`)")
     p.add_argument("--epochs", type=float, default=1.0, help="passes over the training pairs (default 1)")
     p.add_argument("--max-steps", type=int, help="stop after this many steps (overrides --epochs)")
     p.add_argument("--batch-size", type=int, default=32, help="pairs per step (default 32)")
@@ -100,6 +105,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-check", action="store_true", help="save the setting without trying to load the model")
     p.set_defaults(handler=cmd_use)
 
+    p = sub.add_parser(
+        "trust", help="let a model run its own Python code (or list / remove the trusted ones)",
+        description="A model whose config.json has an auto_map brings Python code that runs in the app and CLI. It "
+                    f"runs only for the default model ({config.DEFAULT_MODEL_ID}), our own models in the models folder, "
+                    "and the models trusted here (hub ids or folders). With no name: list them.")
+    p.add_argument("model", metavar="ID_OR_DIR", nargs="?")
+    p.add_argument("--remove", action="store_true", help="stop trusting it")
+    p.set_defaults(handler=lambda a: _edit_list("trusted_models", a.model, a.remove, "trusted to run their own code"))
+
+    p = sub.add_parser(
+        "allow", help="offer a hub model in the app's model pickers (or list / remove the allowed ones)",
+        description="The app's pages choose models from our models folder, the configured model and the hub ids "
+                    "allowed here; a web form never takes a free path or id. With no id: list them.")
+    p.add_argument("model", metavar="HUB_ID", nargs="?")
+    p.add_argument("--remove", action="store_true", help="stop offering it")
+    p.set_defaults(handler=lambda a: _edit_list("allowed_models", a.model, a.remove, "offered in the app"))
+
+    p = sub.add_parser(
+        "pin", help="show or set the commits the default model and its code are loaded at",
+        description="The default model and its remote code are pinned to commits: on first load to what the Hugging "
+                    "Face cache holds, unless set here. A newer upstream commit runs only after it is pinned here.")
+    p.add_argument("--revision", metavar="SHA", help="commit of the default model ('' to pin again on next load)")
+    p.add_argument("--code-revision", metavar="SHA", help="commit of its remote code ('' to pin again on next load)")
+    p.set_defaults(handler=cmd_pin)
+
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -129,6 +159,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             gold_files=args.gold,
             pairs_file=pairs_file,
             base_model=args.base,
+            trust_remote_code=args.trust_remote_code,
             epochs=args.epochs,
             max_steps=args.max_steps,
             progress=_say,
@@ -207,6 +238,46 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{mark} {folder.name}  created {card.created or '?'}  base {card.base_model or '?'}")
         print(f"    {folder}")
         print(f"    threshold {card.threshold:.3f}{figures}" + (f"; {steps} training steps" if steps else ""))
+    return 0
+
+
+def _edit_list(field: str, value: str | None, remove: bool, what: str) -> int:
+    settings = config.Settings.load()
+    values: list[str] = getattr(settings, field)
+    if value is not None:
+        value = value.strip()
+        if not value:
+            raise InputError("give a model name")
+        folder = Path(value).expanduser()
+        if field == "trusted_models" and folder.is_dir():
+            value = str(folder.resolve())
+        if field == "allowed_models" and not is_hub_id(value):
+            raise InputError(f"not a Hugging Face model id: {value!r} (local models go in {config.models_dir()})")
+        if remove:
+            if value not in values:
+                raise InputError(f"{value} is not in the list")
+            values.remove(value)
+        elif value not in values:
+            values.append(value)
+        settings.save()
+    print(f"models {what}: " + (", ".join(values) if values else "none") + (
+        f" (besides {config.DEFAULT_MODEL_ID} and the models folder)" if field == "trusted_models" else ""))
+    return 0
+
+
+def cmd_pin(args: argparse.Namespace) -> int:
+    settings = config.Settings.load()
+    for name, value in (("model_revision", args.revision), ("code_revision", args.code_revision)):
+        if value is None:
+            continue
+        value = value.strip().lower()
+        if value and not re.fullmatch(r"[0-9a-f]{40}", value):
+            raise InputError(f"a commit is 40 hexadecimal characters, not {value!r}")
+        setattr(settings, name, value)
+    if args.revision is not None or args.code_revision is not None:
+        settings.save()
+    print(f"{config.DEFAULT_MODEL_ID} at {settings.model_revision or 'not pinned yet (pinned on next load)'}; "
+          f"its code at {settings.code_revision or 'not pinned yet (pinned on next load)'}")
     return 0
 
 

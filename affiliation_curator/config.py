@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -18,6 +18,10 @@ DEMO_REGISTRY_PATH = PROJECT_DIR / "data" / "demo_registry.json"
 SAMPLE_AFFILIATIONS_PATH = PROJECT_DIR / "data" / "sample_affiliations.txt"
 
 DEFAULT_MODEL_ID = "cometadata/jina-reranker-v2-multilingual-affiliations"
+# Commits the default model and its remote code are loaded at. None: pinned on first load to what the
+# Hugging Face cache holds (settings model_revision / code_revision; see model_source.py).
+DEFAULT_MODEL_REVISION: str | None = None
+DEFAULT_CODE_REVISION: str | None = None
 
 # Explicit limits (documented in the README).
 MAX_REGISTRY_FILE_BYTES = 2 * 1024**3  # 2 GiB: a full ROR dump zip is ~0.3 GiB unpacked JSON ~1 GiB
@@ -54,10 +58,19 @@ def database_url() -> str:
 
 @dataclass
 class Settings:
-    """User settings kept in ``settings.json`` in the data directory."""
+    """User settings kept in ``settings.json`` in the data directory (keys it does not know are kept).
+
+    The model fields are the operator's: they are set with the command line (``model use``,
+    ``model trust``, ``model pin``) or by editing the file, never from a web form.
+    """
 
     model: str = ""  # empty: the default hub model, falling back to the best local scorer
     curator: str = ""  # the name the app last stored decisions under (prefills the sidebar)
+    model_revision: str = ""  # commit of the default model ("" until its first load pins it)
+    code_revision: str = ""  # commit of the default model's remote code ("" until first load)
+    trusted_models: list[str] = field(default_factory=list)  # hub ids / folders allowed to run their own code
+    allowed_models: list[str] = field(default_factory=list)  # further hub ids the app's model pickers offer
+    _extra: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls) -> "Settings":
@@ -68,12 +81,24 @@ class Settings:
             return cls()
         if not isinstance(data, dict):
             return cls()
-        model = data.get("model")
-        curator = data.get("curator")
-        return cls(model=model if isinstance(model, str) else "", curator=curator if isinstance(curator, str) else "")
+        settings = cls()
+        for name in ("model", "curator", "model_revision", "code_revision"):
+            if isinstance(data.get(name), str):
+                setattr(settings, name, data[name].strip() if name != "curator" else data[name])
+        for name in ("trusted_models", "allowed_models"):
+            values = data.get(name)
+            if isinstance(values, list):
+                setattr(settings, name, [v.strip() for v in values if isinstance(v, str) and v.strip()])
+        settings._extra = {k: v for k, v in data.items() if k not in settings._fields()}
+        return settings
+
+    @classmethod
+    def _fields(cls) -> set[str]:
+        return {"model", "curator", "model_revision", "code_revision", "trusted_models", "allowed_models"}
 
     def save(self) -> None:
         path = home() / "settings.json"
+        data = {**self._extra, **{k: v for k, v in asdict(self).items() if k in self._fields()}}
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"model": self.model, "curator": self.curator}, indent=1), encoding="utf-8")
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
         tmp.replace(path)

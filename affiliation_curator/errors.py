@@ -19,3 +19,7 @@ class InputError(CuratorError):
 
 class ModelLoadError(CuratorError):
     """A reranker model could not be loaded (unknown id, offline hub, broken folder)."""
+
+
+class ScoringError(CuratorError):
+    """A loaded reranker failed while scoring (an exception, NaN scores); the engine falls back."""

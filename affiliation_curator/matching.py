@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from affiliation_curator.candidates import Candidate, Evidence, MatchResult
+from affiliation_curator.errors import ScoringError
 from affiliation_curator.institution import Institution
 from affiliation_curator.retrieval import RetrievedCandidate, Retriever
 from affiliation_curator.text import fold, sanitize
@@ -85,13 +86,22 @@ class Matcher:
 
             scorer = load_scorer()
         self.registry = registry
-        self.scorer = scorer
         self.top_k = max(1, int(top_k))
         self.n_retrieve = max(self.top_k, int(n_retrieve))
         self.n_rerank = max(1, int(n_rerank))
         self.rerank_margin = float(rerank_margin)
         self.retriever = retriever or Retriever.for_registry(registry)
         self._by_id = {inst.id: inst for inst in self.retriever.institutions}
+        self._threshold_given = threshold
+        self._combiner_given = combiner
+        self.notices: list[str] = []  # what changed while matching (a model that failed and was replaced)
+        self._use_scorer(scorer)
+        self._documents: dict[tuple[str, str | None], str] = {}
+        self._country_sizes: dict[str, int] | None = None
+
+    def _use_scorer(self, scorer: Any) -> None:
+        """Take ``scorer`` and everything that follows from it: blend, documents, combiner, threshold."""
+        self.scorer = scorer
         self.lexical = getattr(scorer, "model_id", "") == LEXICAL_MODEL_ID
         # Set by the model card (reranker.ModelCard): documents with the matched name, and the share
         # of the retrieval score blended into the reranker's score (both calibrated in training).
@@ -99,21 +109,38 @@ class Matcher:
         # (the lexical fallback's score is the retrieval score, blended with LEXICAL_WEIGHT of its own)
         self.retrieval_weight = (1.0 - LEXICAL_WEIGHT) if self.lexical else float(getattr(scorer, "retrieval_weight", 0.0) or 0.0)
         # The learned second stage (combiner.py): True loads the one stored for this scorer, if any.
+        combiner = self._combiner_given
         if combiner is True:
             from affiliation_curator.combiner import load_for
 
             combiner = load_for(scorer, self.lexical, registry_size=len(self.retriever.institutions))
         self.combiner = combiner or None
-        if threshold is not None:
-            self.threshold = float(threshold)
+        if self._threshold_given is not None:
+            self.threshold = float(self._threshold_given)
         elif self.combiner is not None:
             self.threshold = float(self.combiner.threshold)
         elif self.lexical:
             self.threshold = LEXICAL_BLEND_THRESHOLD
         else:
             self.threshold = float(getattr(scorer, "threshold", 0.5))
-        self._documents: dict[tuple[str, str | None], str] = {}
-        self._country_sizes: dict[str, int] | None = None
+
+    def _fall_back(self, reason: str) -> None:
+        """The scorer failed while scoring: the best local scorer (the lexical one, if a stand-in
+        failed too) takes over for the rest of this engine's life, and a notice says so once."""
+        from affiliation_curator.reranker import LexicalScorer, fallback_scorer
+
+        failed = self.model_id
+        if getattr(self.scorer, "stands_in_for", ""):
+            stand_in: Any = LexicalScorer()
+            stand_in.fallback_reason, stand_in.stands_in_for = reason, failed
+        else:
+            stand_in = fallback_scorer(failed, reason, persist_cache=False)
+            if stand_in.model_id == failed:  # the best local model is the one that failed
+                stand_in = LexicalScorer()
+                stand_in.fallback_reason, stand_in.stands_in_for = reason, failed
+        self._documents.clear()
+        self._use_scorer(stand_in)
+        self.notices.append(f"{reason}; {stand_in.model_id} scores from here on")
 
     @property
     def model_id(self) -> str:
@@ -164,7 +191,12 @@ class Matcher:
         pairs = [(text, self.document(self._by_id[c.institution_id], c))
                  for text in unique for c in found[text]
                  if scored and c.institution_id in chosen[text] and c.institution_id in self._by_id]
-        scores = dict(zip(pairs, (float(v) for v in self.scorer.score(pairs)))) if pairs else {}
+        try:
+            values = self.scorer.score(pairs) if pairs else []
+        except ScoringError as err:
+            self._fall_back(str(err))
+            return self.examine(texts)
+        scores = dict(zip(pairs, (float(v) for v in values)))
         out = {}
         for text in unique:
             cands = [c for c in found[text] if c.institution_id in self._by_id]

@@ -33,18 +33,23 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from affiliation_curator import config
-from affiliation_curator.errors import ModelLoadError
+from affiliation_curator.errors import ModelLoadError, ScoringError
+from affiliation_curator.model_source import (
+    CARD_FILE,
+    ModelSource,
+    cached_commit,
+    code_commit,
+    read_config,
+    record_pins,
+    resolve,
+)
 
 log = logging.getLogger(__name__)
 
 LEXICAL_MODEL_ID = "lexical-fallback"
-CARD_FILE = "curator.json"
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MAX_LENGTH = 128  # tokens per (affiliation, document) pair; affiliations are short
 DEFAULT_BATCH_SIZE = 32
-HUB_TIMEOUT_S = 3.0  # one metadata request before any download; offline fails within this
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-_FAILED_HUB_TTL_S = 300.0  # remember "hub unreachable" this long, so retries don't wait again
 
 Pair = tuple[str, str]
 
@@ -167,7 +172,8 @@ class CachedScorer:
 
     model_id: str = ""
     threshold: float = DEFAULT_THRESHOLD
-    fallback_reason: str | None = None
+    fallback_reason: str | None = None  # why this scorer stands in for the model asked for
+    stands_in_for: str = ""  # the model asked for, when this one stands in
     description: str = ""
 
     def __init__(self, cache: ScoreCache | None = None, cache_key: str | None = None) -> None:
@@ -213,6 +219,8 @@ class CrossEncoderScorer(CachedScorer):
     """A sentence-transformers CrossEncoder turned into a 0-1 scorer (sigmoid of its one logit)."""
 
     quantized: bool = False  # int8 dynamic quantisation (CPU)
+    quantization: Any = None  # cpu_inference.QuantReport of the load (None: not tried)
+    revision: str | None = None  # hub commit loaded
     document_style: str = ""  # from the model card; the Matcher builds documents accordingly
     retrieval_weight: float = 0.0  # from the model card; the Matcher blends the retrieval score in
 
@@ -238,24 +246,21 @@ class CrossEncoderScorer(CachedScorer):
         self._predict_lock = threading.Lock()  # one forward pass at a time (Streamlit has threads)
 
     def _compute(self, pairs: list[Pair]) -> np.ndarray:
-        import torch
+        """Scores of the model; ScoringError on any failure or NaN (the Matcher then falls back)."""
+        from affiliation_curator.cpu_inference import checked_scores
 
         with self._predict_lock:
             if self.device.startswith("cpu"):
                 retune_cpu_threads()
-            if self.model.num_labels == 1:
-                scores = self.model.predict(
-                    pairs, batch_size=self.batch_size, show_progress_bar=False, activation_fn=torch.nn.Sigmoid()
-                )
-            else:  # a classifier: probability of the last ("relevant") class
-                scores = self.model.predict(
-                    pairs,
-                    batch_size=self.batch_size,
-                    show_progress_bar=False,
-                    activation_fn=torch.nn.Identity(),
-                    apply_softmax=True,
-                )[:, -1]
-        return np.clip(np.asarray(scores, dtype=np.float32).reshape(-1), 0.0, 1.0)
+            try:
+                scores = checked_scores(_predict(self.model, pairs, self.batch_size), f"model '{self.model_id}'")
+            except ScoringError:
+                raise
+            except Exception as err:  # noqa: BLE001 - whatever the model or its tokenizer throws
+                raise ScoringError(
+                    f"model '{self.model_id}' failed while scoring: {type(err).__name__}: {str(err)[:200]}"
+                ) from None
+        return np.clip(scores, 0.0, 1.0)
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -421,71 +426,6 @@ def patch_xlm_roberta_position_ids() -> bool:
     return True
 
 
-def _hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-_hub_failures: dict[str, tuple[float, str]] = {}
-
-
-def _resolve_hub_id(model_id: str) -> tuple[str, bool]:
-    """(id to load, local_files_only) for a hub id, or ModelLoadError within seconds.
-
-    A model already in the Hugging Face cache loads without any request. Otherwise the hub
-    gets one metadata request with a short timeout.
-    """
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover
-        raise ModelLoadError("huggingface_hub is not installed; cannot load hub models") from None
-    cached = try_to_load_from_cache(model_id, "config.json")
-    if isinstance(cached, str) and Path(cached).is_file():
-        return model_id, True
-    offline_msg = (
-        f"model '{model_id}' could not be fetched: no connection to the Hugging Face Hub (offline)"
-        " and it is not in the local Hugging Face cache"
-    )
-    if _hub_offline():
-        raise ModelLoadError(offline_msg + " [HF_HUB_OFFLINE is set]")
-    recent = _hub_failures.get(model_id)
-    if recent and time.monotonic() - recent[0] < _FAILED_HUB_TTL_S:
-        raise ModelLoadError(recent[1])
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
-
-    try:
-        HfApi().model_info(model_id, timeout=HUB_TIMEOUT_S)
-    except GatedRepoError:
-        message = f"model '{model_id}' is gated on the Hugging Face Hub: log in with a token that has access"
-    except RepositoryNotFoundError:
-        message = f"no model '{model_id}' on the Hugging Face Hub (check the id, or give a local folder)"
-    except Exception as err:  # noqa: BLE001 - any network failure means: offline
-        message = f"{offline_msg} [{type(err).__name__}: {str(err)[:120]}]"
-    else:
-        return model_id, False
-    _hub_failures[model_id] = (time.monotonic(), message)
-    raise ModelLoadError(message)
-
-
-def _needs_remote_code(config_path: Path) -> bool:
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and bool(data.get("auto_map"))
-
-
-def _fingerprint(folder: Path) -> str:
-    """Changes when the weights in a folder change (so cached scores of an old model are not reused)."""
-    parts = []
-    for name in ("model.safetensors", "pytorch_model.bin", CARD_FILE):
-        path = folder / name
-        if path.is_file():
-            stat = path.stat()
-            parts.append(f"{name}:{stat.st_size}:{int(stat.st_mtime)}")
-    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
-
-
 def cpu_threads(own_load: float = 0.0) -> int:
     """Threads for torch on CPU: ``AFFILIATION_CURATOR_THREADS``, else the cores not already busy.
 
@@ -548,24 +488,103 @@ def _pick_device(device: str | None) -> str:
 
 
 def quantize_default() -> bool:
-    """Int8 dynamic quantisation on CPU unless ``AFFILIATION_CURATOR_QUANTIZE=0`` (about 2-3x faster)."""
+    """Int8 dynamic quantisation on CPU unless ``AFFILIATION_CURATOR_QUANTIZE=0`` (bench_reranker measures the gain)."""
     return os.environ.get("AFFILIATION_CURATOR_QUANTIZE", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
-def quantize_int8(model: Any) -> bool:
-    """Replace the model's Linear layers by int8 dynamic-quantised ones, in place; False if unsupported."""
-    import warnings
+def open_cross_encoder(src: ModelSource, *, device: str, max_length: int, num_labels: int | None = None) -> Any:
+    """A sentence-transformers CrossEncoder for a resolved source, in a dtype this device scores correctly.
 
-    import torch
+    The one place a CrossEncoder is built (scoring, fine-tuning): the remote-code patch, trust,
+    pinned commits and the CPU dtype apply to every path. Raises ModelLoadError.
+    """
+    from affiliation_curator.cpu_inference import load_dtype, to_dtype
+
+    patch_xlm_roberta_position_ids()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    model_kwargs: dict[str, Any] = {"torch_dtype": load_dtype(device)}
+    config_kwargs: dict[str, Any] = {}
+    if src.code_revision:
+        model_kwargs["code_revision"] = config_kwargs["code_revision"] = src.code_revision
+    try:
+        import warnings
+
+        from sentence_transformers import CrossEncoder
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*torch_dtype.*")
+            model = CrossEncoder(
+                src.source, device=device, trust_remote_code=src.remote_code, local_files_only=src.local_only,
+                revision=src.revision, max_length=max_length, num_labels=num_labels,
+                model_kwargs=model_kwargs, config_kwargs=config_kwargs or None,
+            )
+        to_dtype(model.model, device)
+    except ModelLoadError:
+        raise
+    except Exception as err:  # noqa: BLE001 - anything a broken folder or download throws
+        raise ModelLoadError(f"model '{src.raw}' could not be loaded: {type(err).__name__}: {str(err)[:300]}") from None
+    record_pins(src.raw, _loaded_commit(src), src.code_revision or _loaded_code_commit(src))
+    return model
+
+
+def _loaded_commit(src: ModelSource) -> str | None:
+    if src.revision:
+        return src.revision
+    if src.folder is None and src.raw == config.DEFAULT_MODEL_ID:  # just downloaded: the cache names the commit
+        return cached_commit(src.raw, "config.json")
+    return None
+
+
+def _loaded_code_commit(src: ModelSource) -> str | None:
+    if not src.remote_code:
+        return None
+    folder = src.folder
+    if folder is None:
+        from huggingface_hub import try_to_load_from_cache
+
+        path = try_to_load_from_cache(src.raw, "config.json", revision=src.revision)
+        folder = Path(path).parent if isinstance(path, str) else None
+    return code_commit(read_config(folder / "config.json"), None) if folder is not None else None
+
+
+def _untrained_head(model: Any, folder: Path | None) -> list[str]:
+    """Scoring-head parameters the checkpoint in ``folder`` does not hold (so they were initialised at random)."""
+    path = folder / "model.safetensors" if folder is not None else None
+    if path is None or not path.is_file():
+        return []
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            stored = set(handle.keys())
+    except Exception:  # noqa: BLE001 - unreadable here means: the load itself would have failed
+        return []
+    head = [k for k in model.model.state_dict() if k.split(".")[0] in {"classifier", "score"}]
+    return [k for k in head if k not in stored]
+
+
+def _probe(model: Any, raw: str) -> np.ndarray:
+    """Scores of the probe pairs; ModelLoadError if the model cannot score them."""
+    from affiliation_curator.cpu_inference import PROBE_PAIRS, checked_scores
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-    except Exception as err:  # noqa: BLE001 - an engine without int8 kernels: stay in float32
-        log.warning("int8 quantisation unavailable (%s); scoring in float32", err)
-        return False
-    return True
+        return checked_scores(_predict(model, PROBE_PAIRS, batch_size=len(PROBE_PAIRS)), f"model '{raw}'")
+    except ScoringError as err:
+        raise ModelLoadError(f"model '{raw}' loads but cannot score: {err}") from None
+    except Exception as err:  # noqa: BLE001 - whatever scoring throws
+        raise ModelLoadError(f"model '{raw}' loads but cannot score a test pair: {type(err).__name__}: {str(err)[:200]}") from None
+
+
+def _predict(model: Any, pairs: Sequence[Pair], batch_size: int) -> np.ndarray:
+    """Raw 0-1 scores of a CrossEncoder: sigmoid of one logit, or the last class's probability."""
+    import torch
+
+    if model.num_labels == 1:
+        scores = model.predict(list(pairs), batch_size=batch_size, show_progress_bar=False, activation_fn=torch.nn.Sigmoid())
+    else:  # a classifier: probability of the last ("relevant") class
+        scores = model.predict(list(pairs), batch_size=batch_size, show_progress_bar=False,
+                               activation_fn=torch.nn.Identity(), apply_softmax=True)[:, -1]
+    return np.asarray(scores, dtype=np.float32).reshape(-1)
 
 
 _loaded: dict[tuple[str, str, str, bool, str], CrossEncoderScorer] = {}
@@ -581,74 +600,51 @@ def load_cross_encoder(
     persist_cache: bool = False,
     reuse: bool = True,
     quantize: bool | None = None,
+    trust_remote_code: bool = False,
 ) -> CrossEncoderScorer:
-    """Load a CrossEncoder from a local folder or hub id; raises ModelLoadError (no fallback).
+    """Load a CrossEncoder from a local folder or hub id, proven on probe pairs; raises ModelLoadError.
 
-    On CPU the Linear layers are int8-quantised (``quantize``; default ``quantize_default()``),
-    which scores 2-3 times faster with scores within about 0.01 of float32.
+    On CPU it is loaded in float32 and its Linear layers int8-quantised (``quantize``; default
+    ``quantize_default()``) when the probe pairs agree with float32 (cpu_inference.py).
+    ``trust_remote_code`` lets a model outside the trusted set run its own code (the CLI flag).
     Loaded models are kept in-process (``reuse``), so calling again is free.
     """
-    raw = str(model_id_or_path).strip()
-    if not raw:
-        raise ModelLoadError("no model given")
-    folder = Path(raw).expanduser()
-    card: ModelCard | None = None
-    if folder.is_dir():
-        folder = folder.resolve()
-        if not (folder / "config.json").is_file():
-            raise ModelLoadError(f"{folder} is not a model folder (it has no config.json)")
-        card = ModelCard.read(folder)
-        source, local_only, model_id = str(folder), True, str(folder)
-        remote_code = _needs_remote_code(folder / "config.json")
-        cache_key = f"{folder}@{_fingerprint(folder)}"
-        description = f"{folder.name} (local model {folder})"
-    elif folder.exists():
-        raise ModelLoadError(f"{raw} is a file, not a model folder")
-    elif _HUB_ID.match(raw) and not raw.startswith((".", "/", "~")):
-        source, local_only = _resolve_hub_id(raw)
-        model_id, cache_key = raw, raw
-        remote_code = True if raw == config.DEFAULT_MODEL_ID else None
-        description = f"{raw} (Hugging Face Hub)"
-    else:
-        raise ModelLoadError(f"model not found: '{raw}' is neither a folder nor a Hugging Face model id")
+    from affiliation_curator.cpu_inference import quantize_linear_layers
 
+    src = resolve(str(model_id_or_path), trust_remote_code=trust_remote_code)
+    card = ModelCard.read(src.folder) if src.folder is not None and src.local_only and src.model_id == str(src.folder) else None
     dev = _pick_device(device)
     quantize = (quantize_default() if quantize is None else quantize) and dev == "cpu"
     # The score-cache file is part of the key: a scorer never writes into another data directory.
-    key = (cache_key, dev, str(max_length), quantize, str(persistent_cache_path()) if persist_cache else "")
+    key = (src.cache_key, dev, str(max_length), quantize, str(persistent_cache_path()) if persist_cache else "")
     with _load_lock:
         if reuse and key in _loaded:
             return _loaded[key]
-        patch_xlm_roberta_position_ids()
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        try:
-            from sentence_transformers import CrossEncoder
-
-            if remote_code is None:  # a hub model: ask its config whether it brings its own code
-                remote_code = _hub_config_needs_remote_code(source, local_only)
-            model = CrossEncoder(
-                source,
-                device=dev,
-                trust_remote_code=bool(remote_code),
-                local_files_only=local_only,
-                max_length=max_length or (card.max_length if card and card.max_length else None) or DEFAULT_MAX_LENGTH,
-            )
-        except ModelLoadError:
-            raise
-        except Exception as err:  # noqa: BLE001 - anything a broken folder or download throws
-            raise ModelLoadError(f"model '{raw}' could not be loaded: {type(err).__name__}: {str(err)[:300]}") from None
+        length = max_length or (card.max_length if card and card.max_length else None) or DEFAULT_MAX_LENGTH
+        model = open_cross_encoder(src, device=dev, max_length=length)
+        raw = src.raw
         if model.num_labels not in (1, 2):
             raise ModelLoadError(
                 f"model '{raw}' has {model.num_labels} outputs; a reranker needs 1 (a score) or 2 (no/yes)"
             )
+        untrained = _untrained_head(model, src.folder)
+        if untrained:
+            raise ModelLoadError(
+                f"model '{raw}' has no trained scoring head ({', '.join(untrained[:2])} not in its weights): "
+                "a base model, or a config that does not match its weights (num_labels?)"
+            )
+        reference = _probe(model, raw)
+        description, cache_key = src.description, src.cache_key
+        report = None
         if quantize:
-            quantize = quantize_int8(model)
+            report = quantize_linear_layers(model.model, lambda: _probe(model, raw), reference)
+            quantize = report.applied
             if quantize:
-                description += ", int8 on CPU"
                 cache_key += "#int8"
+            description += f", {report.describe()}"
         scorer = CrossEncoderScorer(
             model,
-            model_id=model_id,
+            model_id=src.model_id,
             threshold=card.threshold if card else DEFAULT_THRESHOLD,
             batch_size=batch_size,
             card=card.to_dict() if card else None,
@@ -657,6 +653,8 @@ def load_cross_encoder(
             description=description,
         )
         scorer.quantized = bool(quantize)
+        scorer.quantization = report
+        scorer.revision = src.revision
         if card is not None:
             scorer.document_style = card.document_style
             scorer.retrieval_weight = card.retrieval_weight
@@ -665,26 +663,15 @@ def load_cross_encoder(
         return scorer
 
 
-def _hub_config_needs_remote_code(model_id: str, local_only: bool) -> bool:
-    try:
-        from huggingface_hub import hf_hub_download
-
-        path = hf_hub_download(model_id, "config.json", local_files_only=local_only)
-    except Exception:  # noqa: BLE001 - CrossEncoder will report the real problem
-        return False
-    return _needs_remote_code(Path(path))
-
-
 def best_local_scorer(exclude: str | None = None, **kwargs: Any) -> CachedScorer:
     """Our newest fine-tuned model in the models folder, else the lexical scorer."""
-    problems = []
+    kwargs.pop("trust_remote_code", None)
     for folder, _card in local_models():
         if exclude and str(folder) == str(Path(exclude).expanduser().resolve()):
             continue
         try:
             return load_cross_encoder(folder, **kwargs)
         except ModelLoadError as err:
-            problems.append(str(err))
             log.warning("skipping local model %s: %s", folder, err)
     return LexicalScorer()
 
@@ -703,7 +690,15 @@ def load_scorer(model: str | Path | None = None, **kwargs: Any) -> CachedScorer:
     try:
         return load_cross_encoder(wanted, **kwargs)
     except ModelLoadError as err:
-        scorer = copy.copy(best_local_scorer(exclude=wanted if Path(wanted).expanduser().is_dir() else None, **kwargs))
-        scorer.fallback_reason = str(err)
-        log.warning("reranker %s unavailable (%s); using %s", wanted, err, scorer.model_id)
-        return scorer
+        return fallback_scorer(wanted, str(err), **kwargs)
+
+
+def fallback_scorer(wanted: str, reason: str, **kwargs: Any) -> CachedScorer:
+    """The best local scorer standing in for ``wanted``, with ``fallback_reason`` saying why."""
+    kwargs.setdefault("persist_cache", True)
+    exclude = wanted if Path(wanted).expanduser().is_dir() else None
+    scorer = copy.copy(best_local_scorer(exclude=exclude, **kwargs))
+    scorer.fallback_reason = reason
+    scorer.stands_in_for = wanted
+    log.warning("reranker %s unavailable (%s); using %s", wanted, reason, scorer.model_id)
+    return scorer

@@ -43,12 +43,14 @@ from affiliation_curator.calibration import DecisionMetrics, Outcome, calibrate_
 from affiliation_curator.errors import CuratorError, InputError
 from affiliation_curator.gold import GoldRow, read_gold, split
 from affiliation_curator.institution import Institution, normalize_ror_id
+from affiliation_curator.model_source import resolve
 from affiliation_curator.reranker import (
     CARD_FILE,
     DEFAULT_MAX_LENGTH,
     ModelCard,
     cpu_threads,
     load_cross_encoder,
+    open_cross_encoder,
     retune_cpu_threads,
 )
 
@@ -816,6 +818,7 @@ def train_cross_encoder(
     max_steps: int | None = None,
     progress: Progress | None = None,
     *,
+    trust_remote_code: bool = False,
     batch_size: int = 32,
     learning_rate: float = 5e-5,
     n_queries: int = 3000,
@@ -872,14 +875,15 @@ def train_cross_encoder(
         raise InputError("training needs both right and wrong pairs; the registry and files gave too few")
 
     from datasets import Dataset
-    from sentence_transformers import CrossEncoder
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
     from transformers import TrainerCallback
 
     base = _base_model_path(base_model)
     say(f"base model: {base}")
-    model = CrossEncoder(base, num_labels=1, max_length=TRAIN_MAX_LENGTH, device="cpu" if not torch.cuda.is_available() else None)
+    # the one CrossEncoder builder: trust, pinned commits and a dtype the CPU trains in (a bf16 checkpoint: float32)
+    model = open_cross_encoder(resolve(base, trust_remote_code=trust_remote_code), num_labels=1,
+                               max_length=TRAIN_MAX_LENGTH, device="cuda" if torch.cuda.is_available() else "cpu")
     rng = random.Random(seed)
     rows = list(pairs.pairs)
     rng.shuffle(rows)

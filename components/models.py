@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from affiliation_curator import config
+from affiliation_curator.model_source import is_hub_id
 from affiliation_curator.reranker import LEXICAL_MODEL_ID, local_models
 from components.text import clean, safe_md
 
@@ -28,7 +29,14 @@ def describe(value: str) -> str:
     path = Path(value)
     if path.is_dir() and path.parent == config.models_dir():
         return path.name
+    if is_hub_id(value):
+        return clean(value, 80) + " (Hugging Face Hub)"
     return clean(value, 80)
+
+
+def hub_choices() -> list[str]:
+    """Hub models a page may offer: the default model and those the operator allows (``model allow``)."""
+    return list(dict.fromkeys([config.DEFAULT_MODEL_ID, *config.Settings.load().allowed_models]))
 
 
 def saved_models() -> list[tuple[Path, Any]]:
@@ -82,11 +90,13 @@ def models_table(key: str = "models_table") -> None:
 
 
 def model_choices(include_lexical: bool = True) -> list[str]:
-    """Values for a model picker: the configured model, our saved models, (the lexical fallback)."""
+    """Values for a model picker: the configured model, our saved models, the allowed hub models, (the lexical
+    fallback). Pages offer nothing else: a model is never a path or id typed into a web form."""
     values = [CONFIGURED] + [str(folder) for folder, _ in saved_models()]
     active = active_model()
     if active and active not in values:
         values.insert(1, active)
+    values += [v for v in hub_choices() if v not in values and (v != config.DEFAULT_MODEL_ID or active)]
     if include_lexical and LEXICAL_MODEL_ID not in values:
         values.append(LEXICAL_MODEL_ID)
     return values

@@ -9,7 +9,9 @@ import streamlit as st
 from affiliation_curator import config
 from affiliation_curator.ranking_jobs import RankingJobs
 
-_SCORER_NOTES: dict[str, str] = {}  # model id -> why it stands in for the configured model ("" if it does not)
+# model setting ("" = the default model) -> the newest engine built for it; read live, since an engine
+# whose model fails while scoring replaces its scorer (matching.Matcher._fall_back)
+_ENGINES: dict[str, Any] = {}
 _COMBINED: set[tuple[str, str]] = set()  # (registry, model id) engines that rank with a learned combiner
 
 
@@ -51,8 +53,8 @@ def _matcher(registries_dir: str, registry_name: str, version_key: str, model: s
 
     registry = get_registry(registry_name)
     matcher = Matcher(registry, load_scorer(model or None))
-    model_id, fallback = scorer_note(matcher)
-    _SCORER_NOTES[model_id] = fallback
+    model_id, _fallback = scorer_note(matcher)
+    _ENGINES[model] = matcher
     # whether a combiner ranks depends on the registry too (none for one much smaller than it was fitted on)
     if matcher.combiner is not None:
         _COMBINED.add((registry_name, model_id))
@@ -94,8 +96,24 @@ def with_combiner(registry_name: str, model_id: str) -> bool:
 
 
 def scorer_notes() -> dict[str, str]:
-    """Fallback reasons of the scorers loaded in this process, by model id."""
-    return dict(_SCORER_NOTES)
+    """Fallback reasons of the scorers scoring in this process, by model id ("" where none stands in)."""
+    notes: dict[str, str] = {}
+    for matcher in list(_ENGINES.values()):
+        model_id, reason = scorer_note(matcher)
+        if reason or model_id not in notes:
+            notes[model_id] = reason
+    return notes
+
+
+def scoring_now(model_setting: str) -> tuple[str, str, str] | None:
+    """(model id, description, why it stands in or "") of what scores for a model setting; None before
+    this process has loaded it."""
+    matcher = _ENGINES.get(model_setting)
+    if matcher is None:
+        return None
+    model_id, reason = scorer_note(matcher)
+    describe = getattr(matcher.scorer, "description", "") or model_id
+    return model_id, str(describe), reason
 
 
 def batch_threshold(batch_id: int) -> float:

@@ -53,12 +53,18 @@ def context_sidebar() -> None:
         registry = safe_md(f"{meta.name} ({meta.version}, {meta.count:,} institutions)", 100)
     except CuratorError as err:
         registry = safe_md(f"unavailable: {err}", 120)
-    model = safe_md(Settings.load().model or DEFAULT_MODEL_ID, 90)
-    stand_ins = [m for m, why in resources.scorer_notes().items() if why]
-    line = f"Registry: {registry}  \nModel: {model}"
-    if stand_ins:
-        line += f" (unavailable here; {safe_md(stand_ins[-1], 40)} stands in)"
-    st.sidebar.caption(line)
+    setting = Settings.load().model
+    configured = setting or DEFAULT_MODEL_ID
+    scoring = resources.scoring_now(setting)
+    if scoring is None:
+        model = f"{safe_md(configured, 90)} (loads with the first ranking)"
+    else:
+        model_id, description, reason = scoring
+        model = safe_md(description, 140)
+        if reason:
+            model = (f"{safe_md(model_id, 60)}, standing in for {safe_md(configured, 60)} (unavailable here: "
+                     f"{safe_md(reason, 90)})")
+    st.sidebar.caption(f"Registry: {registry}  \nModel: {model}")
 
 
 def curator() -> str:

@@ -20,7 +20,6 @@ from components.pr_curve import precision_coverage_chart
 from components.text import safe_md
 
 SHARED_GOLD = config.PROJECT_DIR.parent / "shared" / "data" / "gold"
-OTHER = "__other__"  # model picker value: a folder or hub id typed in
 UPLOADED = "__upload__"  # gold picker value: an uploaded file
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 20_000
@@ -42,13 +41,11 @@ by_id = {b.id: b for b in batches}
 # ------------------------------------------------------------------ what to evaluate
 
 left, right = st.columns(2)
-choices = models.model_choices() + [OTHER]
-model_value = left.selectbox(
-    "Model", choices, key="eval_model",
-    format_func=lambda v: "Another model (folder or hub id)…" if v == OTHER else models.choice_label(v),
+left.selectbox(
+    "Model", models.model_choices(), key="eval_model", format_func=models.choice_label,
+    help="Our saved models, the configured and default models, and the hub models the operator allows "
+         "(`python -m affiliation_curator model allow ID`).",
 )
-if model_value == OTHER:
-    left.text_input("Model folder or Hugging Face id", key="eval_model_other", max_chars=500)
 source = right.segmented_control(
     "Labelled data", ["curated", "gold"], default="curated", required=True, key="eval_source",
     format_func={"curated": "Curated decisions", "gold": "Gold file"}.get,
@@ -82,11 +79,8 @@ left.number_input(
 def _model() -> str | None:
     """The model setting to evaluate (None: the configured one)."""
     value = st.session_state.get("eval_model")
-    if value == OTHER:
-        typed = (st.session_state.get("eval_model_other") or "").strip()
-        if not typed:
-            raise InputError("type a model folder or Hugging Face id")
-        return typed
+    if value not in models.model_choices():  # only what the picker offers: never a path or id from the browser
+        return None
     return None if value == models.CONFIGURED else value
 
 

@@ -152,7 +152,7 @@ error = st.session_state.pop("train_error", None)
 if error:
     st.error(safe_md(error), icon=":material/error:")
 
-bases = [PACKAGED] + [str(folder) for folder, _ in models.saved_models()]
+bases = [PACKAGED] + models.hub_choices() + [str(folder) for folder, _ in models.saved_models()]
 active = models.active_model()
 if active and Path(active).is_dir() and active not in bases:
     bases.insert(1, active)
@@ -160,7 +160,8 @@ left, right = st.columns(2)
 left.selectbox(
     "Start from", bases, index=bases.index(active) if active in bases else 0, key="train_base",
     format_func=lambda v: PACKAGED_BASE_LABEL if v == PACKAGED else models.describe(v) + (" (active)" if v == active else ""),
-    help="The packaged MiniLM (offline) or one of our saved models. Hub models are not offered: training runs offline.",
+    help="The packaged MiniLM (offline), the default model or another hub model the operator allows (from the "
+         "local Hugging Face cache, or downloaded once), or one of our saved models.",
 )
 if "train_name" not in st.session_state:  # seeded once: a default that changes by the minute would reset the field
     st.session_state["train_name"] = f"minilm-curated-{datetime.now():%Y%m%d-%H%M}"

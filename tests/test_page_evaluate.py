@@ -9,6 +9,7 @@ import pytest
 
 from apptest_support import navigation_apptest  # noqa: F401 - fixture
 from curation_fixtures import NONE_STRINGS, demo_institutions, demo_results, fill_store  # noqa: F401 - fixtures
+from affiliation_curator import config
 from affiliation_curator.reranker import LEXICAL_MODEL_ID
 
 
@@ -70,18 +71,28 @@ def test_curated_decisions_metrics_curve_and_errors(evaluate_page, demo_results)
 
 
 def test_a_saved_tiny_model_and_a_model_that_cannot_load(evaluate_page, tiny_cross_encoder_dir):
+    """The picker offers our saved models and the operator's allowed hub ids, never a typed path."""
+    import shutil
+
+    saved = config.models_dir() / "tiny"
+    shutil.copytree(tiny_cross_encoder_dir, saved)
+    (saved / "curator.json").write_text('{"threshold": 0.5, "created": "2026-01-01"}')
+    settings = config.Settings.load()
+    settings.allowed_models = ["someone/not-downloaded-model"]
+    settings.save()
     at = evaluate_page[0]
-    at.selectbox(key="eval_model").set_value("__other__").run()
-    at.text_input(key="eval_model_other").input(str(tiny_cross_encoder_dir)).run()
+    at.run()
+    assert [t.key for t in at.text_input] == ["curator"]  # no free model field: a form never names a path or id
+    at.selectbox(key="eval_model").set_value(str(saved)).run()
     at.button(key="eval_run_button").click().run()
     assert not at.exception, at.exception
     run = at.session_state["eval_result"]
-    assert run.model_id == str(tiny_cross_encoder_dir) and not run.fallback_reason
+    assert run.model_id == str(saved) and not run.fallback_reason
     assert not at.warning
-    at.text_input(key="eval_model_other").input("/no/such/model").run()
+    at.selectbox(key="eval_model").set_value("someone/not-downloaded-model").run()
     at.button(key="eval_run_button").click().run()
     assert not at.exception, at.exception
-    assert "could not be loaded" in at.warning[0].value
+    assert "could not be fetched" in at.warning[0].value
 
 
 def test_gold_upload_leaves_out_rows_outside_the_registry(evaluate_page, demo_results):  # noqa: F811

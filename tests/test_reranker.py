@@ -197,6 +197,9 @@ def test_bad_paths_give_clear_errors(tmp_path):
 
 def test_broken_model_folder_is_a_model_load_error(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    with pytest.raises(ModelLoadError, match="incomplete: no weights file"):
+        load_cross_encoder(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"\x00garbage, not safetensors" * 10)
     with pytest.raises(ModelLoadError, match="could not be loaded"):
         load_cross_encoder(tmp_path)
 
