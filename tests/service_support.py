@@ -41,7 +41,7 @@ class Answer:
 class Server:
     """A running ``serve`` subprocess (stopped with ``stop``)."""
 
-    def __init__(self, home: Path, *args: str) -> None:
+    def __init__(self, home: Path, *args: str, ready_timeout: float = 120.0) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "AFFILIATION_CURATOR_HOME": str(home), "PYTHONPATH": str(PROJECT_DIR),
@@ -54,7 +54,7 @@ class Server:
             [sys.executable, "-m", "affiliation_curator", "serve", "--port", str(self.port), *args],
             cwd=PROJECT_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"serve exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
@@ -65,7 +65,7 @@ class Server:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"serve did not answer within 120 s: {self.log.read_text()[-2000:]}")
+        raise RuntimeError(f"serve did not answer within {ready_timeout:.0f} s: {self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
         self.proc.terminate()
