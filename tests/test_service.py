@@ -182,6 +182,7 @@ def test_search_by_query_answers_like_ror(server):
     ({}, "give affiliation=STRING"),
     ({"affiliation": "   "}, "give affiliation=STRING"),
     ({"affiliation": "a" * 2001}, "at most 2,000"),
+    ({"affiliation": "a" * 100_000}, "affiliation is 100,000 characters; at most 2,000"),
     ({"query": "x", "page": "0"}, "page must be"),
 ])
 def test_bad_ror_requests_get_one_clear_message(server, params, fragment):
