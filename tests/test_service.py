@@ -248,6 +248,23 @@ def test_batched_queries_by_post_and_get(server, demo_matcher):
     assert data["q3"]["result"] == []
 
 
+def test_a_multipart_form_batch_is_read_too(server):
+    boundary = "xYzBoundary"
+    batch = queries(q0={"query": "Institut Pasteur, Paris", "limit": 1})
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"queries\"\r\n\r\n{batch}\r\n"
+            f"--{boundary}--\r\n").encode("utf-8")
+    answer = server.request("POST", "/reconcile", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert answer.status == 200
+    assert [r["id"] for r in answer.json()["q0"]["result"]] == ["0495fxg12"]
+    broken = server.request("POST", "/reconcile", b"--nope\r\ngarbage",
+                            {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert broken.status == 422 and "multipart form cannot be read" in broken.json()["errors"][0]
+    upload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"queries\"; filename=\"a.txt\"\r\n\r\n"
+              f"abc\r\n--{boundary}--\r\n").encode("utf-8")
+    refused = server.request("POST", "/reconcile", upload, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert refused.status == 422 and "files" in refused.json()["errors"][0]
+
+
 def test_properties_country_and_city_filter_and_count(server):
     plain = server.post_form("/reconcile", queries=queries(q0={"query": "Institute, Cambridge", "limit": 10})).json()
     countries = {r["description"].split(", ")[-1] for r in plain["q0"]["result"]}

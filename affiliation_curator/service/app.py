@@ -233,7 +233,13 @@ async def _params(request: Request) -> dict[str, str]:
     body = b"".join(chunks)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
-        form = await request.form()
+        async def replay() -> dict[str, Any]:  # the body was read above; the form parser reads it again
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        try:
+            form = await Request(request.scope, replay).form(max_files=0)
+        except Exception as err:  # noqa: BLE001 - a malformed body is the client's problem, said in one line
+            raise ServiceError(422, f"the multipart form cannot be read ({getattr(err, 'detail', err)})") from None
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
     elif body:
         try:
