@@ -176,6 +176,11 @@ def test_search_by_query_answers_like_ror(server):
     data = server.get("/v2/organizations", query="EPFL").json()
     assert data["items"][0]["id"] == EPFL and data["number_of_results"] >= 1
     assert {"types", "countries", "statuses"} <= set(data["meta"])
+    first = server.get("/v2/organizations", query="university").json()
+    second = server.get("/v2/organizations", query="university", page=2).json()
+    assert len(first["items"]) == 20 and first["number_of_results"] == second["number_of_results"] > 20
+    assert not {r["id"] for r in first["items"]} & {r["id"] for r in second["items"]}
+    assert sum(c["count"] for c in first["meta"]["statuses"]) == first["number_of_results"]
 
 
 @pytest.mark.parametrize("params, fragment", [

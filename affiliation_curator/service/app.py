@@ -35,6 +35,7 @@ from affiliation_curator.service.ror import affiliation_answer, registry_date, r
 log = logging.getLogger("affiliation_curator.service")
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,63}$")
 _PAGE_SIZE = 20
+_SEARCH_LIMIT = 1_000  # ``number_of_results`` of a search counts up to this
 
 
 class Engine:
@@ -193,9 +194,9 @@ def _add_ror(app: FastAPI, engine: Engine) -> None:
 
 
 def _search(engine: Engine, query: str, page: int) -> dict[str, Any]:
-    """ROR's ``?query=`` answer: records found by name, acronym or id, 20 a page."""
+    """ROR's ``?query=`` answer: records found by name, acronym or id, 20 a page (1,000 at most in all)."""
     started = time.perf_counter()
-    found = engine.registry.find(query, limit=page * _PAGE_SIZE)
+    found = engine.registry.find(query, limit=_SEARCH_LIMIT)
     items = [ror_record(inst, engine.date) for inst in found[(page - 1) * _PAGE_SIZE : page * _PAGE_SIZE]]
 
     def counts(values: list[str]) -> list[dict[str, Any]]:
