@@ -323,7 +323,9 @@ def test_huge_and_hostile_bodies_are_refused_or_answered_as_data(server):
 
 
 def test_suggest_preview_and_flyout_for_manual_matching(server):
-    found = server.get("/reconcile/suggest/entity", prefix="EPF").json()
+    answer = server.request("GET", "/reconcile/suggest/entity?prefix=EPF", headers={"Origin": "http://127.0.0.1:3333"})
+    assert answer.headers["access-control-allow-origin"] == "*"  # OpenRefine's browser side calls it
+    found = answer.json()
     jsonschema.validate(found, schema("suggest-entities.schema.json"))
     assert found["result"][0] == {"id": "02s376052", "name": "École Polytechnique Fédérale de Lausanne",
                                   "description": "Lausanne, Switzerland · education, funder"}

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -100,6 +101,9 @@ def create_app(matcher: Any, limiter: RateLimiter | None = None) -> FastAPI:
     _add_pages(app, engine)
     _add_ror(app, engine)
     _add_reconcile(app, engine)
+    # OpenRefine's browser side calls suggest, flyout and preview itself: any origin may read
+    # (the service is read-only and takes no credentials).
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"])
     if limiter is not None:
         app.add_middleware(RateLimit, limiter=limiter)
     return app
