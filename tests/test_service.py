@@ -388,3 +388,32 @@ def test_serve_refuses_a_taken_port_in_one_line(capsys):
     assert f"cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
     assert main(["serve", "--port", "70000"]) == 2
     assert "--port 70000" in capsys.readouterr().err
+
+
+def test_home_page_escapes_the_model_and_registry_it_names():
+    """In process, through the ASGI interface: a model id with markup is shown as text."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from affiliation_curator.registry import RegistryCatalog
+    from affiliation_curator.service import create_app
+
+    matcher = SimpleNamespace(registry=RegistryCatalog().load("demo"), model_id="<script>alert(1)</script>",
+                              threshold=0.5, combiner=None)
+    app = create_app(matcher)
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "http_version": "1.1", "method": "GET", "scheme": "http", "path": "/", "raw_path": b"/",
+             "root_path": "", "query_string": b"", "headers": [(b"host", b"127.0.0.1:9292")],
+             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 9292)}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 200
+    page = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body").decode("utf-8")
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "http://127.0.0.1:9292/reconcile" in page
