@@ -35,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--curator", required=True, metavar="NAME", help="who the decisions are recorded for")
     p.add_argument("--registry", metavar="NAME", help="registry name or file (default: the active one)")
     p.add_argument("--model", metavar="ID", help="reranker model id or folder (default: the configured one)")
+    p.add_argument("--affiliation-column", metavar="NAME",
+                   help="CSV column holding the affiliations (default: affiliation, or the other of two columns)")
+    p.add_argument("--id-column", metavar="NAME",
+                   help="CSV column holding the ROR ids (default: ror_id, or a column of ROR ids such as an "
+                        "OpenRefine identifiers column)")
     p.add_argument("--no-rank", action="store_true",
                    help="record the answers without ranking (no candidates stored; no hard negatives later)")
     p.set_defaults(handler=cmd_import)
@@ -88,7 +93,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from affiliation_curator.store import Store
 
     path = Path(args.file).expanduser()
-    answers = read_known_answers(path)
+    answers = read_known_answers(path, args.affiliation_column, args.id_column)
     print(f"read {len(answers):,} rows from {path.name}", file=sys.stderr)
     registry = RegistryCatalog().resolve(args.registry)
     matcher = None

@@ -5,6 +5,11 @@ CSV with the columns ``affiliation,ror_id`` (an empty ``ror_id`` means no instit
 right; several ids in one cell may be separated by ``;`` or ``|``). A row with several ids
 accepts the first; the others are noted in the report.
 
+Other column names are named with ``affiliation_column`` / ``id_column``, or found: an OpenRefine
+project reconciled against ``serve`` and exported as CSV has the original column under its
+own name and an identifiers column of bare ROR ids; a column whose every non-blank cell is a
+ROR id is taken as the ids, and then, of two columns, the other one as the affiliations.
+
 The strings become a new batch; each is ranked by the matcher, so its candidates are
 stored exactly as a curator would have seen them, and the known answer is recorded as a
 decision: an accept of that institution (even when it is not among the candidates) or
@@ -93,7 +98,9 @@ class ImportReport:
 # ----------------------------------------------------------------------------- reading
 
 
-def read_known_answers(path: Path | str) -> list[KnownAnswer]:
+def read_known_answers(
+    path: Path | str, affiliation_column: str | None = None, id_column: str | None = None
+) -> list[KnownAnswer]:
     """Gold JSON Lines (.jsonl) or CSV/TSV (affiliation,ror_id); raises InputError naming the problem."""
     path = Path(path)
     if not path.is_file():
@@ -106,11 +113,13 @@ def read_known_answers(path: Path | str) -> list[KnownAnswer]:
             answers.append(KnownAnswer(row.affiliation, ids[0] if ids else None, ids[1:], number))
         return answers
     if suffix in (".csv", ".tsv"):
-        return _read_csv(path, "\t" if suffix == ".tsv" else None)
+        return _read_csv(path, "\t" if suffix == ".tsv" else None, affiliation_column, id_column)
     raise InputError(f"{path.name}: use gold JSON Lines (.jsonl) or a CSV with the columns affiliation,ror_id")
 
 
-def _read_csv(path: Path, delimiter: str | None) -> list[KnownAnswer]:
+def _read_csv(
+    path: Path, delimiter: str | None, affiliation_column: str | None = None, id_column: str | None = None
+) -> list[KnownAnswer]:
     data = path.read_bytes()
     if not data.strip():
         raise InputError(f"{path.name} is empty")
@@ -122,13 +131,7 @@ def _read_csv(path: Path, delimiter: str | None) -> list[KnownAnswer]:
         rows.pop(0)
     if not rows:
         raise InputError(f"{path.name} has no rows")
-    header = [h.strip().casefold() for h in rows[0]]
-    aff = next((header.index(c) for c in AFFILIATION_COLUMNS if c in header), None)
-    rid = next((header.index(c) for c in ID_COLUMNS if c in header), None)
-    if aff is None or rid is None:
-        raise InputError(
-            f"{path.name} needs the columns affiliation and ror_id; columns found: {', '.join(rows[0]) or '(none)'}"
-        )
+    aff, rid = _columns(path.name, rows, affiliation_column, id_column)
     answers = []
     for number, row in enumerate(rows[1:], 2):
         if not any(c.strip() for c in row):
@@ -140,6 +143,39 @@ def _read_csv(path: Path, delimiter: str | None) -> list[KnownAnswer]:
     if not answers:
         raise InputError(f"{path.name} has a header row but no data rows")
     return answers
+
+
+def _columns(name: str, rows: list[list[str]], affiliation_column: str | None,
+             id_column: str | None) -> tuple[int, int]:
+    """Positions of the affiliation and id columns: as named, by their usual names, or found."""
+    header = [h.strip().casefold() for h in rows[0]]
+    found = ", ".join(rows[0]) or "(none)"
+
+    def named(column: str, option: str) -> int:
+        key = column.strip().casefold()
+        if key not in header:
+            raise InputError(f"{name} has no column {column!r} ({option}); columns found: {found}")
+        return header.index(key)
+
+    aff = named(affiliation_column, "--affiliation-column") if affiliation_column else next(
+        (header.index(c) for c in AFFILIATION_COLUMNS if c in header), None)
+    rid = named(id_column, "--id-column") if id_column else next(
+        (header.index(c) for c in ID_COLUMNS if c in header), None)
+    if rid is None:  # an OpenRefine identifiers column: every non-blank cell a ROR id
+        rid = next((n for n in range(len(header)) if n != aff and _all_ror_ids(rows[1:], n)), None)
+        if aff is None and rid is not None and len(header) == 2:
+            aff = 1 - rid
+    if aff is None or rid is None:
+        raise InputError(
+            f"{name} needs the columns affiliation and ror_id; columns found: {found} (name others with "
+            "--affiliation-column and --id-column)"
+        )
+    return aff, rid
+
+
+def _all_ror_ids(rows: list[list[str]], n: int) -> bool:
+    cells = [row[n].strip() for row in rows if n < len(row) and row[n].strip()]
+    return bool(cells) and all(normalize_ror_id(p) for c in cells for p in c.replace("|", ";").split(";") if p.strip())
 
 
 # ----------------------------------------------------------------------------- importing
