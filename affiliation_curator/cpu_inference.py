@@ -40,24 +40,42 @@ def cpu_dtype() -> str:
     return value if value in {"float32", "bfloat16"} else "float32"
 
 
-def load_dtype(device: str) -> object:
-    """What to ask ``from_pretrained`` for: a torch dtype on CPU, the checkpoint's own ("auto") on a GPU."""
-    import torch
+LARGE_VOCABULARY = 50_000  # embedding tables above this many rows stay in their stored 16-bit dtype on CPU
 
-    if device.startswith("cpu"):
-        return getattr(torch, cpu_dtype())
+
+def load_dtype(device: str) -> object:
+    """What to ask ``from_pretrained`` for: the checkpoint's own dtype ("auto"); ``to_dtype`` then casts."""
     return "auto"
 
 
-def to_dtype(module: object, device: str) -> str:
-    """Cast floating parameters to the CPU dtype where remote code loaded another; returns the dtype name."""
+def to_dtype(module: object, device: str, keep_large_embeddings: bool = True) -> str:
+    """Cast floating parameters to the CPU dtype (float32 unless set); returns the dtype name.
+
+    A large vocabulary's embedding table (XLM-R's: 250,002 x 768, a third of the model) stays in
+    the checkpoint's bfloat16 when ``keep_large_embeddings``: a lookup reads a few rows, so its
+    output is cast instead (exactly the stored values), which keeps 0.4 GB out of memory. Training
+    casts everything.
+    """
     import torch
 
     if not device.startswith("cpu"):
         return str(next(module.parameters()).dtype).replace("torch.", "")  # type: ignore[attr-defined]
     wanted = getattr(torch, cpu_dtype())
-    if any(p.is_floating_point() and p.dtype != wanted for p in module.parameters()):  # type: ignore[attr-defined]
-        module.to(wanted)  # type: ignore[attr-defined]
+    kept = []
+    if keep_large_embeddings and wanted == torch.float32:
+        kept = [m for m in module.modules()  # type: ignore[attr-defined]
+                if isinstance(m, torch.nn.Embedding) and m.num_embeddings > LARGE_VOCABULARY
+                and m.weight.dtype in (torch.bfloat16, torch.float16)]
+    keep = {id(p) for m in kept for p in m.parameters()}
+    for name, param in module.named_parameters():  # type: ignore[attr-defined]
+        if param.is_floating_point() and param.dtype != wanted and id(param) not in keep:
+            param.data = param.data.to(wanted)
+    for buffer_owner in module.modules():  # type: ignore[attr-defined]
+        for key, buf in list(buffer_owner._buffers.items()):
+            if buf is not None and buf.is_floating_point() and buf.dtype != wanted:
+                buffer_owner._buffers[key] = buf.to(wanted)
+    for emb in kept:
+        emb.register_forward_hook(lambda _m, _i, out, dtype=wanted: out.to(dtype))
     return cpu_dtype()
 
 

@@ -492,7 +492,8 @@ def quantize_default() -> bool:
     return os.environ.get("AFFILIATION_CURATOR_QUANTIZE", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
-def open_cross_encoder(src: ModelSource, *, device: str, max_length: int, num_labels: int | None = None) -> Any:
+def open_cross_encoder(src: ModelSource, *, device: str, max_length: int, num_labels: int | None = None,
+                       training: bool = False) -> Any:
     """A sentence-transformers CrossEncoder for a resolved source, in a dtype this device scores correctly.
 
     The one place a CrossEncoder is built (scoring, fine-tuning): the remote-code patch, trust,
@@ -518,7 +519,7 @@ def open_cross_encoder(src: ModelSource, *, device: str, max_length: int, num_la
                 revision=src.revision, max_length=max_length, num_labels=num_labels,
                 model_kwargs=model_kwargs, config_kwargs=config_kwargs or None,
             )
-        to_dtype(model.model, device)
+        to_dtype(model.model, device, keep_large_embeddings=not training)
     except ModelLoadError:
         raise
     except Exception as err:  # noqa: BLE001 - anything a broken folder or download throws

@@ -883,7 +883,8 @@ def train_cross_encoder(
     say(f"base model: {base}")
     # the one CrossEncoder builder: trust, pinned commits and a dtype the CPU trains in (a bf16 checkpoint: float32)
     model = open_cross_encoder(resolve(base, trust_remote_code=trust_remote_code), num_labels=1,
-                               max_length=TRAIN_MAX_LENGTH, device="cuda" if torch.cuda.is_available() else "cpu")
+                               max_length=TRAIN_MAX_LENGTH, device="cuda" if torch.cuda.is_available() else "cpu",
+                               training=True)
     rng = random.Random(seed)
     rows = list(pairs.pairs)
     rng.shuffle(rows)

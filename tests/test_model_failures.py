@@ -197,3 +197,24 @@ def test_sidebar_names_the_model_that_scores(saved_tiny, navigation_apptest):
     sidebar = " ".join(c.value for c in at.sidebar.caption).replace("\\", "")
     assert "tiny (local model" in sidebar and "unavailable" not in sidebar
     resources._ENGINES.clear()
+
+
+def test_a_large_bf16_vocabulary_stays_bf16_and_scores_as_float32(tiny_cross_encoder_dir, tmp_path):
+    """XLM-R's 250k x 768 table is a third of the model: kept as stored, its lookups cast, same scores."""
+    import torch
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    folder = tmp_path / "big-vocab"
+    torch.manual_seed(0)
+    BertForSequenceClassification(BertConfig(vocab_size=60_000, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                             intermediate_size=64, max_position_embeddings=128, num_labels=1)
+                                  ).to(torch.bfloat16).save_pretrained(str(folder))
+    AutoTokenizer.from_pretrained(str(tiny_cross_encoder_dir)).save_pretrained(str(folder))
+    scorer = load_cross_encoder(folder, reuse=False, quantize=False)
+    table = scorer.model.model.bert.embeddings.word_embeddings.weight
+    assert table.dtype == torch.bfloat16
+    assert {p.dtype for n, p in scorer.model.model.named_parameters() if "word_embeddings" not in n} == {torch.float32}
+    plain = CrossEncoder(str(folder), model_kwargs={"torch_dtype": torch.float32}, max_length=128)
+    expected = plain.predict(PAIRS, activation_fn=torch.nn.Sigmoid())
+    assert np.allclose(scorer.score(PAIRS), expected, atol=1e-6)
