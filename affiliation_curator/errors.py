@@ -19,3 +19,11 @@ class InputError(CuratorError):
 
 class ModelLoadError(CuratorError):
     """A reranker model could not be loaded (unknown id, offline hub, broken folder)."""
+
+
+class RegistryDownloadError(CuratorError):
+    """A ROR release could not be listed, downloaded, verified or imported (network, disk, checksum...)."""
+
+
+class DataDirError(CuratorError):
+    """The data directory (or a folder in it) cannot be created or written."""
