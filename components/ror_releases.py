@@ -68,7 +68,8 @@ def _download(version: str, name: str) -> None:
         f"Downloaded ROR {release.version} ({release.published}), md5 verified, and imported "
         f"{meta.count:,} institutions as registry {meta.name}; it is now active."
     )
-    st.session_state.pop("ror_release_check", None)
+    for key in ("ror_release_check", "registry_download_version", "registry_download_name"):
+        st.session_state.pop(key, None)  # the fields start empty again (ux-findings: a name kept after an import)
     st.rerun()
 
 

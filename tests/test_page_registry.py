@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -157,6 +158,7 @@ def _wait_for_check(at: AppTest, timeout: float = 20.0) -> None:
 
 def test_download_button_imports_the_newest_release(demo_file: Path, zenodo, tmp_path: Path) -> None:
     zenodo.add("v9.1-2026-09-01-ror-data.zip", tiny_dump(tmp_path), version="v9.1", published="2026-09-01")
+    zenodo.add("v9.0-2026-08-01-ror-data.zip", b"never fetched", version="v9.0", published="2026-08-01")
     at = page()
     assert not any(path.startswith("/api") for path, _ in zenodo.requests)  # nothing asked before a click
     at.button(key="registry_check_button").click().run()
@@ -169,6 +171,7 @@ def test_download_button_imports_the_newest_release(demo_file: Path, zenodo, tmp
                for s in at.success), texts(at)
     assert RegistryCatalog().active_name() == "ror-v9.1-2026-09-01"
     assert any("Active registry: ror-v9.1-2026-09-01" in plain(s.value) for s in at.subheader)
+    assert not any("/files/v9.0" in path for path, _ in zenodo.requests)
 
     at.button(key="registry_check_button").click().run()
     _wait_for_check(at)
@@ -178,12 +181,20 @@ def test_download_button_imports_the_newest_release(demo_file: Path, zenodo, tmp
 def test_download_failure_gives_one_message_and_keeps_the_active_registry(demo_file: Path, zenodo, tmp_path: Path) -> None:
     zenodo.add("v9.1-2026-09-01-ror-data.zip", tiny_dump(tmp_path), version="v9.1", published="2026-09-01", md5="0" * 32)
     at = page()
+    at.text_input(key="registry_download_version").input("v9.1")
+    at.text_input(key="registry_download_name").input("ror-named")
     at.button(key="registry_download_button").click().run()
     assert not at.exception, at.exception
     errors = [plain(e.value) for e in at.error]
     assert len(errors) == 1 and "Download failed" in errors[0] and "md5 checksum" in errors[0]
     assert "unchanged" in errors[0]
     assert RegistryCatalog().active_name() == "demo"
+    assert at.text_input(key="registry_download_name").value == "ror-named"  # kept for another try
+
+    zenodo.files[0].md5 = hashlib.md5(zenodo.files[0].data).hexdigest()
+    at.button(key="registry_download_button").click().run()
+    assert RegistryCatalog().active_name() == "ror-named"
+    assert at.text_input(key="registry_download_name").value == ""  # emptied after the import
 
     zenodo.api_mode = "404"
     at.button(key="registry_check_button").click().run()
