@@ -27,7 +27,7 @@ POLL_SECONDS = 1.0
 
 def _run_check(box: dict[str, Any], url: str) -> None:
     try:
-        box["message"] = check_for_newer_release(url=url, timeout=CHECK_TIMEOUT_S).message
+        box["message"] = check_for_newer_release(url=url, timeout=CHECK_TIMEOUT_S).summary(cli=False)
     except CuratorError as err:
         box["error"] = str(err)
     except Exception as err:  # noqa: BLE001 - a thread must report, not die silently

@@ -163,7 +163,8 @@ def test_download_button_imports_the_newest_release(demo_file: Path, zenodo, tmp
     assert not any(path.startswith("/api") for path, _ in zenodo.requests)  # nothing asked before a click
     at.button(key="registry_check_button").click().run()
     _wait_for_check(at)
-    assert any("A newer ROR release is available: ROR v9.1 (published 2026-09-01" in plain(i.value) for i in at.info), texts(at)
+    assert any("A newer ROR release is available: ROR v9.1 (published 2026-09-01" in plain(i.value)
+               and "Get it with: Download, import and use" in plain(i.value) for i in at.info), texts(at)
 
     at.button(key="registry_download_button").click().run()
     assert not at.exception, at.exception

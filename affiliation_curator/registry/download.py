@@ -442,6 +442,11 @@ class ReleaseStatus:
 
     @property
     def message(self) -> str:
+        """What ``registry check`` prints: the comparison and the command that acts on it."""
+        return self.summary(cli=True)
+
+    def summary(self, cli: bool = False) -> str:
+        """The comparison in a sentence; with ``cli`` the command to run next, else the page's button."""
         release = self.newest
         count = self.record_count
         facts = f"published {release.published or '?'}, " + (
@@ -453,16 +458,16 @@ class ReleaseStatus:
         if self.imported_as is not None and self.active is not None and self.imported_as.name == self.active.name:
             return f"You have the newest release: {head} is the active registry {self.active.name}."
         if self.imported_as is not None:
-            return (
-                f"The newest release, {head}, is imported as {self.imported_as.name} but not active: "
-                f"python -m affiliation_curator registry use {self.imported_as.name}"
-            )
+            how = (f"python -m affiliation_curator registry use {self.imported_as.name}" if cli
+                   else "choose it under Switch registry")
+            return f"The newest release, {head}, is imported as {self.imported_as.name} but not active: {how}."
         active = (
             f"the active registry is {self.active.name} (version {self.active.version or '-'})"
             if self.active is not None else "no registry is active"
         )
         if self.newer:
-            return f"A newer ROR release is available: {head}; {active}. Get it with: python -m affiliation_curator registry download"
+            how = "python -m affiliation_curator registry download" if cli else "Download, import and use"
+            return f"A newer ROR release is available: {head}; {active}. Get it with: {how}"
         return f"The newest ROR release is {head}; {active}, which is as new."
 
 
