@@ -79,6 +79,7 @@ def test_named_version_and_name_on_a_later_page(zenodo, tmp_path: Path) -> None:
     assert release.version == "v8.0" and meta.name == "ror-old"
     assert RegistryCatalog().active_name() == "demo"
     assert any("page=2" in path for path, _ in zenodo.requests)
+    assert all("all_versions=true" in path for path, _ in zenodo.requests if path.startswith("/api"))
 
 
 def test_the_shared_sample_dump(zenodo, shared_data: Path) -> None:
@@ -136,6 +137,16 @@ def test_cut_mid_file_keeps_the_part_and_resumes(zenodo, tmp_path: Path) -> None
     assert meta.count == 5 and RegistryCatalog().active_name() == meta.name
     assert zenodo.requests[-1][1] == f"bytes={kept}-"  # resumed, not restarted
     assert downloads() == []
+
+
+def test_a_complete_part_is_verified_without_asking_again(zenodo, tmp_path: Path) -> None:
+    data = tiny_dump(tmp_path)
+    entry = zenodo.add(TINY, data, version="v9.1", published="2026-09-01")
+    folder = config.home() / "downloads"
+    folder.mkdir(parents=True)
+    (folder / f"{TINY}.{entry.md5[:12]}.part").write_bytes(data)
+    meta, _ = download_registry()
+    assert meta.count == 5 and not any(path.startswith("/files/") for path, _ in zenodo.requests)
 
 
 def test_a_server_that_ignores_the_range_restarts_cleanly(zenodo, tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ class FakeZenodo:
             ]
             links = {"self": self.api_url}
             if page * self.page_size < len(self.files):
-                links["next"] = self.api_url + "&page=2"
+                links["next"] = self.base + handler.path.split("&page=")[0] + "&page=2"  # Zenodo keeps the query
             body = json.dumps({"hits": {"hits": hits, "total": len(self.files)}, "links": links}).encode()
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")

@@ -201,7 +201,11 @@ def find_release(version: str | None = None, url: str | None = None, timeout: fl
     """The newest release, or the one named ``vX.Y`` (or ``vX.Y-YYYY-MM-DD``)."""
     url = url or releases_url()
     newest: list[RorRelease] = []
-    for page in _pages(url, timeout, MAX_PAGES if version else 1):
+    search = url
+    if version and "all_versions" not in url:
+        # Zenodo lists only a record's latest version unless asked: ROR's dumps are versions of one record.
+        search = url + ("&" if "?" in url else "?") + "all_versions=true"
+    for page in _pages(search, timeout, MAX_PAGES if version else 1):
         if not version:
             if page:
                 return max(page, key=lambda r: r.published)
@@ -306,6 +310,8 @@ def download_release(
             if release.size and have > release.size:
                 part.unlink()
                 have = 0
+            if release.size and have == release.size:
+                break  # complete already (stopped before its check): verify it below
             headers = {"Range": f"bytes={have}-"} if have else {}
             try:
                 response = _open(release.url, timeout, headers)
