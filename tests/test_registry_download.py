@@ -243,3 +243,21 @@ def test_cli_download_and_check(zenodo, tmp_path: Path, capsys: pytest.CaptureFi
     last = err.strip().splitlines()[-1]
     assert last.startswith("error: ") and "HTTP 404" in last and "Traceback" not in err
     assert RegistryCatalog().active_name() == "ror-latest"
+
+
+def test_full_disk_while_importing_the_download(zenodo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    from affiliation_curator.registry import catalog as catalog_module
+
+    RegistryCatalog().ensure_demo()
+    zenodo.add(TINY, tiny_dump(tmp_path), version="v9.1", published="2026-09-01")
+    # The records file of the new registry lands on a device that is always full (an absolute
+    # name wins over the temporary folder it is joined to).
+    with monkeypatch.context() as patch:
+        patch.setattr(catalog_module, "INSTITUTIONS_FILE", "/dev/full")
+        message = failure()
+    assert "No space left on device" in message and str(config.registries_dir()) in message
+    assert "AFFILIATION_CURATOR_HOME" in message and "unchanged" in message
+    assert_untouched()
+    assert not [p for p in config.registries_dir().iterdir() if p.name.startswith(".import-")]
