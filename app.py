@@ -4,9 +4,18 @@ from pathlib import Path
 
 import streamlit as st
 
+from affiliation_curator import config
+from affiliation_curator.errors import CuratorError
 from components import state
+from components.text import safe_md
 
 st.set_page_config(page_title="Affiliation Curator", page_icon=":material/account_balance:", layout="wide")
+
+try:  # every decision is kept in the data directory: say so plainly when it cannot be written
+    config.check_home_writable()
+except CuratorError as err:
+    st.error(safe_md(str(err), 2000), icon=":material/folder_off:")
+    st.stop()
 
 HERE = Path(__file__).resolve().parent
 

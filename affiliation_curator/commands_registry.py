@@ -1,4 +1,4 @@
-"""``registry`` commands: import, list, use, show, find, remove."""
+"""``registry`` commands: import, download, check, list, use, show, find, remove."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from affiliation_curator.registry import (
     Registry,
     RegistryCatalog,
 )
+from affiliation_curator.registry.download import check_for_newer_release, download_registry
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +41,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help=f"registry name (default: ror-<version> or the file name); {NAME_RULE}")
     p.add_argument("--no-activate", action="store_true", help="import without making it the active registry")
     p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser(
+        "download",
+        help="download the newest (or a named) ROR data dump from Zenodo, import it and make it active",
+        description=(
+            "Fetch the newest ROR data dump (or the one named with --version) from ROR's Zenodo "
+            "community through the Zenodo records API (set AFFILIATION_CURATOR_ROR_RELEASES_URL to "
+            "use a mirror), verify its md5 checksum, import it and make it the active registry. An "
+            "interrupted download resumes when run again; a failure leaves the active registry as it was."
+        ),
+    )
+    p.add_argument("--version", metavar="vX.Y", help="the release to fetch, e.g. v2.9 (default: the newest)")
+    p.add_argument("--name", help=f"registry name (default: ror-<version>); {NAME_RULE}")
+    p.add_argument("--no-activate", action="store_true", help="import without making it the active registry")
+    p.set_defaults(handler=cmd_download)
+
+    p = sub.add_parser(
+        "check",
+        help="is there a newer ROR release than the active registry?",
+        description="Ask the Zenodo records API for the newest ROR data dump and compare it with the imported registries.",
+    )
+    p.set_defaults(handler=cmd_check)
 
     p = sub.add_parser("list", help="list imported registries (* marks the active one)",
                        description="List imported registries; * marks the active one.")
@@ -97,6 +120,26 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"imported registry {meta.name!r}: {meta.count:,} institutions, version {meta.version or '-'} "
         f"({meta.source_format}); {state}"
     )
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    meta, release = download_registry(
+        args.version, name=args.name, progress=_StderrProgress(), activate=not args.no_activate
+    )
+    for warning in meta.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    state = "not active (use `registry use " + meta.name + "`)" if args.no_activate else "now the active registry"
+    print(
+        f"downloaded ROR {release.version} ({release.published}, {release.file_name}, md5 verified) and imported "
+        f"it as {meta.name!r}: {meta.count:,} institutions; {state}"
+    )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    status = check_for_newer_release()
+    print(status.message)
     return 0
 
 

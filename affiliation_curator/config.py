@@ -12,6 +12,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from affiliation_curator.errors import DataDirError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 DEMO_REGISTRY_PATH = PROJECT_DIR / "data" / "demo_registry.json"
@@ -30,25 +32,47 @@ MAX_BATCH_ROWS = 50_000  # affiliations per batch
 MAX_AFFILIATION_CHARS = 2_000  # longer strings are cut (with a note) before matching
 
 
+def _unwritable(path: Path, err: OSError) -> DataDirError:
+    return DataDirError(
+        f"the data directory {path} cannot be written ({err.strerror or err}): set AFFILIATION_CURATOR_HOME "
+        "to a writable folder with room (e.g. AFFILIATION_CURATOR_HOME=/tmp/curator), or fix that folder's "
+        "permissions; nothing kept in it was changed"
+    )
+
+
+def _folder(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _unwritable(path, err) from None
+    return path
+
+
 def home() -> Path:
-    """The data directory (created on first use)."""
-    path = Path(os.environ.get("AFFILIATION_CURATOR_HOME") or Path.home() / ".affiliation-curator")
-    path.mkdir(parents=True, exist_ok=True)
+    """The data directory (created on first use); DataDirError when it cannot be created."""
+    return _folder(Path(os.environ.get("AFFILIATION_CURATOR_HOME") or Path.home() / ".affiliation-curator"))
+
+
+def check_home_writable() -> Path:
+    """The data directory, once a file could be written in it; else DataDirError naming it and the fix."""
+    path = home()
+    probe = path / f".write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise _unwritable(path, err) from None
     return path
 
 
 def registries_dir() -> Path:
     """Folder holding one sub-folder per imported registry."""
-    path = home() / "registries"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder(home() / "registries")
 
 
 def models_dir() -> Path:
     """Folder holding fine-tuned reranker models."""
-    path = home() / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder(home() / "models")
 
 
 def database_url() -> str:

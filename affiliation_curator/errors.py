@@ -23,3 +23,11 @@ class ModelLoadError(CuratorError):
 
 class ScoringError(CuratorError):
     """A loaded reranker failed while scoring (an exception, NaN scores); the engine falls back."""
+
+
+class RegistryDownloadError(CuratorError):
+    """A ROR release could not be listed, downloaded, verified or imported (network, disk, checksum...)."""
+
+
+class DataDirError(CuratorError):
+    """The data directory (or a folder in it) cannot be created or written."""

@@ -13,6 +13,7 @@ from affiliation_curator import config
 from affiliation_curator.errors import CuratorError
 from affiliation_curator.registry import DEMO_NOTICE, NAME_RULE, RegistryCatalog
 from components import registry_view, resources
+from components.ror_releases import releases_panel
 from components.bootstrap import require_navigation
 from components.text import clean, safe_md
 
@@ -137,6 +138,11 @@ with import_col:
         _import(uploaded, name)
         if error := st.session_state.pop("registry_error", None):
             st.error(safe_md(error, 2000))
+
+st.divider()
+releases_panel()
+if error := st.session_state.pop("registry_error", None):
+    st.error(safe_md(error, 2000))
 
 st.divider()
 st.subheader("Find an institution")

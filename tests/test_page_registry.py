@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from registry_fixtures import OWN_CSV, ror_record, sample_records, write_json
 from streamlit.testing.v1 import AppTest
+from zenodo_fixtures import tiny_dump, zenodo  # noqa: F401 - the fixture
 
 from affiliation_curator import config
 from affiliation_curator.registry import RegistryCatalog
@@ -136,3 +138,67 @@ def test_registry_strings_are_not_rendered_as_markdown(demo_file: Path, tmp_path
     at.text_input(key="registry_query").input("e1").run()
     heading = next(s.value for s in at.subheader if "Bold" in s.value)
     assert "\\*\\*Bold\\*\\*" in heading and "\\[link\\]" in heading and "\\<b\\>" in heading
+
+
+# -- ROR releases: check and one-click download (against a local stand-in for Zenodo) -----------
+
+
+def _wait_for_check(at: AppTest, timeout: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        box = at.session_state["ror_release_check"] if "ror_release_check" in at.session_state else None
+        if box and box.get("done"):
+            break
+        time.sleep(0.05)
+    at.run()
+    assert not at.exception, at.exception
+
+
+def test_download_button_imports_the_newest_release(demo_file: Path, zenodo, tmp_path: Path) -> None:
+    zenodo.add("v9.1-2026-09-01-ror-data.zip", tiny_dump(tmp_path), version="v9.1", published="2026-09-01")
+    zenodo.add("v9.0-2026-08-01-ror-data.zip", b"never fetched", version="v9.0", published="2026-08-01")
+    at = page()
+    assert not any(path.startswith("/api") for path, _ in zenodo.requests)  # nothing asked before a click
+    at.button(key="registry_check_button").click().run()
+    _wait_for_check(at)
+    assert any("A newer ROR release is available: ROR v9.1 (published 2026-09-01" in plain(i.value)
+               and "Get it with: Download, import and use" in plain(i.value) for i in at.info), texts(at)
+
+    at.button(key="registry_download_button").click().run()
+    assert not at.exception, at.exception
+    assert any("Downloaded ROR v9.1 (2026-09-01), md5 verified" in plain(s.value) and "5 institutions" in plain(s.value)
+               for s in at.success), texts(at)
+    assert RegistryCatalog().active_name() == "ror-v9.1-2026-09-01"
+    assert any("Active registry: ror-v9.1-2026-09-01" in plain(s.value) for s in at.subheader)
+    assert not any("/files/v9.0" in path for path, _ in zenodo.requests)
+
+    at.button(key="registry_check_button").click().run()
+    _wait_for_check(at)
+    assert any("You have the newest release" in plain(i.value) for i in at.info), texts(at)
+
+
+def test_download_failure_gives_one_message_and_keeps_the_active_registry(demo_file: Path, zenodo, tmp_path: Path) -> None:
+    zenodo.add("v9.1-2026-09-01-ror-data.zip", tiny_dump(tmp_path), version="v9.1", published="2026-09-01", md5="0" * 32)
+    at = page()
+    at.text_input(key="registry_download_version").input("v9.1")
+    at.text_input(key="registry_download_name").input("ror-named")
+    at.button(key="registry_download_button").click().run()
+    assert not at.exception, at.exception
+    errors = [plain(e.value) for e in at.error]
+    assert len(errors) == 1 and "Download failed" in errors[0] and "md5 checksum" in errors[0]
+    assert "unchanged" in errors[0]
+    assert RegistryCatalog().active_name() == "demo"
+    assert at.text_input(key="registry_download_name").value == "ror-named"  # kept for another try
+
+    zenodo.files[0].md5 = hashlib.md5(zenodo.files[0].data).hexdigest()
+    at.button(key="registry_download_button").click().run()
+    assert RegistryCatalog().active_name() == "ror-named"
+    assert at.text_input(key="registry_download_name").value == ""  # emptied after the import
+
+    zenodo.api_mode = "404"
+    at.button(key="registry_check_button").click().run()
+    _wait_for_check(at)
+    warnings = [plain(w.value) for w in at.warning]
+    assert any("Could not check for a newer release" in w and "HTTP 404" in w and "registry import" in w for w in warnings)

@@ -182,15 +182,17 @@ class RegistryCatalog:
         *,
         activate: bool = True,
         source_name: str | None = None,
+        formats: tuple[str, ...] | None = None,
     ) -> RegistryMeta:
         """Import a registry file (see ``parse_registry_file``) as ``name`` and (by default) activate it.
 
         ``name`` defaults to ``ror-<version>`` for ROR dumps, else a slug of the file name;
         an existing registry of that name is replaced. Atomic: a failure leaves every
         registry, and which one is active, as it was. ``source_name`` is what the catalog
-        records as the source (default: the path), e.g. an uploaded file's name.
+        records as the source (default: the path), e.g. an uploaded file's name. ``formats``:
+        the source formats accepted (e.g. only ROR dumps for a downloaded release).
         """
-        return self._import(Path(path), name, progress, activate=activate, source_name=source_name)
+        return self._import(Path(path), name, progress, activate=activate, source_name=source_name, formats=formats)
 
     def _import(self, path: Path, name: str | None, progress: ProgressFn | None, **options) -> RegistryMeta:
         # The parsed records are many small objects that live only until the import returns:
@@ -208,6 +210,7 @@ class RegistryCatalog:
         source_name: str | None,
         allow_demo: bool = False,
         unique: bool = False,
+        formats: tuple[str, ...] | None = None,
     ) -> RegistryMeta:
         if name is not None:
             validate_name(name)
@@ -219,6 +222,11 @@ class RegistryCatalog:
                 progress(0.9 * fraction, message)
 
         parsed = parse_registry_file(path, parse_progress)
+        if formats and parsed.source_format not in formats:
+            raise RegistryImportError(
+                f"{path.name}: not a ROR data dump (it reads as {parsed.source_format or 'something else'}: "
+                f"{len(parsed.institutions):,} records; a ROR dump holds ROR schema-2 JSON or the ROR CSV)"
+            )
         if name is None:
             base = source_name or path.name
             if parsed.source_format != "csv" and parsed.version:
@@ -273,7 +281,11 @@ class RegistryCatalog:
                 if activate:
                     self._set_active(name)
         except OSError as err:
-            raise RegistryImportError(f"could not save registry {name!r} in {self.root} ({err.strerror or err})") from None
+            raise RegistryImportError(
+                f"could not save registry {name!r} in {self.root} ({err.strerror or err}): free some space "
+                "there or set AFFILIATION_CURATOR_HOME to a writable folder with room; the registries "
+                "already imported are as they were"
+            ) from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.rmtree(old, ignore_errors=True)
