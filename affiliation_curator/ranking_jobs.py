@@ -20,8 +20,9 @@ from affiliation_curator.errors import CuratorError
 
 log = logging.getLogger(__name__)
 
-FIRST_CHUNK = 5  # items ranked before anything else, so the curator can start at once
-CHUNK = 32  # items per chunk after the first
+FIRST_CHUNK = 1  # items ranked before anything else, so the curator can start at once (a CPU cross-encoder
+# takes about a second an item: bench/bench_seed_model.py); later chunks double up to CHUNK
+CHUNK = 32  # most items per chunk
 
 
 class _Store(Protocol):
@@ -73,7 +74,7 @@ def rank_batch(
                 progress(done)
             if should_stop and should_stop():
                 return done
-        limit = max(1, chunk_size)
+        limit = min(max(1, chunk_size), 2 * limit)  # 1, 2, 4, ...: the next items come soon, later ones in bulk
     return done
 
 

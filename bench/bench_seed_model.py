@@ -125,7 +125,7 @@ def end_to_end(scorer, n_aff: int) -> dict:  # noqa: ANN001
     rows = [r.affiliation for _, r in gold_rows("train", 40)][: n_aff + FIRST_CHUNK]
     matcher.match(rows[-1])  # warm: index loaded
     t0 = time.perf_counter()
-    list(matcher.match_many(rows[n_aff:], batch_size=FIRST_CHUNK))  # what the app ranks first
+    next(iter(matcher.match_many(rows[n_aff:], batch_size=FIRST_CHUNK)))  # what the app ranks first
     first = time.perf_counter() - t0
     t0 = time.perf_counter()
     list(matcher.match_many(rows[:n_aff]))

@@ -52,7 +52,7 @@ def test_rank_batch_ranks_everything_first_chunk_small():
     seen = []
     n = rank_batch(store, FakeMatcher(), 1, first_chunk=5, chunk_size=16, progress=seen.append)
     assert n == 40 and len(store.results) == 40
-    assert store.limits[:3] == [5, 16, 16]
+    assert store.limits[:4] == [5, 10, 16, 16]  # the chunk doubles after the first, up to chunk_size
     assert seen[-1] == 40 and seen[:5] == [1, 2, 3, 4, 5]
     assert store.results[7].affiliation == "affiliation 7"
 
