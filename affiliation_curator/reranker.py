@@ -507,9 +507,12 @@ def open_cross_encoder(src: ModelSource, *, device: str, max_length: int, num_la
     config_kwargs: dict[str, Any] = {}
     if src.code_revision:
         model_kwargs["code_revision"] = config_kwargs["code_revision"] = src.code_revision
-    try:
-        import warnings
+    import warnings
 
+    quiet = logging.getLogger("sentence_transformers.base.model")  # "loaded in bfloat16 on CPU": cast below
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
         from sentence_transformers import CrossEncoder
 
         with warnings.catch_warnings():
@@ -524,6 +527,8 @@ def open_cross_encoder(src: ModelSource, *, device: str, max_length: int, num_la
         raise
     except Exception as err:  # noqa: BLE001 - anything a broken folder or download throws
         raise ModelLoadError(f"model '{src.raw}' could not be loaded: {type(err).__name__}: {str(err)[:300]}") from None
+    finally:
+        quiet.setLevel(level)
     record_pins(src.raw, _loaded_commit(src), src.code_revision or _loaded_code_commit(src))
     return model
 
