@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "affiliation_curator.commands_model",
     "affiliation_curator.commands_decisions",
     "affiliation_curator.commands_export",
+    "affiliation_curator.commands_corpus",
 ]
 
 
