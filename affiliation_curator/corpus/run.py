@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import socket
 import sys
 import time
@@ -77,6 +78,9 @@ class CorpusSummary:
     shards_skipped: int = 0  # already written by an earlier run
     dropped: dict[str, int] = field(default_factory=dict)  # blank, binary, unreadable lines
     cut: int = 0  # strings cut to config.MAX_AFFILIATION_CHARS
+    dedup_seconds: float = 0.0  # reading and de-duplicating the corpus
+    match_seconds: float = 0.0  # sharding and matching (engines' start-up included)
+    worker_peak_mb: float = 0.0  # the largest peak resident memory of a worker (engine included)
 
     @property
     def rate(self) -> float:
@@ -87,9 +91,10 @@ class CorpusSummary:
                f"no match {self.no_match:,}; {self.seconds:.1f} s; {self.rate:.1f} unique strings/s "
                f"({self.read / self.seconds if self.seconds > 0 else 0.0:.1f} strings read/s)"]
         dropped = [f"{n:,} {what}" for what, n in self.dropped.items() if n]
-        if dropped or self.cut:
-            cut = [f"{self.cut:,} cut to {config.MAX_AFFILIATION_CHARS:,} characters"] if self.cut else []
-            out.append("lines dropped: " + "; ".join(dropped + cut) if dropped else "strings " + cut[0])
+        if dropped:
+            out.append("lines dropped: " + "; ".join(dropped))
+        if self.cut:
+            out.append(f"strings cut to {config.MAX_AFFILIATION_CHARS:,} characters: {self.cut:,}")
         if self.shards_skipped:
             out.append(f"{self.shards_skipped} of {self.shards} shards were already written and were kept")
         return out
@@ -187,21 +192,34 @@ def _first_line(err: BaseException) -> str:
 
 def explain_failure(err: BaseException, output: Path) -> CuratorError:
     """One line for a failure inside Ray: the user's own problem (CuratorError, a vanished file) if it is one."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [err]
     kept = f"; the shards already in {output} are whole and are kept: run the command again to resume"
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
+    chain = _chain(err)
+    for e in chain:
         if isinstance(e, CuratorError):
-            return type(e)(str(e) + kept) if isinstance(e, CorpusError) else CorpusError(str(e) + kept)
-        if isinstance(e, FileNotFoundError):
-            name = e.filename or str(e)
-            return CorpusError(f"an input file disappeared while the run was reading it ({name}){kept}")
-        todo.extend([getattr(e, "cause", None), e.__cause__, e.__context__])
+            return CorpusError(str(e) + kept)
+    missing = [e for e in chain if isinstance(e, FileNotFoundError)]
+    if missing:
+        named = [m.group(1) for e in chain for m in [_FILE_IN_MESSAGE.search(str(e))] if m]  # pyarrow's wording
+        named += [e.filename for e in missing if isinstance(e.filename, str) and "\n" not in e.filename]
+        name = named[0] if named else _first_line(missing[-1])
+        return CorpusError(f"an input file disappeared while the run was reading it ({name}){kept}")
     return CorpusError(f"the Ray run failed: {_first_line(err)}{kept}")
+
+
+_FILE_IN_MESSAGE = re.compile(r"file '([^']+)'")
+
+
+def _chain(err: BaseException) -> list[BaseException]:
+    """The error and every error behind it (Ray's ``cause``, ``__cause__``, ``__context__``), outermost first."""
+    out: list[BaseException] = []
+    todo: list[BaseException | None] = [err]
+    while todo:
+        e = todo.pop(0)
+        if e is None or any(e is seen for seen in out):
+            continue
+        out.append(e)
+        todo.extend([getattr(e, "cause", None), e.__cause__, e.__context__])
+    return out
 
 
 # ------------------------------------------------------------------------------ the run
@@ -292,8 +310,10 @@ def _pool(ray: Any, workers: int | None, model: str) -> tuple[int, float]:
     return max(1, workers or default), (1.0 if use_gpu else 0.0)
 
 
-def run_corpus(opts: CorpusOptions, err: TextIO = sys.stderr) -> CorpusSummary:
-    """Match the corpus of ``opts`` on Ray (see the module docstring); returns the summary it printed."""
+def run_corpus(opts: CorpusOptions, err: TextIO | None = None) -> CorpusSummary:
+    """Match the corpus of ``opts`` on Ray (see the module docstring); returns the summary it printed
+    (on ``err``, default stderr)."""
+    err = err or sys.stderr
     from affiliation_curator.commands_match import _engine, build_matcher
 
     started = time.monotonic()
@@ -335,11 +355,13 @@ def run_corpus(opts: CorpusOptions, err: TextIO = sys.stderr) -> CorpusSummary:
 def _run(ray: Any, opts: CorpusOptions, files: list[Path], out: Path, run_file: Path, record: dict[str, Any],
          before: dict[str, Any] | None, spec: EngineSpec, err: TextIO, started: float) -> CorpusSummary:
     summary = CorpusSummary()
+    t0 = time.monotonic()
     print(f"reading {len(files)} file(s) and de-duplicating on Ray...", file=err, flush=True)
     partitions = shuffle_partitions(files)
     dedup = (read_corpus(ray, files, opts.column).groupby(["affiliation", "problem"], num_partitions=partitions)
              .count().materialize())
     summary.read, summary.unique, summary.dropped, summary.cut = _dedup_stats(dedup, partitions)
+    summary.dedup_seconds = time.monotonic() - t0
     if summary.unique == 0:
         raise InputError(f"{opts.input}: no affiliation strings found")
     n_shards = int(before["shards"]) if before and shards.shard_files(out) else math.ceil(summary.unique / opts.shard_size)
@@ -356,8 +378,8 @@ def _run(ray: Any, opts: CorpusOptions, files: list[Path], out: Path, run_file: 
         packed = (dedup.map_batches(assign_shards, fn_kwargs={"n_shards": n_shards, "skip": frozenset(done)},
                                     batch_format="pandas")
                   .groupby("shard", num_partitions=partitions).map_groups(pack_shard, batch_format="pandas")
-                  .materialize()  # shuffled before the pool holds the CPUs
-                  .repartition(n_shards - len(done), shuffle=False))  # one block a shard: every actor gets work
+                  .repartition(n_shards - len(done), shuffle=False)  # one block a shard: every actor gets work
+                  .materialize())  # every task done before the pool holds the CPUs (else they would wait forever)
         results = packed.map_batches(
             ShardMatcher, batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors),
             num_gpus=gpus or None,
@@ -367,6 +389,7 @@ def _run(ray: Any, opts: CorpusOptions, files: list[Path], out: Path, run_file: 
         for batch in results.iter_batches(batch_size=1, batch_format="pandas"):
             for row in batch.itertuples():
                 matched += int(row.matched)
+                summary.worker_peak_mb = max(summary.worker_peak_mb, float(row.peak_mb))
                 progress.add(int(row.strings))
     for s in done:  # shards of an earlier run count in the totals too
         path = out / shards.shard_name(s, n_shards, opts.fmt)
@@ -374,6 +397,7 @@ def _run(ray: Any, opts: CorpusOptions, files: list[Path], out: Path, run_file: 
     summary.unique = done_strings + (progress.done - done_strings if len(done) < n_shards else 0)
     summary.matched, summary.no_match = matched, summary.unique - matched
     summary.seconds = time.monotonic() - started
+    summary.match_seconds = time.monotonic() - t0 - summary.dedup_seconds
     for line in summary.lines():
         print(line, file=err, flush=True)
     _write_record(run_file, {**record, "shards": n_shards, "shard_size": opts.shard_size, "summary": asdict(summary)})

@@ -94,7 +94,10 @@ class ShardMatcher:
         """A batch of packed shards (pack_shard): match each shard's strings and write its file."""
         from affiliation_curator.corpus.shards import write_shard
 
-        summary: dict[str, list[Any]] = {"shard": [], "strings": [], "matched": [], "occurrences": [], "seconds": []}
+        import resource
+
+        summary: dict[str, list[Any]] = {"shard": [], "strings": [], "matched": [], "occurrences": [], "seconds": [],
+                                         "peak_mb": []}
         for shard, strings, counts in zip(batch["shard"], batch["affiliation"], batch["count"]):
             start = time.monotonic()
             strings = [str(s) for s in strings]
@@ -107,6 +110,7 @@ class ShardMatcher:
             write_shard(self.folder, int(shard), self.n_shards, self.fmt, rows)
             for key, value in (("shard", int(shard)), ("strings", len(rows)),
                                ("matched", sum(r["match"] is not None for r in rows)),
-                               ("occurrences", int(sum(counts))), ("seconds", time.monotonic() - start)):
+                               ("occurrences", int(sum(counts))), ("seconds", time.monotonic() - start),
+                               ("peak_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)):
                 summary[key].append(value)
         return summary
