@@ -7,6 +7,9 @@ repeated strings are matched once; stderr says how many). Lines are written as t
 matched, so an interrupted run resumes where it stopped: finished lines are kept, the rest is
 appended (``--restart`` starts over). Beside OUT, ``OUT.run.json`` records the engine that wrote
 it (registry, model, top-k, threshold): a run with another engine does not append to OUT.
+
+With ``--ray [ADDRESS]`` the same engine matches a whole corpus (a folder or glob too) on a local
+Ray or a cluster and OUT is a folder of shards: see affiliation_curator/corpus/run.py.
 """
 
 from __future__ import annotations

@@ -8,11 +8,13 @@ C is set so the corpus holds about ``--total`` lines), shuffled into one .txt fi
 the same affiliation thousands of times. The registry: the 51,370-record ROR stand-in.
 
 Printed, each on the same corpus and engine:
-- single process: ``match`` (it folds duplicates too), strings/s over unique strings;
+- single process: ``match`` (it folds duplicates too), strings/s over unique strings, from the
+  command's start (registry load included, the retrieval index already cached);
 - Ray with 1 and 2 local workers (a local Ray of 2 CPUs): wall time from the command's start,
   of which reading + de-duplicating the corpus, and the unique strings matched a second;
-- the de-duplication's cost: Ray's (read + groupby, the whole corpus) against a plain Python
-  dict over the same lines, per million lines.
+- the de-duplication's cost: in the runs above (read + groupby, a fixed cost of Ray's tasks on
+  a small corpus), and on a corpus of ``--dedup-lines`` lines (up to 100,000 gold strings,
+  Zipf-repeated) against a plain Python dict over the same lines.
 
 Each figure comes from one run on a shared 2-core machine: expect tens of percent of noise.
 """
@@ -74,6 +76,7 @@ def main() -> None:
     ap.add_argument("--zipf", type=float, default=1.1)
     ap.add_argument("--model", default="lexical-fallback")
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--dedup-lines", type=int, default=1_000_000, help="lines of the corpus for the de-duplication figure (0: skip)")
     args = ap.parse_args()
     if not UNION.is_file():
         sys.exit(f"shared data not found: {UNION}")
@@ -81,7 +84,10 @@ def main() -> None:
     tee = Tee(f"bench_corpus-{Path(args.model).name}")
     work = RESULTS / "corpus"
     work.mkdir(parents=True, exist_ok=True)
-    registry = shared_registry()  # imported once; the index cached before any worker starts
+    registry = shared_registry()  # imported once
+    from affiliation_curator.retrieval import Retriever
+
+    Retriever.for_registry(registry)  # the index built and cached before anything is timed
     lines, strings = zipf_corpus(args.unique, args.total, args.zipf)
     corpus = work / "zipf-corpus.txt"
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -103,6 +109,29 @@ def main() -> None:
         f"({len(lines) / seconds:.0f} corpus lines/s)")
 
     import ray
+
+    if args.dedup_lines:
+        big, uniq = zipf_corpus(100_000, args.dedup_lines, args.zipf)
+        path = work / "zipf-dedup.txt"
+        path.write_text("\n".join(big) + "\n", encoding="utf-8")
+        start = time.monotonic()
+        dict.fromkeys(big)
+        plain = time.monotonic() - start
+        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+                 logging_level="warning", object_store_memory=500 * 1024**2)
+        try:
+            from affiliation_curator.corpus.run import _quiet_data, read_corpus, shuffle_partitions
+
+            _quiet_data()
+            start = time.monotonic()
+            files = [path]
+            n_unique = (read_corpus(ray, files, None).groupby(["affiliation", "problem"], num_partitions=shuffle_partitions(files))
+                        .count().materialize().count())
+            on_ray = time.monotonic() - start
+        finally:
+            ray.shutdown()
+        tee(f"de-duplication of {len(big):,} lines ({len(uniq):,} unique, {path.stat().st_size / 1e6:.0f} MB): "
+            f"Ray read + groupby {on_ray:.1f} s on 2 CPUs ({n_unique:,} groups); one Python dict {plain:.2f} s")
 
     for n in [int(x) for x in args.workers.split(",")]:
         ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
