@@ -113,6 +113,14 @@ def test_failures_inside_ray_become_one_line_naming_the_cause(tmp_path: Path) ->
     msg = str(explain_failure(gone, tmp_path))
     assert "disappeared" in msg and "/data/part-3.txt" in msg and "run the command again" in msg
     assert "no column" in str(explain_failure(Wrapped(InputError("c.csv has no column 'x'")), tmp_path))
+
+    class RayWrapped(InputError):  # Ray's task error subclasses the worker's error class; its text is a traceback
+        def __init__(self, cause: BaseException) -> None:
+            super().__init__("ray::MapWorker()\n  File ...\nInputError: c.csv has no column 'x'")
+            self.cause = cause
+
+    worker = str(explain_failure(RayWrapped(InputError("c.csv has no column 'x'")), tmp_path))
+    assert worker.startswith("c.csv has no column 'x'; the shards already in") and "\n" not in worker
     other = str(explain_failure(RuntimeError("boom\nmore lines"), tmp_path))
     assert other.startswith("the Ray run failed: RuntimeError: boom;") and "\n" not in other
 

@@ -194,8 +194,8 @@ def explain_failure(err: BaseException, output: Path) -> CuratorError:
     """One line for a failure inside Ray: the user's own problem (CuratorError, a vanished file) if it is one."""
     kept = f"; the shards already in {output} are whole and are kept: run the command again to resume"
     chain = _chain(err)
-    for e in chain:
-        if isinstance(e, CuratorError):
+    for e in chain:  # the worker's own error, not Ray's wrapper of it (which subclasses it, with a traceback)
+        if isinstance(e, CuratorError) and getattr(e, "cause", None) is None:
             return CorpusError(str(e) + kept)
     missing = [e for e in chain if isinstance(e, FileNotFoundError)]
     if missing:
