@@ -161,11 +161,14 @@ def test_worker_killed_mid_run_loses_and_doubles_nothing(local_ray, corpus, sing
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
             if shard_files(out):
-                for proc in psutil.process_iter(["pid", "cmdline"]):
-                    if "ShardMatcher" in " ".join(proc.info["cmdline"] or []):
-                        os.kill(proc.info["pid"], signal.SIGKILL)
-                        killed.append(proc.info["pid"])
-                        return
+                for proc in psutil.Process().children(recursive=True):  # this test's own Ray only
+                    try:
+                        if "ShardMatcher" in " ".join(proc.cmdline()):
+                            os.kill(proc.pid, signal.SIGKILL)
+                            killed.append(proc.pid)
+                            return
+                    except psutil.Error:
+                        continue
             time.sleep(0.05)
 
     killer = threading.Thread(target=kill_one_worker, daemon=True)
