@@ -121,6 +121,9 @@ def test_failures_inside_ray_become_one_line_naming_the_cause(tmp_path: Path) ->
 
     worker = str(explain_failure(RayWrapped(InputError("c.csv has no column 'x'")), tmp_path))
     assert worker.startswith("c.csv has no column 'x'; the shards already in") and "\n" not in worker
+    died = RuntimeError("The actor died because of an error raised in its creation task\n  File ...\n"
+                        "affiliation_curator.errors.CuratorError: a worker built another engine than the driver (x)\n")
+    assert str(explain_failure(died, tmp_path)).startswith("a worker built another engine than the driver (x); the shards")
     other = str(explain_failure(RuntimeError("boom\nmore lines"), tmp_path))
     assert other.startswith("the Ray run failed: RuntimeError: boom;") and "\n" not in other
 

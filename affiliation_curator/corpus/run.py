@@ -197,6 +197,10 @@ def explain_failure(err: BaseException, output: Path) -> CuratorError:
     for e in chain:  # the worker's own error, not Ray's wrapper of it (which subclasses it, with a traceback)
         if isinstance(e, CuratorError) and getattr(e, "cause", None) is None:
             return CorpusError(str(e) + kept)
+    for e in chain:  # a worker's CuratorError that Ray only passes on as text (an engine that failed to start)
+        m = _CURATOR_ERROR_IN_TEXT.search(str(e))
+        if m:
+            return CorpusError(m.group(1).strip() + kept)
     missing = [e for e in chain if isinstance(e, FileNotFoundError)]
     if missing:
         named = [m.group(1) for e in chain for m in [_FILE_IN_MESSAGE.search(str(e))] if m]  # pyarrow's wording
@@ -207,6 +211,7 @@ def explain_failure(err: BaseException, output: Path) -> CuratorError:
 
 
 _FILE_IN_MESSAGE = re.compile(r"file '([^']+)'")
+_CURATOR_ERROR_IN_TEXT = re.compile(r"affiliation_curator\.[\w.]*errors\.\w+: ([^\n]+)")
 
 
 def _chain(err: BaseException) -> list[BaseException]:

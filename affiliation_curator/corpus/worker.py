@@ -84,7 +84,7 @@ class ShardMatcher:
 
         self.matcher = spec.build()
         engine = _engine(self.matcher, spec.top_k)
-        changed = [f"{k} {expected.get(k)!r} here {v!r}" for k, v in engine.items() if expected.get(k) != v]
+        changed = [f"{k}: driver {expected.get(k)!r}, worker {v!r}" for k, v in engine.items() if expected.get(k) != v]
         if changed:
             raise CuratorError(f"a worker built another engine than the driver ({'; '.join(changed)}); "
                                "give --registry and --model as files every worker can read")
