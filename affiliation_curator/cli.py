@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "affiliation_curator.commands_decisions",
     "affiliation_curator.commands_export",
     "affiliation_curator.commands_serve",
+    "affiliation_curator.commands_corpus",
 ]
 
 

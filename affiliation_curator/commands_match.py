@@ -7,6 +7,9 @@ repeated strings are matched once; stderr says how many). Lines are written as t
 matched, so an interrupted run resumes where it stopped: finished lines are kept, the rest is
 appended (``--restart`` starts over). Beside OUT, ``OUT.run.json`` records the engine that wrote
 it (registry, model, top-k, threshold): a run with another engine does not append to OUT.
+
+With ``--ray [ADDRESS]`` the same engine matches a whole corpus (a folder or glob too) on a local
+Ray or a cluster and OUT is a folder of shards: see affiliation_curator/corpus/run.py.
 """
 
 from __future__ import annotations
@@ -43,7 +46,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", required=True, metavar="OUT.jsonl", help="where to write the results")
     p.add_argument("--restart", action="store_true", help="overwrite OUT instead of resuming it")
     p.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
+    add_ray_arguments(p)
     p.set_defaults(handler=cmd_match)
+
+
+def add_ray_arguments(p: argparse.ArgumentParser) -> None:
+    """``match --ray``: the same engine over a whole corpus on Ray (affiliation_curator/corpus)."""
+    g = p.add_argument_group("a whole corpus on Ray (INPUT may be a folder or a glob; OUT is a folder of shards)")
+    g.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run on Ray: a local one without ADDRESS, else join the cluster at ADDRESS (HOST:PORT)")
+    g.add_argument("--workers", type=int, metavar="N", help="engines in the pool (default: one per CPU, or per GPU)")
+    g.add_argument("--format", choices=("parquet", "jsonl"), default="parquet", help="shard format (default parquet)")
+    g.add_argument("--shard-size", type=int, default=2000, metavar="N",
+                   help="unique strings per shard, the unit of resume and retry (default 2000)")
 
 
 def add_engine_arguments(p: argparse.ArgumentParser) -> None:
@@ -75,6 +90,12 @@ def build_matcher(args: argparse.Namespace, top_k: int = 10, quiet: bool = False
     if not quiet and matcher.combiner is not None:
         print(matcher.combiner_note(), file=sys.stderr)
     return matcher
+
+
+def matcher_for(registry: str | None, model: str | None, top_k: int = 10, trust_remote_code: bool = False) -> Any:
+    """build_matcher from plain values, quietly (what a Ray worker of ``match --ray`` calls)."""
+    return build_matcher(argparse.Namespace(registry=registry, model=model, trust_remote_code=trust_remote_code),
+                         top_k=top_k, quiet=True)
 
 
 def load_model(model: str | None, trust_remote_code: bool = False) -> Any:
@@ -171,6 +192,9 @@ def _check_same_engine(run_file: Path, engine: dict[str, Any], out: Path) -> Non
 def cmd_match(args: argparse.Namespace) -> int:
     from affiliation_curator.intake import read_affiliations
 
+    if getattr(args, "ray", None) is not None:
+        return cmd_match_ray(args)
+
     out = Path(args.output).expanduser()
     if out.is_dir():
         raise InputError(f"--output {out} is a folder; give a file name such as results.jsonl")
@@ -217,4 +241,18 @@ def cmd_match(args: argparse.Namespace) -> int:
                 progress(n)
     print(f"wrote {len(todo)} results to {out} ({matched} matched at threshold {matcher.threshold:.3f}; "
           f"scorer {matcher.model_id})", file=sys.stderr)
+    return 0
+
+
+def cmd_match_ray(args: argparse.Namespace) -> int:
+    """``match --ray``: see affiliation_curator/corpus/run.py."""
+    from affiliation_curator.corpus import CorpusOptions, run_corpus
+
+    if args.top_k < 1:
+        raise InputError("--top-k must be at least 1")
+    run_corpus(CorpusOptions(
+        input=args.input, output=Path(args.output), registry=args.registry, model=args.model, top_k=args.top_k,
+        column=args.column, fmt=args.format, address=args.ray or None, workers=args.workers,
+        shard_size=args.shard_size, batch_size=max(1, args.batch_size), restart=args.restart,
+    ))
     return 0
