@@ -298,7 +298,10 @@ class Retriever:
         wcounts = _count_matrix([[] if is_acr[i] else _words(forms[i]) for i in range(n)])
         wdf = np.bincount(wcounts.indices, minlength=N_FEATURES).astype(np.float32)
         word_idf = np.log(1.0 + (n - wdf + 0.5) / (wdf + 0.5)).astype(np.float32)
-        lengths = np.asarray(wcounts.sum(axis=1)).ravel()
+        # Length in words: a run of an unspaced script counts as one word however many bigrams it
+        # gives, so the average length (and every Latin name's BM25 weight) is as without bigrams.
+        lengths = np.array([0 if is_acr[i] else sum(w not in _STOP for w in forms[i].split()) for i in range(n)],
+                           dtype=np.float32)
         avg = float(lengths.mean()) if n else 1.0
         k1, b = 1.2, 0.75
         w = wcounts.tocoo()
