@@ -169,3 +169,13 @@ def test_names_in_other_scripts_alone_still_come_first(script_retriever):
     assert top_id(script_retriever, "京都大学") == KYOTO
     assert top_id(script_retriever, "จุฬาลงกรณ์มหาวิทยาลัย") == "https://ror.org/028wp3y58"
     assert top_id(script_retriever, "The University of Tokyo, Japan") == TOKYO
+
+
+def test_unspaced_runs_give_bigrams_and_latin_words_keep_their_trigrams():
+    from affiliation_curator.retrieval import _words, char_grams
+
+    assert char_grams("東京大学") == ["東京", "京大", "大学"]
+    assert char_grams("tum") == [" tu", "tum", "um "]  # Latin as before
+    assert char_grams("kaist한국과") == [" ka", "kai", "ais", "ist", "st ", "한국", "국과"]
+    assert _words("東京大学 of physics") == ["東京", "京大", "大学", "physics"]
+    assert _words("学") == ["学"]
