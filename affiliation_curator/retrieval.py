@@ -6,7 +6,12 @@ aliases, acronyms) in the normal form of ``text.normalize``:
 - character 3-gram TF-IDF vectors (hashed, so no vocabulary has to be stored), searched by
   cosine with one sparse matrix product per batch of query texts;
 - word BM25 over the same names (hashed word ids), fused with the character score;
-- an exact acronym table ("TUM", "EPFL").
+- an exact acronym table ("TUM", "EPFL");
+- a scan for names in other scripts written inside a longer part with no comma or space around
+  them ("東京大学大学院理学系研究科" holds "東京大学"): the longest such names become search units.
+
+Runs of scripts written without spaces (Chinese, Japanese, Thai; Hangul too) are no words: they
+give character bigrams to both the n-gram vectors and BM25.
 
 A string is searched part by part: every comma part, runs of two and three adjacent parts
 and each institution group ("A; B"), so "Department of Surgery, TU Munich, Munich, Germany"
@@ -39,10 +44,15 @@ from affiliation_curator.text import (
     LocationMentions,
     acronym_key,
     acronym_tokens,
+    atoms,
+    bigrams,
     clean,
+    has_non_latin,
+    is_unspaced,
     normalize,
     sanitize,
     segments,
+    word_runs,
 )
 
 log = logging.getLogger(__name__)
@@ -51,7 +61,7 @@ log = logging.getLogger(__name__)
 _MEMO: "OrderedDict[tuple, Retriever]" = OrderedDict()
 _MEMO_LOCK = threading.Lock()
 
-INDEX_FORMAT = 3  # bump when the on-disk layout or the normal form changes
+INDEX_FORMAT = 4  # bump when the on-disk layout or the normal form changes
 N_FEATURES = 2**20
 INFO_FULL = 8.0  # BM25 mass (about two rare words) from which covering a name counts fully
 NAME_TYPE_CODES = {"ror_display": 0, "label": 1, "alias": 2, "acronym": 3}
@@ -100,14 +110,20 @@ def _hash_ids(keys: list[str]) -> np.ndarray:
 
 
 def char_grams(normal: str, n: int = 3) -> list[str]:
-    """Character n-grams of each word padded by spaces (like scikit-learn's char_wb)."""
+    """Character n-grams of each word padded by spaces (like scikit-learn's char_wb); a run of an
+    unspaced script (Chinese, Japanese, Thai...) gives its character bigrams instead: it is no
+    word, and two characters already make most of its words."""
     grams: list[str] = []
     for word in normal.split():
-        w = f" {word} "
-        if len(w) <= n:
-            grams.append(w)
-        else:
-            grams.extend(w[i : i + n] for i in range(len(w) - n + 1))
+        for run, unspaced in word_runs(word):
+            if unspaced:
+                grams.extend(bigrams(run))
+                continue
+            w = f" {run} "
+            if len(w) <= n:
+                grams.append(w)
+            else:
+                grams.extend(w[i : i + n] for i in range(len(w) - n + 1))
     return grams
 
 
@@ -138,7 +154,25 @@ _STOP = set("of the and for de la le des du di del della der und in at et y e da
 
 
 def _words(normal: str) -> list[str]:
-    return [w for w in normal.split() if w not in _STOP]
+    """BM25 terms: the words of a normal form; a run of an unspaced script gives its bigrams."""
+    out: list[str] = []
+    for w in normal.split():
+        if w in _STOP:
+            continue
+        if w.isascii():
+            out.append(w)
+            continue
+        for run, unspaced in word_runs(w):
+            out.extend(bigrams(run) if unspaced else [run])
+    return out
+
+
+# Names scanned for inside a query (``Retriever.scan_names``): at least this many atoms
+# (characters of an unspaced script, words of others), so "京大" or "университет" alone is no name.
+SCAN_MIN_CHARS = 3
+SCAN_MIN_WORDS = 2
+SCAN_MAX_ATOMS = 40
+_SEP = "\x1f"
 
 
 # --------------------------------------------------------------------------- the index
@@ -193,6 +227,7 @@ class Retriever:
         self._names: list[str] | None = arrays.get("names")  # type: ignore[assignment]
         self._relatives: dict[int, list[int]] | None = None
         self._acronyms: dict[str, list[tuple[int, int]]] | None = None
+        self._scan: dict[str, str] | None = None
         self._locations: LocationIndex | None = None
         self._inst_city = [normalize(i.city) if i.city else "" for i in institutions]
         self._inst_country = [(i.country_code or "").upper() for i in institutions]
@@ -263,7 +298,10 @@ class Retriever:
         wcounts = _count_matrix([[] if is_acr[i] else _words(forms[i]) for i in range(n)])
         wdf = np.bincount(wcounts.indices, minlength=N_FEATURES).astype(np.float32)
         word_idf = np.log(1.0 + (n - wdf + 0.5) / (wdf + 0.5)).astype(np.float32)
-        lengths = np.asarray(wcounts.sum(axis=1)).ravel()
+        # Length in words: a run of an unspaced script counts as one word however many bigrams it
+        # gives, so the average length (and every Latin name's BM25 weight) is as without bigrams.
+        lengths = np.array([0 if is_acr[i] else sum(w not in _STOP for w in forms[i].split()) for i in range(n)],
+                           dtype=np.float32)
         avg = float(lengths.mean()) if n else 1.0
         k1, b = 1.2, 0.75
         w = wcounts.tocoo()
@@ -383,6 +421,44 @@ class Retriever:
         return self._acronyms
 
     @property
+    def scan_names(self) -> dict[str, str]:
+        """Names with letters of a script other than Latin, keyed by their atoms (see
+        ``text.atoms``), for ``scan``: normal form of each."""
+        if self._scan is None:
+            table: dict[str, str] = {}
+            acr = NAME_TYPE_CODES["acronym"]
+            for j, value in enumerate(self.names):
+                if value.isascii() or self.name_type[j] == acr or not has_non_latin(value):
+                    continue
+                form = normalize(value)
+                parts = atoms(form)
+                least = SCAN_MIN_CHARS if any(len(a) == 1 and is_unspaced(a) for a in parts) else SCAN_MIN_WORDS
+                if least <= len(parts) <= SCAN_MAX_ATOMS:
+                    table.setdefault(_SEP.join(parts), form)
+            self._scan = table
+        return self._scan
+
+    def scan(self, normal: str) -> list[str]:
+        """Normal forms of the non-Latin registry names written inside a normalised string, even
+        with no space or comma around them ("東京大学大学院理学系研究科" holds "東京大学"); a name
+        inside a longer name found there is left out. Latin strings are not scanned."""
+        if not has_non_latin(normal):
+            return []
+        table = self.scan_names
+        parts = atoms(normal)
+        found: list[tuple[int, int, str]] = []
+        for i in range(len(parts)):
+            key = ""
+            for j in range(i, min(len(parts), i + SCAN_MAX_ATOMS)):
+                key = parts[j] if j == i else key + _SEP + parts[j]
+                form = table.get(key)
+                if form is not None:
+                    found.append((i, j + 1, form))
+        keep = [f for f in found
+                if not any(o[0] <= f[0] and f[1] <= o[1] and o[1] - o[0] > f[1] - f[0] for o in found)]
+        return list(dict.fromkeys(form for _i, _j, form in keep))
+
+    @property
     def locations(self) -> LocationIndex:
         if self._locations is None:
             cities = {i.city for i in self.institutions if i.city}
@@ -414,6 +490,10 @@ class Retriever:
                 continue
             units.append(form)
         full = normalize(cleaned)
+        for form in self.scan(full):  # names inside a part, with no comma or space around them
+            if form not in seen:
+                seen.add(form)
+                units.append(form)
         mentions = locs.find(full)
         # Acronyms: (key, standalone) where standalone means the acronym is a whole part of the
         # string ("EPFL, Lausanne", "(TUM)") rather than a word inside one ("Department of ECE").

@@ -3,7 +3,8 @@
 One normal form for both sides of the match: NFKC, lower case, accents folded, punctuation to
 spaces, common abbreviations expanded ("Univ." -> "university") and spelling variants merged
 ("centre" -> "center"). Scripts other than Latin are kept as they are (lower-cased), so Chinese
-or Cyrillic names still match their registry labels.
+or Cyrillic names still match their registry labels; the marks of Devanagari, Thai or kana stay
+with their letters. ``atoms`` cuts scripts written without spaces into characters.
 
 Besides the normal form: ``sanitize`` (binary, control characters, overlong strings), ``clean``
 (e-mails, URLs, postcodes, footnote markers), ``segments`` ("A; B", comma parts), acronym
@@ -124,15 +125,53 @@ ABBREVIATIONS: dict[str, str] = {
     "lib": "library", "soc": "society", "mus": "museum", "observ": "observatory", "hlth": "health",
 }
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+def _mark_class() -> str:
+    """A regex character class of the combining marks of the Basic Multilingual Plane."""
+    ranges: list[list[int]] = []
+    for cp in range(0x300, 0x10000):
+        if unicodedata.category(chr(cp)).startswith("M"):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1][1] = cp
+            else:
+                ranges.append([cp, cp])
+    return "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in ranges)
+
+
+# A word: letters and digits with the marks that belong to them (a Devanagari vowel sign, a Thai
+# vowel or tone mark is part of its word, not a word break).
+_TOKEN = re.compile(rf"(?:\w|[{_mark_class()}])+", re.UNICODE)
+
+
+def _strips_marks(base: str) -> bool:
+    """Accents are dropped after a Latin, Greek or Cyrillic letter ("é" -> "e", "ά" -> "α") and the
+    optional vowel points of Arabic and Hebrew; elsewhere a mark is part of the letter
+    (Devanagari, Thai, Japanese kana "ガ" != "カ") and stays."""
+    cp = ord(base)
+    return cp < 0x0530 or 0x1E00 <= cp < 0x2000 or 0x0590 <= cp < 0x0900 or 0xFB1D <= cp < 0xFF00
+
+
+def _drop_accents(decomposed: str) -> str:
+    out: list[str] = []
+    base = " "
+    for c in decomposed:
+        if unicodedata.combining(c):
+            if _strips_marks(base):
+                continue
+        else:
+            base = c
+        out.append(c)
+    return "".join(out)
 
 
 def fold(text: str) -> str:
     """NFKC, lower case, accents removed, punctuation to spaces; non-Latin scripts kept."""
     text = unicodedata.normalize("NFKC", text).casefold().translate(_SPECIAL)
     decomposed = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in decomposed if not unicodedata.combining(c))
-    text = unicodedata.normalize("NFC", text)  # re-compose scripts where marks are letters (Hangul...)
+    if decomposed.isascii():
+        text = decomposed
+    else:
+        text = _drop_accents(decomposed)
+    text = unicodedata.normalize("NFC", text)  # re-compose scripts where marks are letters (Hangul, kana...)
     text = re.sub(r"(?<=\w)'(?=\w)", "", text)  # Queen's -> queens, l'universite -> luniversite
     return " ".join(_TOKEN.findall(text.replace("_", " ")))
 
@@ -144,6 +183,65 @@ def normalize(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     return normalize(text).split()
+
+
+# --- scripts ----------------------------------------------------------------------------
+
+# Scripts written without spaces between words (Chinese, Japanese, Thai, Lao, Khmer, Myanmar,
+# Tibetan) and Hangul, whose compounds are often glued ("서울대학교병원"): a run of them is no
+# word; it is compared by character bigrams and scanned for names character by character.
+_UNSPACED = (
+    (0x0E00, 0x0FFF), (0x1000, 0x109F), (0x1100, 0x11FF), (0x1780, 0x17FF), (0x2E80, 0x9FFF),
+    (0xA960, 0xA97F), (0xAC00, 0xD7FF), (0xF900, 0xFAFF), (0xFF65, 0xFFDC), (0x20000, 0x3FFFF),
+)
+_LATIN_HIGH = ((0x1E00, 0x1EFF), (0x2C60, 0x2C7F), (0xA720, 0xA7FF), (0xFF00, 0xFF64))
+
+
+def is_unspaced(char: str) -> bool:
+    """A character of a script written without spaces between words (see ``_UNSPACED``)."""
+    cp = ord(char)
+    return cp >= 0x0E00 and any(a <= cp <= b for a, b in _UNSPACED)
+
+
+def has_non_latin(text: str) -> bool:
+    """Whether ``text`` holds a letter of a script other than Latin (Greek, Cyrillic, Han...)."""
+    for c in text:
+        cp = ord(c)
+        if cp >= 0x0370 and c.isalpha() and not any(a <= cp <= b for a, b in _LATIN_HIGH):
+            return True
+    return False
+
+
+def word_runs(word: str) -> list[tuple[str, bool]]:
+    """A word cut where it passes between unspaced and other scripts: (run, unspaced) pairs."""
+    if word.isascii():
+        return [(word, False)]
+    runs: list[tuple[str, bool]] = []
+    for c in word:
+        flag = is_unspaced(c)
+        if runs and runs[-1][1] == flag:
+            runs[-1] = (runs[-1][0] + c, flag)
+        else:
+            runs.append((c, flag))
+    return runs
+
+
+def bigrams(run: str) -> list[str]:
+    """Overlapping character bigrams of a run (the run itself when it is one character)."""
+    return [run] if len(run) < 2 else [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def atoms(normal: str) -> list[str]:
+    """A normal form as the units a name is scanned in: words, and single characters of
+    unspaced scripts ("東京大学 物理" -> 東 京 大 学 物 理)."""
+    out: list[str] = []
+    for word in normal.split():
+        for run, unspaced in word_runs(word):
+            if unspaced:
+                out.extend(run)
+            else:
+                out.append(run)
+    return out
 
 
 # --- segments and acronyms --------------------------------------------------------------

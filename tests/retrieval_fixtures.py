@@ -51,6 +51,41 @@ def small_institutions() -> list[Institution]:
     ]
 
 
+def script_institutions() -> list[Institution]:
+    """The small registry plus institutions named in other scripts (labels as ROR gives them),
+    and look-alikes that share words or characters with them."""
+    return small_institutions() + [
+        inst("057zh3y96", "The University of Tokyo", "Tokyo", "JP", "Japan", labels=[("東京大学", "ja")]),
+        inst("02kpeqv85", "Kyoto University", "Kyoto", "JP", "Japan", labels=[("京都大学", "ja")], aliases=["京大"]),
+        inst("00ws30h19", "Tokyo Metropolitan University", "Hachioji", "JP", "Japan", labels=[("東京都立大学", "ja")]),
+        inst("0519st743", "Dalian Art College", "Dalian", "CN", "China", labels=[("大连艺术学院", "zh")]),
+        inst("03cve4549", "Tsinghua University", "Beijing", "CN", "China", labels=[("清华大学", "zh")]),
+        inst("022k4wk35", "Beijing Normal University", "Beijing", "CN", "China", labels=[("北京师范大学", "zh")]),
+        inst("04h9pn542", "Seoul National University", "Seoul", "KR", "South Korea", labels=[("서울대학교", "ko")]),
+        inst("047dqcg40", "Korea University", "Seoul", "KR", "South Korea", labels=[("고려대학교", "ko")]),
+        inst("01znkr924", "Mahidol University", "Salaya", "TH", "Thailand", labels=[("มหาวิทยาลัยมหิดล", "th")]),
+        inst("028wp3y58", "Chulalongkorn University", "Bangkok", "TH", "Thailand",
+             labels=[("จุฬาลงกรณ์มหาวิทยาลัย", "th")]),
+        inst("03q21mh05", "Cairo University", "Giza", "EG", "Egypt", labels=[("جامعة القاهرة", "ar")]),
+        inst("00cb9w016", "Ain Shams University", "Cairo", "EG", "Egypt", labels=[("جامعة عين شمس", "ar")]),
+        inst("03qxff017", "Hebrew University of Jerusalem", "Jerusalem", "IL", "Israel",
+             labels=[("האוניברסיטה העברית בירושלים", "he")]),
+        inst("04mhzgx49", "Tel Aviv University", "Tel Aviv", "IL", "Israel", labels=[("אוניברסיטת תל אביב", "he")]),
+        inst("04gzb2213", "University of Delhi", "New Delhi", "IN", "India", labels=[("दिल्ली विश्वविद्यालय", "hi")]),
+        inst("04cdn2797", "Banaras Hindu University", "Varanasi", "IN", "India",
+             labels=[("काशी हिन्दू विश्वविद्यालय", "hi")]),
+        inst("04gnjpq42", "National and Kapodistrian University of Athens", "Athens", "GR", "Greece",
+             labels=[("Εθνικό και Καποδιστριακό Πανεπιστήμιο Αθηνών", "el")]),
+        inst("02j61yw88", "Aristotle University of Thessaloniki", "Thessaloniki", "GR", "Greece",
+             labels=[("Αριστοτέλειο Πανεπιστήμιο Θεσσαλονίκης", "el")]),
+        inst("010pmpe69", "Lomonosov Moscow State University", "Moscow", "RU", "Russia",
+             labels=[("Московский государственный университет имени М. В. Ломоносова", "ru")],
+             aliases=["Московский государственный университет"]),
+        inst("023znxa73", "Saint Petersburg State University", "Saint Petersburg", "RU", "Russia",
+             labels=[("Санкт-Петербургский государственный университет", "ru")]),
+    ]
+
+
 class SmallRegistry:
     """Stands in for affiliation_curator.registry.Registry where a test needs no catalog."""
 

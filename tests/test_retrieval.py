@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from affiliation_curator.retrieval import Retriever
-from tests.retrieval_fixtures import SmallRegistry, small_institutions
+from tests.retrieval_fixtures import SmallRegistry, script_institutions, small_institutions
 
 TUM = "https://ror.org/02kkvpp62"
 EPFL = "https://ror.org/02s376052"
@@ -111,3 +111,71 @@ def test_a_loaded_index_is_reused_in_process(tmp_path):
     registry = SmallRegistry(small_institutions(), folder=tmp_path / "reg", version_key="v1")
     assert Retriever.for_registry(registry) is Retriever.for_registry(registry)
     assert Retriever.for_registry(registry) is not Retriever.for_registry(registry, city_boost=0.0)
+
+
+# --- other scripts: a name inside a longer string of the same language ---------------------
+
+TOKYO, KYOTO, SNU, MAHIDOL = ("https://ror.org/057zh3y96", "https://ror.org/02kpeqv85",
+                              "https://ror.org/04h9pn542", "https://ror.org/01znkr924")
+CAIRO, HUJI, DELHI, ATHENS, MSU = ("https://ror.org/03q21mh05", "https://ror.org/03qxff017",
+                                   "https://ror.org/04gzb2213", "https://ror.org/04gnjpq42",
+                                   "https://ror.org/010pmpe69")
+
+
+@pytest.fixture(scope="module")
+def script_retriever() -> Retriever:
+    return Retriever(script_institutions())
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("東京大学大学院理学系研究科", TOKYO),  # department glued to the name, no space
+        ("東京大学大学院理学系研究科 東京都文京区本郷", TOKYO),  # and an address ("東京都" is a look-alike's name)
+        ("東京都文京区京都大学医学部附属病院", KYOTO),
+        ("北京大学计算机科学与技术学院 北京市海淀区", PKU),
+        ("北京市北京大学物理学院", PKU),
+        ("서울대학교 공과대학 서울특별시 관악구", SNU),
+        ("서울특별시 서울대학교의과대학", SNU),
+        ("คณะวิทยาศาสตร์ มหาวิทยาลัยมหิดล กรุงเทพมหานคร", MAHIDOL),
+        ("ภาควิชาเคมีมหาวิทยาลัยมหิดลกรุงเทพมหานคร", MAHIDOL),
+        ("كلية العلوم جامعة القاهرة القاهرة مصر", CAIRO),
+        ("הפקולטה למדעים האוניברסיטה העברית בירושלים ירושלים ישראל", HUJI),
+        ("विज्ञान संकाय दिल्ली विश्वविद्यालय नई दिल्ली भारत", DELHI),
+        ("Τμήμα Φυσικής Εθνικό και Καποδιστριακό Πανεπιστήμιο Αθηνών Αθήνα Ελλάδα", ATHENS),
+        ("Факультет физики Московский государственный университет имени М. В. Ломоносова Москва Россия", MSU),
+        ("Кафедра химии Московский государственный университет г. Москва", MSU),
+    ],
+)
+def test_a_name_in_any_script_is_found_inside_a_longer_string(script_retriever, text, expected):
+    assert top_id(script_retriever, text) == expected
+
+
+def test_the_scan_finds_names_without_spaces_and_keeps_the_longest(script_retriever):
+    from affiliation_curator.text import normalize
+
+    # "京大" (Kyoto's short name) sits inside "東京大学": only the longer name counts, and two
+    # characters are too few to be scanned for at all.
+    assert script_retriever.scan(normalize("東京大学大学院理学系研究科")) == ["東京大学"]
+    assert script_retriever.scan(normalize("京大")) == []
+    assert script_retriever.scan(normalize("東京都立大学理学部")) == ["東京都立大学"]
+    assert "มหาวิทยาลัยมหิดล" in script_retriever.scan(normalize("ภาควิชาเคมีมหาวิทยาลัยมหิดลกรุงเทพมหานคร"))
+    # Latin strings are not scanned: their search is unchanged
+    assert script_retriever.scan(normalize("Department of Physics, The University of Tokyo")) == []
+
+
+def test_names_in_other_scripts_alone_still_come_first(script_retriever):
+    assert top_id(script_retriever, "東京大学") == TOKYO
+    assert top_id(script_retriever, "京都大学") == KYOTO
+    assert top_id(script_retriever, "จุฬาลงกรณ์มหาวิทยาลัย") == "https://ror.org/028wp3y58"
+    assert top_id(script_retriever, "The University of Tokyo, Japan") == TOKYO
+
+
+def test_unspaced_runs_give_bigrams_and_latin_words_keep_their_trigrams():
+    from affiliation_curator.retrieval import _words, char_grams
+
+    assert char_grams("東京大学") == ["東京", "京大", "大学"]
+    assert char_grams("tum") == [" tu", "tum", "um "]  # Latin as before
+    assert char_grams("kaist한국과") == [" ka", "kai", "ais", "ist", "st ", "한국", "국과"]
+    assert _words("東京大学 of physics") == ["東京", "京大", "大学", "physics"]
+    assert _words("学") == ["学"]

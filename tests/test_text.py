@@ -3,8 +3,10 @@
 from affiliation_curator.text import (
     LocationIndex,
     acronym_tokens,
+    atoms,
     clean,
     fold,
+    has_non_latin,
     institution_groups,
     normalize,
     sanitize,
@@ -19,6 +21,26 @@ def test_fold_removes_accents_case_and_punctuation_but_keeps_other_scripts():
     assert fold("北京大学") == "北京大学"
     assert fold("МОСКОВСКИЙ Университет").startswith("московск")  # Cyrillic kept, lower-cased
     assert fold("Queen's University") == "queens university"
+
+
+def test_fold_keeps_the_marks_that_belong_to_a_letter_outside_latin_greek_and_cyrillic():
+    # Devanagari vowel signs and virama, Thai vowels and tone marks: part of the word, no break
+    assert fold("विज्ञान संकाय") == "विज्ञान संकाय"
+    assert fold("มหาวิทยาลัยมหิดล") == "มหาวิทยาลัยมหิดล"
+    assert fold("จุฬาลงกรณ์มหาวิทยาลัย") == "จุฬาลงกรณ์มหาวิทยาลัย"
+    assert fold("ガス") != fold("カス")  # kana voicing marks make other words
+    # accents of Latin, Greek and Cyrillic and the optional vowel points of Hebrew and Arabic go
+    assert fold("Αθήνα") == fold("ΑΘΗΝΑ") == "αθηνα"
+    assert fold("הָאוּנִיבֶרְסִיטָה") == "האוניברסיטה"
+    assert fold("جَامِعَة") == "جامعة"
+    assert fold("서울대학교") == "서울대학교"
+
+
+def test_atoms_cut_unspaced_scripts_into_characters_and_others_into_words():
+    assert atoms(normalize("東京大学 物理")) == ["東", "京", "大", "学", "物", "理"]
+    assert atoms(normalize("Факультет физики")) == ["факультет", "физики"]
+    assert atoms(normalize("KAIST한국")) == ["kaist", "한", "국"]
+    assert has_non_latin("Αθήνα") and has_non_latin("北京") and not has_non_latin("Université Łódź")
 
 
 def test_normalize_expands_abbreviations_and_spelling_variants():
