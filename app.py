@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from components import state
+from components.errors import show_unexpected
 
 st.set_page_config(page_title="Affiliation Curator", page_icon=":material/account_balance:", layout="wide")
 
@@ -27,4 +28,8 @@ for index, (path, title, icon, section) in enumerate(PAGES):
 page = st.navigation(sections)
 state.curator_sidebar()
 state.context_sidebar()
-page.run()
+try:
+    page.run()
+except Exception as err:  # noqa: BLE001 - shown by id only; st.stop/st.rerun are BaseExceptions
+    show_unexpected(err, f"page {page.title}")
+

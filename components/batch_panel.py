@@ -13,6 +13,7 @@ import streamlit as st
 from affiliation_curator.errors import CuratorError
 from components import resources, state
 from components.text import clean, safe_md
+from components.errors import guarded
 
 POLL_SECONDS = 1.0
 
@@ -140,6 +141,7 @@ def _render_progress(batch_id: int) -> bool:
 
 
 @st.fragment(run_every=POLL_SECONDS)
+@guarded
 def _live_progress(batch_id: int) -> None:
     if not _render_progress(batch_id):
         st.rerun()  # finished: redraw the page once without polling
