@@ -195,3 +195,24 @@ def test_import_summary_stays_until_the_next_import(match_page):
     assert _errors(at)
     at.run()
     assert _errors(at)  # the refusal stays readable too
+
+
+def test_an_upload_is_parsed_once_per_file_and_column(match_page, monkeypatch):
+    import components.uploads as uploads
+
+    calls: list[str | None] = []
+    real = uploads.read_affiliations
+
+    def counting(data, filename, column=None):  # noqa: ANN001
+        calls.append(column)
+        return real(data, filename, column=column)
+
+    monkeypatch.setattr(uploads, "read_affiliations", counting)
+    at = match_page
+    at.file_uploader(key="upload").upload("affs.csv", b"id,title,raw\n1,x,ETH Zurich\n2,y,EPFL\n", "text/csv").run()
+    at.text_input(key="batch_name").input("one").run()
+    at.text_input(key="batch_name").input("two").run()
+    assert len(calls) == 1, calls  # reruns reuse the parse
+    at.selectbox(key="upload_column").select("raw").run()
+    at.text_input(key="batch_name").input("three").run()
+    assert calls[1:] == ["raw"], calls  # a new column choice parses once more, then no more
