@@ -352,3 +352,21 @@ def test_export_result_offers_downloads(store):
         assert sorted(archive.namelist()) == ["export.card.md", "export.train.csv", "export.validation.csv"]
     frame = mapping_frame(store)
     assert len(frame) == 3 and frame.iloc[0]["ror_id"] == A
+
+
+def test_a_snapshot_exports_what_the_store_does_and_knows_when_it_changed(store):
+    from affiliation_curator.export_snapshot import StoreSnapshot
+
+    store, batch, ids = store
+    snapshot = StoreSnapshot(store, [batch])
+    options = ExportOptions(batches=[batch], hard_negatives=2, validation_share=0.3)
+    direct = export_pairs(store, "jsonl", options)
+    assert export_pairs(snapshot, "jsonl", options).files == direct.files
+    assert export_mapping(snapshot, "csv", ExportOptions(batches=[batch])).files == export_mapping(
+        store, "csv", ExportOptions(batches=[batch])).files
+    assert snapshot.current()
+    store.undo(batch)
+    assert not snapshot.current() and StoreSnapshot(store, [batch]).current()
+    stamp = store.change_stamp([batch])
+    store.rename_batch(batch, "renamed")
+    assert store.change_stamp([batch]) != stamp
