@@ -7,9 +7,9 @@ import streamlit as st
 from components import state
 from components.errors import show_unexpected
 
-st.set_page_config(page_title="Affiliation Curator", page_icon=":material/account_balance:", layout="wide")
-
 HERE = Path(__file__).resolve().parent
+# a local icon: a material-symbol favicon would be fetched from fonts.gstatic.com by every browser
+st.set_page_config(page_title="Affiliation Curator", page_icon=HERE / "components" / "favicon.png", layout="wide")
 
 # (file, title, icon, section); the first page is the default.
 PAGES = [

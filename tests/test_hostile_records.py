@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from registry_fixtures import ror_record, write_json
+from hostile_fixtures import AFFILIATIONS, EVIL_ID, EVIL_ID_2, EVIL_NAME, TUM_ID, hostile_records
+from registry_fixtures import write_json
 
 from apptest_support import navigation_apptest  # noqa: F401 - fixture
 from affiliation_curator.candidates import Candidate, MatchResult
@@ -21,15 +22,6 @@ from affiliation_curator.registry import RegistryCatalog
 from affiliation_curator.store import Store
 from components.text import safe_md
 
-EVIL_ID = "https://ror.org/zz) ![t](https://evil.example/p.png)"
-EVIL_ID_2 = "https://ror.org/0evil0l01"  # the shape of a ROR id, but i, l, o are not ROR characters
-EVIL_NAME = ("Evil University https://evil.example/x www.evil.example spy@evil.example "
-             "<img src=https://evil.example/i.png> ![i](https://evil.example/p.png) [x](javascript:alert(1))")
-TUM_ID = "https://ror.org/02kkvpp62"
-AFFILIATIONS = [
-    "Dept. of Physics, Evil University, https://evil.example/a ![p](https://evil.example/q.png)",
-    "<script>alert(1)</script> www.evil.example TU Munich",
-]
 VALID_LINK = re.compile(r"https://ror\.org/0[a-hj-km-np-tv-z0-9]{6}[0-9]{2}")
 # What a browser would turn into a request or a link if it reached markdown unescaped.
 LIVE = [
@@ -40,17 +32,6 @@ LIVE = [
 ]
 MARKDOWN_FIELDS = {"body", "label", "help", "caption", "title"}
 PLAIN_TEXT_ELEMENTS = {"text", "code"}
-
-
-def hostile_records() -> list[dict]:
-    return [
-        ror_record(TUM_ID, "Technical University of Munich", city="Munich"),
-        ror_record(EVIL_ID, EVIL_NAME, city="https://evil.example/c",
-                   names=[("EVIL ![a](https://evil.example/a.png)", ["acronym"], None)],
-                   links=[("website", "javascript:alert(1)"), ("wikipedia", "https://evil.example/w")]),
-        ror_record(EVIL_ID_2, "Evil Institute www.evil.example", status="inactive",
-                   relationships=[("successor", EVIL_ID, "[s](https://evil.example/s)")]),
-    ]
 
 
 @pytest.fixture
