@@ -17,6 +17,10 @@ class InputError(CuratorError):
     """An affiliation input (paste, upload, CLI file) is unusable."""
 
 
+class ColumnChoiceNeeded(InputError):
+    """A table has several text columns and none named like an affiliation: which one? (a question, not a fault)."""
+
+
 class ModelLoadError(CuratorError):
     """A reranker model could not be loaded (unknown id, offline hub, broken folder)."""
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from affiliation_curator import config
-from affiliation_curator.errors import InputError
+from affiliation_curator.errors import ColumnChoiceNeeded, InputError
 
 SUPPORTED_SUFFIXES = (".txt", ".csv", ".tsv", ".xlsx", ".jsonl", ".json")
 DEFAULT_COLUMN = "affiliation"
@@ -243,7 +243,8 @@ def _pick_column(header: list[str], rows: list[list[object]], column: str | None
     text_columns = [i for i in range(len(header)) if _is_text_column([r[i] if i < len(r) else None for r in rows])]
     if len(text_columns) == 1:
         return text_columns[0]
-    raise InputError(
+    error = ColumnChoiceNeeded if text_columns else InputError
+    raise error(
         f"{name} has no 'affiliation' column and "
         + ("no column of text" if not text_columns else "several text columns")
         + f" (the first row is read as the header); choose one of: {listed}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from affiliation_curator.errors import CuratorError
+from affiliation_curator.errors import ColumnChoiceNeeded, CuratorError
 from affiliation_curator.intake import IntakeResult, read_affiliations
 from components import batch_panel
 
@@ -29,6 +29,7 @@ class ParsedUpload:
     intake: IntakeResult | None
     error: str = ""
     columns: list[str] = field(default_factory=list)
+    question: bool = False  # the error only asks which column to read
 
 
 def parse_upload(data: bytes, filename: str, column: str | None) -> ParsedUpload:
@@ -41,7 +42,8 @@ def parse_upload(data: bytes, filename: str, column: str | None) -> ParsedUpload
     try:
         intake = read_affiliations(data, filename, column=column)
     except CuratorError as err:
-        parsed = ParsedUpload(None, str(err), batch_panel.columns_of(data, filename))
+        parsed = ParsedUpload(None, str(err), batch_panel.columns_of(data, filename),
+                              question=isinstance(err, ColumnChoiceNeeded))
     else:
         parsed = ParsedUpload(intake, "", list(intake.columns))
     st.session_state[_KEY] = (key, parsed)

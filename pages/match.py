@@ -129,7 +129,9 @@ with upload_tab:
             chosen = st.session_state.get("upload_column") or None
             parsed = uploads.parse_upload(data, filename, chosen)  # once per file and column, not every rerun
             intake, columns = parsed.intake, parsed.columns
-            if parsed.error:
+            if parsed.error and parsed.question:  # a question (which column?), not an error
+                st.info(safe_md(parsed.error), icon=":material/help:")
+            elif parsed.error:
                 st.error(safe_md(parsed.error), icon=":material/error:")
             if len(columns) > 1 or (columns and intake is None):
                 current = chosen if chosen in columns else (intake.column if intake and intake.column in columns else None)
