@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import hashlib
+import logging
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -20,6 +21,7 @@ from affiliation_curator.intake import IntakeResult, read_affiliations
 from components import batch_panel
 
 _KEY = "_upload_parsed"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,25 @@ def parse_upload(data: bytes, filename: str, column: str | None) -> ParsedUpload
     st.session_state[_KEY] = (key, parsed)
     release_memory()
     return parsed
+
+
+def forget(uploaded: object) -> None:
+    """Drop an upload that has been used up from Streamlit's in-memory store, and trim.
+
+    Streamlit keeps every uploaded file of a session in memory until the browser removes it or
+    the session is shut down, and a closed tab's session is kept for reconnection; a
+    100 MB registry file would stay in the server long after it was imported.
+    """
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        file_id = getattr(uploaded, "file_id", None)
+        if ctx is not None and ctx.uploaded_file_mgr is not None and file_id:
+            ctx.uploaded_file_mgr.remove_file(ctx.session_id, file_id)
+    except Exception:  # noqa: BLE001 - an internal API: without it the file merely stays until the session ends
+        log.warning("could not drop an used-up upload from memory", exc_info=True)
+    release_memory()
 
 
 def release_memory() -> None:

@@ -13,6 +13,7 @@ from affiliation_curator import config
 from affiliation_curator.errors import CuratorError
 from affiliation_curator.registry import DEMO_NOTICE, NAME_RULE, RegistryCatalog
 from components import registry_view, resources
+from components.uploads import forget as forget_upload
 from components.bootstrap import require_navigation
 from components.text import clean, safe_md
 
@@ -77,6 +78,7 @@ def _import(uploaded, name: str) -> None:
         notice += " Notes: " + "; ".join(meta.warnings)
     st.session_state["registry_notice"] = notice
     st.session_state["registry_upload_round"] = st.session_state.get("registry_upload_round", 0) + 1
+    forget_upload(uploaded)  # imported: the server need not keep the file's bytes in memory
     st.rerun()
 
 
