@@ -108,6 +108,10 @@ def test_safe_md_leaves_nothing_to_auto_link() -> None:
         assert not pattern.search(out), (what, out)
     # on screen it reads the same (the word joiners are invisible, the escapes resolved)
     assert re.sub(r"\\(.)", r"\1", out).replace("\u2060", "") == EVIL_NAME
+    # a valid ror.org URL stays exactly as it is (it reads and copies exactly; at most it links to ror.org)
+    for text in (TUM_ID, f"ID: {TUM_ID}", f"see {TUM_ID}, or {TUM_ID}."):
+        assert "\u2060" not in safe_md(text)
+    assert "\u2060" in safe_md(f"{TUM_ID}.evil.example") and "\u2060" in safe_md(f"{TUM_ID}/../x@evil.example")
 
 
 def test_every_page_shows_hostile_records_as_text(hostile, navigation_apptest) -> None:  # noqa: F811
