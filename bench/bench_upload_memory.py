@@ -143,7 +143,7 @@ def main() -> None:
                 big.unlink()
                 print(f"registry upload {n + 1:2d} ({big_mb:.0f} MB, not imported): "
                       f"{time.perf_counter() - start:5.1f} s, server RSS {rss_mb(proc.pid):7.1f} MB", flush=True)
-            dump = work / "v9.9-2026-01-01-ror-data.json"
+            dump = work / "ror-dump.json"  # a short name: the uploader cuts long ones
             count = ror_dump(dump, config.MAX_REGISTRY_UPLOAD_MB * 1000 * 1000 - 2_000_000)
             before = rss_mb(proc.pid)
             start = time.perf_counter()
