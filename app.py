@@ -7,17 +7,18 @@ import streamlit as st
 from affiliation_curator import config
 from affiliation_curator.errors import CuratorError
 from components import state
+from components.errors import show_unexpected
 from components.text import safe_md
 
-st.set_page_config(page_title="Affiliation Curator", page_icon=":material/account_balance:", layout="wide")
+HERE = Path(__file__).resolve().parent
+# a local icon: a material-symbol favicon would be fetched from fonts.gstatic.com by every browser
+st.set_page_config(page_title="Affiliation Curator", page_icon=HERE / "components" / "favicon.png", layout="wide")
 
 try:  # every decision is kept in the data directory: say so plainly when it cannot be written
     config.check_home_writable()
 except CuratorError as err:
     st.error(safe_md(str(err), 2000), icon=":material/folder_off:")
     st.stop()
-
-HERE = Path(__file__).resolve().parent
 
 # (file, title, icon, section); the first page is the default.
 PAGES = [
@@ -36,4 +37,8 @@ for index, (path, title, icon, section) in enumerate(PAGES):
 page = st.navigation(sections)
 state.curator_sidebar()
 state.context_sidebar()
-page.run()
+try:
+    page.run()
+except Exception as err:  # noqa: BLE001 - shown by id only; st.stop/st.rerun are BaseExceptions
+    show_unexpected(err, f"page {page.title}")
+

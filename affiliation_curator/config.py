@@ -28,8 +28,15 @@ DEFAULT_CODE_REVISION: str | None = None
 # Explicit limits (documented in the README).
 MAX_REGISTRY_FILE_BYTES = 2 * 1024**3  # 2 GiB: a full ROR dump zip is ~0.3 GiB unpacked JSON ~1 GiB
 MAX_UPLOAD_MB = 20  # affiliation uploads in the app
+MAX_REGISTRY_UPLOAD_MB = 100  # registry uploads in the app (a full ROR dump zip is ~50 MB); larger: the CLI
 MAX_BATCH_ROWS = 50_000  # affiliations per batch
 MAX_AFFILIATION_CHARS = 2_000  # longer strings are cut (with a note) before matching
+# What an .xlsx may unpack to, summed over its zip members' declared sizes and checked before
+# parsing (zipfile never yields more than a member declares): 50,000 affiliations of a few
+# hundred characters in a handful of columns unpack to well under this; a 435 kB "zip bomb"
+# workbook to 301 MB.
+MAX_XLSX_UNPACKED_BYTES = 64 * 1024**2
+MAX_XLSX_COLUMNS = 100  # cells right of this column are not read
 
 
 def _unwritable(path: Path, err: OSError) -> DataDirError:

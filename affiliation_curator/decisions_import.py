@@ -27,6 +27,7 @@ from typing import Any
 
 from affiliation_curator import config
 from affiliation_curator.errors import InputError
+from affiliation_curator.export import MAPPING_COLUMNS, unneutralise
 from affiliation_curator.gold import read_gold
 from affiliation_curator.institution import normalize_ror_id
 from affiliation_curator.intake import IntakeResult, clean, decode
@@ -132,11 +133,16 @@ def _read_csv(
     if not rows:
         raise InputError(f"{path.name} has no rows")
     aff, rid = _columns(path.name, rows, affiliation_column, id_column)
+    # a mapping CSV this project exported: its cells follow export's reversible CSV rule, undone here
+    header = [h.strip().casefold() for h in rows[0]]
+    ours = {c.casefold() for c in MAPPING_COLUMNS} <= set(header)
     answers = []
     for number, row in enumerate(rows[1:], 2):
         if not any(c.strip() for c in row):
             continue
         affiliation = row[aff] if aff < len(row) else ""
+        if ours:
+            affiliation = unneutralise(affiliation)
         cell = row[rid].strip() if rid < len(row) else ""
         ids = [normalize_ror_id(p) or p.strip() for p in cell.replace("|", ";").split(";") if p.strip()]
         answers.append(KnownAnswer(affiliation, ids[0] if ids else None, ids[1:], number))

@@ -18,10 +18,13 @@ affiliation is never on both sides; it is hashed apart from the benchmarks' gold
 **Mapping**: one row per decided affiliation: ROR id, institution name, decision, score,
 model, registry version, curator, time: what downstream metadata work consumes.
 
-Formats follow the file ending (.csv, .jsonl, .parquet), one small writer class each. CSV
-cells that begin with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return are prefixed
-with a single quote (``'``) so spreadsheets never run them as formulas; JSON Lines and
-Parquet keep text unchanged. A dataset card (``<name>.card.md``) is written beside each export.
+Formats follow the file ending (.csv, .jsonl, .parquet), one small writer class each. JSON
+Lines and Parquet keep text unchanged: they are the training formats. CSV follows one rule
+that a reader undoes exactly (``neutralise`` / ``unneutralise``): a text cell that begins with
+``=``, ``+``, ``-``, ``@``, a tab, a carriage return *or a single quote* gets one more single
+quote (``'``) in front, so spreadsheets never run it as a formula; a reader removes one leading
+quote from every text cell that has one, and gets back the true string, a string that really
+begins with ``'`` included. A dataset card (``<name>.card.md``) is written beside each export.
 """
 
 from __future__ import annotations
@@ -70,15 +73,32 @@ class Writer(ABC):
     def write(self, rows: list[dict[str, Any]], columns: list[str]) -> bytes: ...
 
 
+CSV_RULE = (
+    "CSV text cells starting with = + - @, a tab, a carriage return or a single quote (') get one more single "
+    "quote in front; remove one leading ' from every cell that has one to get the true text back"
+)
+
+
 def neutralise(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula gets a leading single quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    """A text cell a spreadsheet would run as a formula, or one starting with ``'``, gets a leading ``'``.
+
+    Quoting the quote too is what makes the rule reversible: ``unneutralise`` gives back exactly
+    the string that was written, whatever it was.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES + ("'",)):
         return "'" + value
     return value
 
 
+def unneutralise(value: Any) -> Any:
+    """The true text of a cell of a CSV this project wrote: one leading ``'`` removed, if there is one."""
+    if isinstance(value, str) and value.startswith("'"):
+        return value[1:]
+    return value
+
+
 class CsvWriter(Writer):
-    """UTF-8 CSV with a header row; formula-like cells neutralised."""
+    """UTF-8 CSV with a header row; formula-like cells neutralised by the reversible rule (``CSV_RULE``)."""
 
     suffix, label, mime = ".csv", "CSV", "text/csv"
 
@@ -670,7 +690,7 @@ def _pairs_card(pair_set: PairSet, stats: dict[str, Any], writer: Writer, files:
         "- curators in the data: " + (", ".join(_md(c) for c in stats["curators"]) or "none"),
     ]
     if writer.label == "CSV":
-        lines.append("- CSV cells starting with = + - @, a tab or a carriage return are prefixed with a single quote (')")
+        lines.append(f"- {CSV_RULE} (the loading recipe below does)")
     lines += ["", "## Sources", "", *_source_table(pair_set.batches)]
     if pair_set.warnings:
         lines += ["", "## Warnings", "", *[f"- {w}" for w in pair_set.warnings]]
@@ -681,12 +701,24 @@ def _pairs_card(pair_set: PairSet, stats: dict[str, Any], writer: Writer, files:
         "```python",
         "from datasets import load_dataset",
         f'data = load_dataset("{fmt}", data_files={{{data_files}}})',
+        *(_CSV_UNDO if writer.label == "CSV" else []),
         "```",
         "",
-        "Train with sentence-transformers `CrossEncoderTrainer` and `BinaryCrossEntropyLoss` unchanged.",
+        (
+            "Train with sentence-transformers `CrossEncoderTrainer` and `BinaryCrossEntropyLoss` unchanged."
+            if writer.label != "CSV" else
+            "For training, export JSON Lines or Parquet: they keep every string as it is and load unchanged. "
+            "This CSV is for spreadsheets; the `map` above gives back the true text."
+        ),
         "",
     ]
     return "\n".join(lines)
+
+
+_CSV_UNDO = [
+    "# undo the CSV rule: one leading ' off every text cell that has one",
+    'data = data.map(lambda row: {k: v[1:] if isinstance(v, str) and v.startswith("\'") else v for k, v in row.items()})',
+]
 
 
 def _mapping_card(
@@ -711,6 +743,6 @@ def _mapping_card(
         *_options_lines(options),
     ]
     if writer.label == "CSV":
-        lines.append("- CSV cells starting with = + - @, a tab or a carriage return are prefixed with a single quote (')")
+        lines.append(f"- {CSV_RULE}")
     lines.append("")
     return "\n".join(lines)

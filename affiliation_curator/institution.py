@@ -11,12 +11,25 @@ STATUSES = ("active", "inactive", "withdrawn")
 RELATIONSHIP_TYPES = ("parent", "child", "related", "predecessor", "successor")
 
 _ROR_ID = re.compile(r"^(?:https?://)?(?:www\.)?(?:ror\.org/)?(0[a-z0-9]{6}[0-9]{2})/?$", re.I)
+# The ROR id pattern proper (Crockford base32: no i, l, o, u), for links shown to a browser.
+_ROR_LINK_ID = re.compile(r"^https://ror\.org/(0[a-hj-km-np-tv-z0-9]{6}[0-9]{2})$")
 
 
 def normalize_ror_id(value: str) -> str | None:
     """``https://ror.org/02kkvpp62`` for any spelling of a ROR id (bare, ror.org/, http), else None."""
     match = _ROR_ID.match(value.strip())
     return f"https://ror.org/{match.group(1).lower()}" if match else None
+
+
+def ror_link(value: str) -> str | None:
+    """A link to ror.org built only from a valid ROR id (any spelling), else None.
+
+    Links shown to a browser come from here and nowhere else: ``https://ror.org/`` and the
+    nine-character id, nothing of the record's own text, so a hostile record cannot smuggle a
+    URL, markdown or markup into a page.
+    """
+    url = normalize_ror_id(value) if isinstance(value, str) else None
+    return url if url and _ROR_LINK_ID.match(url) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +73,8 @@ class Institution:
 
     @property
     def ror_url(self) -> str | None:
-        """Link to the record on ror.org (None for ids of one's own lists)."""
-        return self.id if self.is_ror else None
+        """Link to the record on ror.org (None for ids of one's own lists and invalid ROR ids)."""
+        return ror_link(self.id) if self.is_ror else None
 
     def names_of_type(self, name_type: str) -> list[str]:
         return [n.value for n in self.names if name_type in n.types]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from affiliation_curator import config
-from affiliation_curator.errors import InputError
+from affiliation_curator.errors import ColumnChoiceNeeded, InputError
 
 SUPPORTED_SUFFIXES = (".txt", ".csv", ".tsv", ".xlsx", ".jsonl", ".json")
 DEFAULT_COLUMN = "affiliation"
@@ -111,6 +111,13 @@ class _Collector:
 
 def _plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def _cut_cell(value: object) -> object:
+    """A cell as read, long text cut at once (one past the limit, so the collector still notes the cut)."""
+    if isinstance(value, str) and len(value) > config.MAX_AFFILIATION_CHARS + 1:
+        return value[: config.MAX_AFFILIATION_CHARS + 1]
+    return value
 
 
 def _cell_text(value: object) -> str:
@@ -236,7 +243,8 @@ def _pick_column(header: list[str], rows: list[list[object]], column: str | None
     text_columns = [i for i in range(len(header)) if _is_text_column([r[i] if i < len(r) else None for r in rows])]
     if len(text_columns) == 1:
         return text_columns[0]
-    raise InputError(
+    error = ColumnChoiceNeeded if text_columns else InputError
+    raise error(
         f"{name} has no 'affiliation' column and "
         + ("no column of text" if not text_columns else "several text columns")
         + f" (the first row is read as the header); choose one of: {listed}"
@@ -314,13 +322,39 @@ def _whole_line(line: str, delimiter: str) -> str:
     return parsed[0] if len(parsed) == 1 else line
 
 
-def _read_xlsx(data: bytes, name: str, column: str | None) -> IntakeResult:
-    import openpyxl
+def check_xlsx_budget(data: bytes, name: str) -> None:
+    """Refuse a workbook that would unpack to more than ``config.MAX_XLSX_UNPACKED_BYTES``.
 
+    Checked from the zip's own member sizes before anything is decompressed or parsed, so a
+    small file that unpacks to hundreds of megabytes of sheet XML costs nothing.
+    """
     if not data.startswith(b"PK"):
         raise InputError(f"{name} is not an Excel .xlsx file (it is not a zip archive)")
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(max(0, info.file_size) for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise InputError(f"{name} is not a readable .xlsx file ({type(err).__name__}: {err})") from None
+    if unpacked > config.MAX_XLSX_UNPACKED_BYTES:
+        raise InputError(
+            f"{name} unpacks to {unpacked / 1024**2:,.0f} MB, more than the "
+            f"{config.MAX_XLSX_UNPACKED_BYTES / 1024**2:,.0f} MB a workbook may hold here; "
+            "save the sheet with the affiliation column alone, or as .csv"
+        )
+
+
+def open_xlsx(data: bytes, name: str):  # noqa: ANN201 - an openpyxl read-only workbook
+    """The workbook of an .xlsx upload, read-only (streamed) and within the unpacked-size budget."""
+    import openpyxl
+
+    check_xlsx_budget(data, name)
+    return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+
+
+def _read_xlsx(data: bytes, name: str, column: str | None) -> IntakeResult:
+    check_xlsx_budget(data, name)
+    try:
+        workbook = open_xlsx(data, name)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError) as err:
         raise InputError(f"{name} is not a readable .xlsx file ({type(err).__name__}: {err})") from None
     except Exception as err:  # openpyxl raises a zoo of errors on corrupt workbooks
@@ -331,8 +365,8 @@ def _read_xlsx(data: bytes, name: str, column: str | None) -> IntakeResult:
         sheet = workbook.worksheets[0]
         table: list[list[object]] = []
         try:
-            for row in sheet.iter_rows(values_only=True):
-                values = list(row)
+            for row in sheet.iter_rows(max_col=config.MAX_XLSX_COLUMNS, values_only=True):
+                values = [_cut_cell(v) for v in row]
                 if not table and not any(v is not None and str(v).strip() for v in values):
                     continue  # leading empty rows
                 table.append(values)

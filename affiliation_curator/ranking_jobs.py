@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 FIRST_CHUNK = 1  # items ranked before anything else, so the curator can start at once (a CPU cross-encoder
 # takes about a second an item: bench/bench_seed_model.py); later chunks double up to CHUNK
 CHUNK = 32  # most items per chunk
+CLAIM_POLL = 1.0  # seconds between tries while another process holds a batch's ranking claim
 
 
 class _Store(Protocol):
@@ -51,13 +52,46 @@ def rank_batch(
     chunk_size: int = CHUNK,
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    claim_poll: float = CLAIM_POLL,
 ) -> int:
     """Rank every unranked item of a batch (input order), saving each result as it comes.
 
     ``progress(n)`` is called with the number of items ranked so far by this call;
     ``should_stop()`` is checked between items. Returns the number of items ranked.
     Safe to call again after an interruption: it picks up the items still unranked.
+
+    One ranker per batch across processes: a store with ``ranking_claim`` (the database's)
+    is claimed first. While another process holds the claim this call waits, and returns once
+    that ranker has left nothing unranked; should that ranker stop or die first, the claim is
+    free and this call ranks what is left, so a batch nobody reopens still gets ranked.
     """
+    options = dict(first_chunk=first_chunk, chunk_size=chunk_size, progress=progress, should_stop=should_stop)
+    claim = getattr(store, "ranking_claim", None)
+    if claim is None:
+        return _rank_claimed(store, matcher, batch_id, **options)
+    while not (should_stop and should_stop()):
+        with claim(batch_id) as held:
+            if held:
+                return _rank_claimed(store, matcher, batch_id, **options)
+        if not store.unranked_items(batch_id, 1):
+            return 0  # the other ranker finished it
+        log.debug("batch %s is ranked by another process; waiting", batch_id)
+        deadline = time.monotonic() + claim_poll
+        while time.monotonic() < deadline and not (should_stop and should_stop()):
+            time.sleep(min(0.1, claim_poll))
+    return 0
+
+
+def _rank_claimed(
+    store: _Store,
+    matcher: _Matcher,
+    batch_id: int,
+    *,
+    first_chunk: int,
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> int:
     done = 0
     limit = max(1, first_chunk)
     while True:

@@ -452,12 +452,13 @@ def _pair_records(path: Path) -> Iterable[tuple[int, Any]]:
         import csv
         import io
 
+        from affiliation_curator.export import unneutralise
+
         reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
         for number, row in enumerate(reader, 2):
-            for key in ("query", "affiliation", "document"):  # undo export's formula neutralising
-                value = row.get(key)
-                if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1] in "=+-@":
-                    row[key] = value[1:]
+            for key in ("query", "affiliation", "document"):  # undo export's CSV rule, exactly
+                if key in row:
+                    row[key] = unneutralise(row[key])
             if "label" in row and row["label"] not in (None, ""):
                 try:
                     row["label"] = float(row["label"])

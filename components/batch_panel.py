@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from affiliation_curator import config
 from affiliation_curator.errors import CuratorError
+from affiliation_curator.intake import open_xlsx
 from components import resources, state
 from components.text import clean, safe_md
+from components.errors import guarded
 
 POLL_SECONDS = 1.0
 
@@ -23,11 +25,9 @@ def columns_of(data: bytes, filename: str) -> list[str]:
     suffix = Path(filename).suffix.lower()
     try:
         if suffix == ".xlsx":
-            import openpyxl
-
-            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            workbook = open_xlsx(data, filename)  # within the unpacked-size budget, else InputError
             try:
-                for row in workbook.worksheets[0].iter_rows(values_only=True):
+                for row in workbook.worksheets[0].iter_rows(max_col=config.MAX_XLSX_COLUMNS, values_only=True):
                     if any(v is not None and str(v).strip() for v in row):
                         return _names(row)
             finally:
@@ -140,6 +140,7 @@ def _render_progress(batch_id: int) -> bool:
 
 
 @st.fragment(run_every=POLL_SECONDS)
+@guarded
 def _live_progress(batch_id: int) -> None:
     if not _render_progress(batch_id):
         st.rerun()  # finished: redraw the page once without polling

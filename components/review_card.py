@@ -19,7 +19,8 @@ from affiliation_curator.errors import CuratorError
 from components import resources, state
 from components.candidate_list import candidate_list
 from components.score_bars import score_bars_spec
-from components.text import clean, safe_md
+from components.text import clean, ror_link, safe_md
+from components.errors import guarded
 
 POLL_SECONDS = 1.0
 SEARCH_LIMIT = 8
@@ -234,7 +235,7 @@ def _search(batch_id: int, status: str, order: str, item: Any, registry: Any, di
                         kwargs={"institution": inst})
             place = ", ".join(p for p in (inst.city, inst.country_name) if p)
             line = f"**{safe_md(inst.name)}** · {safe_md(place)} · {safe_md(', '.join(inst.types))} · {safe_md(inst.status)}"
-            link = inst.id if getattr(inst, "is_ror", False) else None
+            link = ror_link(inst.id)
             right.markdown(line + (f" · [ror.org ↗]({link})" if link else f" · id {safe_md(inst.id, 60)}"))
 
 
@@ -318,11 +319,13 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
 
 
 @st.fragment
+@guarded
 def _card_still(*args: Any) -> None:
     _card(*args)
 
 
 @st.fragment(run_every=POLL_SECONDS)
+@guarded
 def _card_polling(*args: Any) -> None:
     _card(*args)
 

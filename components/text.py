@@ -6,6 +6,22 @@ import re
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# GitHub-flavoured markdown turns bare URLs and e-mail addresses in *text* into links, after
+# escapes are resolved; a word joiner (U+2060, invisible) inside "://", "www." and before "@"
+# keeps them text. A valid ror.org URL is left as it is (it may become a link: to ror.org and a
+# valid id, like the links the app draws), so that a ROR id reads and copies exactly.
+_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?=@)")
+_VALID_ROR_URL = re.compile(r"https://ror\.org/0[a-hj-km-np-tv-z0-9]{6}[0-9]{2}(?=$|[\s,;)]|\.(?:$|\s))")
+_WORD_JOINER = "\u2060"
+
+
+def _no_autolinks(value: str) -> str:
+    parts, last = [], 0
+    for match in _VALID_ROR_URL.finditer(value):
+        parts += [_AUTOLINK.sub(_WORD_JOINER, value[last:match.start()]), match.group(0)]
+        last = match.end()
+    parts.append(_AUTOLINK.sub(_WORD_JOINER, value[last:]))
+    return "".join(parts)
 
 
 def clean(text: object, limit: int | None = None) -> str:
@@ -19,13 +35,14 @@ def clean(text: object, limit: int | None = None) -> str:
 def safe_md(text: object, limit: int | None = None) -> str:
     """Escape a user string for ``st.markdown`` / widget labels: every markdown, HTML,
     link, LaTeX and directive character is backslash-escaped, newlines become spaces,
-    so the string renders as inert text."""
+    so the string renders as inert text; bare URLs and e-mail addresses are not auto-linked."""
     value = clean(text, limit).replace("\r", " ").replace("\n", " ")
+    value = _no_autolinks(value)
     return _MD_SPECIAL.sub(r"\\\1", value)
 
 
 def ror_link(institution_id: str) -> str | None:
     """A ror.org URL for a ROR id (any spelling), else None (own lists' ids get no link)."""
-    from affiliation_curator.institution import normalize_ror_id
+    from affiliation_curator.institution import ror_link as valid_ror_link
 
-    return normalize_ror_id(institution_id or "")
+    return valid_ror_link(institution_id or "")

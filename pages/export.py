@@ -11,6 +11,7 @@ import streamlit as st
 
 from affiliation_curator.errors import CuratorError
 from affiliation_curator.export import ExportOptions, export_mapping, export_pairs
+from affiliation_curator.export_snapshot import StoreSnapshot
 from components import resources, state
 from components.batch_panel import batch_label
 from components.bootstrap import require_navigation
@@ -49,7 +50,7 @@ chosen_ids = left.multiselect(
     "Batches", list(by_id), format_func=lambda i: batch_label(by_id[i]), key="export_batches",
     placeholder="All batches", help="Leave empty for every batch.",
 )
-curators_known = sorted({d["curator"] for d in store.decisions() if d["curator"]})
+curators_known = store.curators()
 chosen_curators = right.multiselect(
     "Curators", curators_known, key="export_curators", placeholder="All curators",
     help="Only decisions made by these curators; empty for everyone.",
@@ -63,6 +64,31 @@ until: date | None = dates[1] if isinstance(dates, (tuple, list)) and len(dates)
 chosen = [by_id[i] for i in chosen_ids] or sorted(batches, key=lambda b: b.id)
 decided = sum(b.decided for b in chosen)
 right.caption(f"{len(chosen)} batch(es), {decided:,} decided affiliations before the curator and date filters.")
+
+
+@st.cache_resource(show_spinner="Reading the decisions…", max_entries=2, ttl=900)
+def _snapshot(url: str, batch_ids: tuple[int, ...] | None, stamp: tuple) -> StoreSnapshot:
+    """The chosen batches' decisions read once (shared by sessions) until the store changes (``stamp``)."""
+    return StoreSnapshot(store, batch_ids)
+
+
+def _built(kind: str, key: tuple, build: Any) -> Any:
+    """What ``build()`` made for ``key``, kept in the session (the latest one of each kind) until the key changes."""
+    kept = st.session_state.get(f"_export_built_{kind}")
+    if kept is None or kept[0] != key:
+        try:
+            kept = (key, build(), None)
+        except CuratorError as err:  # kept too: the same options give the same message without rebuilding
+            kept = (key, None, err)
+        st.session_state[f"_export_built_{kind}"] = kept
+    if kept[2] is not None:
+        raise kept[2]
+    return kept[1]
+
+
+snapshot_ids = tuple(sorted(b.id for b in chosen)) if chosen_ids else None
+stamp = store.change_stamp(snapshot_ids)
+snapshot = _snapshot(store.url, snapshot_ids, stamp)
 
 
 def _registry() -> Any:
@@ -103,7 +129,7 @@ def _preview(name: str, data: bytes) -> pd.DataFrame | None:
     return None
 
 
-def _downloads(result: Any, stem: str, key: str) -> None:
+def _downloads(result: Any, stem: str, key: str, built_key: tuple) -> None:
     single = result.single
     col_file, col_card = st.columns(2)
     if single is not None:
@@ -122,8 +148,8 @@ def _downloads(result: Any, stem: str, key: str) -> None:
         f"Download the dataset card ({result.card_name})", result.card.encode("utf-8"), file_name=result.card_name,
         mime="text/markdown", key=f"{key}_card", icon=":material/description:", on_click="ignore",
     )
-    for name, data in result.files.items():
-        frame = _preview(name, data)
+    previews = _built(f"{key}_previews", built_key, lambda: {n: _preview(n, d) for n, d in result.files.items()})
+    for name, frame in previews.items():
         if frame is not None:
             st.caption(f"{safe_md(name)}: first {min(len(frame), PREVIEW_ROWS)} rows")
             st.dataframe(frame, hide_index=True, key=f"{key}_preview_{name}")
@@ -166,8 +192,11 @@ with pairs_tab:
     registry = _registry()
     options = _options(hard_negatives=int(hard), easy_negatives=int(easy) if registry is not None else 0,
                        dedupe=dedupe, validation_share=share / 100)
+    pairs_key = (stamp, snapshot_ids, repr(options), stem, fmt, getattr(registry, "name", None),
+                 str(getattr(registry, "version_key", "")))
     try:
-        result = export_pairs(store, f"{stem}{fmt or '.csv'}", options, registry=registry, write=False)
+        result = _built("pairs", pairs_key, lambda: export_pairs(
+            snapshot, f"{stem}{fmt or '.csv'}", options, registry=registry, write=False))
     except CuratorError as err:
         st.info(safe_md(err), icon=":material/info:")
     else:
@@ -187,7 +216,7 @@ with pairs_tab:
                    f"{stats['conflicts_resolved']:,}.")
         for warning in result.warnings:
             st.warning(safe_md(warning), icon=":material/warning:")
-        _downloads(result, stem, "pairs")
+        _downloads(result, stem, "pairs", pairs_key)
 
 # ------------------------------------------------------------------ mapping
 
@@ -198,9 +227,11 @@ with mapping_tab:
     undecided = c2.checkbox("Also list undecided affiliations", value=False, key="mapping_undecided")
     c3.text_input("File name", value="affiliation-mapping", key="mapping_stem", max_chars=80)
     map_stem = _stem("mapping_stem", "affiliation-mapping")
+    map_options = _options(include_undecided=undecided)
+    mapping_key = (stamp, snapshot_ids, repr(map_options), map_stem, map_fmt)
     try:
-        mapping = export_mapping(store, f"{map_stem}{map_fmt or '.csv'}", _options(include_undecided=undecided),
-                                 write=False)
+        mapping = _built("mapping", mapping_key, lambda: export_mapping(
+            snapshot, f"{map_stem}{map_fmt or '.csv'}", map_options, write=False))
     except CuratorError as err:
         st.info(safe_md(err), icon=":material/info:")
     else:
@@ -211,4 +242,4 @@ with mapping_tab:
         m3.metric("None of these", f"{stats['by_decision'].get('none', 0):,}")
         st.caption("Columns: affiliation, ROR ID, institution name, decision, score, model, registry and version, "
                    "curator, time, batch.")
-        _downloads(mapping, map_stem, "mapping")
+        _downloads(mapping, map_stem, "mapping", mapping_key)

@@ -8,8 +8,8 @@ import streamlit as st
 
 from affiliation_curator import config
 from affiliation_curator.errors import CuratorError
-from affiliation_curator.intake import SUPPORTED_SUFFIXES, parse_paste, read_affiliations
-from components import batch_panel, resources, state
+from affiliation_curator.intake import SUPPORTED_SUFFIXES, parse_paste
+from components import batch_panel, resources, state, uploads
 from components.bootstrap import require_navigation
 from components.text import safe_md
 
@@ -127,14 +127,12 @@ with upload_tab:
             )
         else:
             chosen = st.session_state.get("upload_column") or None
-            try:
-                intake = read_affiliations(data, filename, column=chosen)
-            except CuratorError as err:
-                intake = None
-                st.error(safe_md(err), icon=":material/error:")
-                columns = batch_panel.columns_of(data, filename)
-            else:
-                columns = list(intake.columns)
+            parsed = uploads.parse_upload(data, filename, chosen)  # once per file and column, not every rerun
+            intake, columns = parsed.intake, parsed.columns
+            if parsed.error and parsed.question:  # a question (which column?), not an error
+                st.info(safe_md(parsed.error), icon=":material/help:")
+            elif parsed.error:
+                st.error(safe_md(parsed.error), icon=":material/error:")
             if len(columns) > 1 or (columns and intake is None):
                 current = chosen if chosen in columns else (intake.column if intake and intake.column in columns else None)
                 st.selectbox(

@@ -14,12 +14,13 @@ from affiliation_curator.errors import CuratorError
 from affiliation_curator.registry import DEMO_NOTICE, NAME_RULE, RegistryCatalog
 from components import registry_view, resources
 from components.ror_releases import releases_panel
+from components.uploads import forget as forget_upload
 from components.bootstrap import require_navigation
 from components.text import clean, safe_md
 
 UPLOAD_TYPES = ["zip", "json", "gz", "csv"]
-# A full ROR dump zip is ~50 MB; the importer's own limit (config.MAX_REGISTRY_FILE_BYTES) still applies.
-UPLOAD_LIMIT_MB = int(min(1024, config.MAX_REGISTRY_FILE_BYTES // 1024**2))
+# A full ROR dump zip is ~50 MB; larger files go through the CLI (config.MAX_REGISTRY_FILE_BYTES).
+UPLOAD_LIMIT_MB = config.MAX_REGISTRY_UPLOAD_MB
 FORMATS = {"ror-json": "ROR JSON", "ror-csv": "ROR CSV", "csv": "own CSV"}
 
 require_navigation()  # first of all: run inside app.py's navigation (deep links on a fresh server)
@@ -54,7 +55,9 @@ def _import(uploaded, name: str) -> None:
     path = folder / safe_name
     bar = st.progress(0.0, text="Importing…")
     try:
-        path.write_bytes(uploaded.getvalue())
+        uploaded.seek(0)
+        with path.open("wb") as out:  # copied in chunks: no second in-memory copy of the upload
+            shutil.copyfileobj(uploaded, out, 1024 * 1024)
         meta = _catalog().import_file(
             path,
             name=name.strip() or None,
@@ -76,6 +79,7 @@ def _import(uploaded, name: str) -> None:
         notice += " Notes: " + "; ".join(meta.warnings)
     st.session_state["registry_notice"] = notice
     st.session_state["registry_upload_round"] = st.session_state.get("registry_upload_round", 0) + 1
+    forget_upload(uploaded)  # imported: the server need not keep the file's bytes in memory
     st.rerun()
 
 

@@ -19,6 +19,7 @@ from affiliation_curator.export import (
     export_mapping,
     export_pairs,
     neutralise,
+    unneutralise,
     writer_for,
 )
 from affiliation_curator.gold import is_validation_string
@@ -208,7 +209,8 @@ def test_each_format_round_trips(store, tmp_path, suffix):
     pd.testing.assert_frame_equal(frame.reset_index(drop=True), expected, check_dtype=False)
     card = (tmp_path / "pairs.card.md").read_text()
     assert f"pairs: {result.stats['pairs']}" in card and "| jan | 6 | 3 | fake | v1 | tiny |" in card
-    assert ("prefixed with a single quote" in card) == (suffix == ".csv")
+    assert ("one more single quote" in card) == (suffix == ".csv")
+    assert ("export JSON Lines or Parquet" in card) == (suffix == ".csv")
 
 
 def test_csv_neutralises_formula_cells_and_survives_anything(store):
@@ -231,8 +233,36 @@ def test_csv_neutralises_formula_cells_and_survives_anything(store):
 
 
 def test_neutralise():
-    assert [neutralise(v) for v in ("=1", "+1", "-1", "@a", "\tx", "\rx", "a=b", "", 5)] == [
-        "'=1", "'+1", "'-1", "'@a", "'\tx", "'\rx", "a=b", "", 5]
+    assert [neutralise(v) for v in ("=1", "+1", "-1", "@a", "\tx", "\rx", "a=b", "", 5, "'a", "'-1")] == [
+        "'=1", "'+1", "'-1", "'@a", "'\tx", "'\rx", "a=b", "", 5, "''a", "''-1"]
+
+
+TRUE_TEXT = ["'-minus is real", "'quoted'", "''", "'", "=1+1", "-x", "+x", "@x", "\tx", "\rx", "plain", "-", "a'b"]
+
+
+def test_the_csv_rule_is_undone_exactly():
+    for value in [*TRUE_TEXT, "", 5, None]:
+        assert unneutralise(neutralise(value)) == value, value
+
+
+def test_exports_and_the_projects_readers_round_trip_every_string(store, tmp_path):
+    from affiliation_curator.decisions_import import read_known_answers
+    from affiliation_curator.training import read_pairs_file
+
+    store, _, _ = store
+    strings = [s for s in TRUE_TEXT if s.strip() and s.strip() == s]  # intake keeps strings trimmed
+    other = store.create_batch("true text", strings)
+    for view in store.items(other):
+        ranked(store, view.id, view.affiliation, [A])
+        store.decide(view.id, "accept", "ann", A)
+    assert sorted(v.affiliation for v in store.items(other)) == sorted(strings)
+    options = ExportOptions(batches=["true text"], hard_negatives=0)
+    for fmt in ("csv", "jsonl", "parquet"):
+        export_pairs(store, tmp_path / f"pairs.{fmt}", options)
+        pairs, _ = read_pairs_file(tmp_path / f"pairs.{fmt}", {}, lambda inst: inst.name)
+        assert sorted(p.affiliation for p in pairs) == sorted(strings), fmt
+    export_mapping(store, tmp_path / "mapping.csv", ExportOptions(batches=["true text"]))
+    assert sorted(a.affiliation for a in read_known_answers(tmp_path / "mapping.csv")) == sorted(strings)
 
 
 def test_writer_choice():
@@ -322,3 +352,21 @@ def test_export_result_offers_downloads(store):
         assert sorted(archive.namelist()) == ["export.card.md", "export.train.csv", "export.validation.csv"]
     frame = mapping_frame(store)
     assert len(frame) == 3 and frame.iloc[0]["ror_id"] == A
+
+
+def test_a_snapshot_exports_what_the_store_does_and_knows_when_it_changed(store):
+    from affiliation_curator.export_snapshot import StoreSnapshot
+
+    store, batch, ids = store
+    snapshot = StoreSnapshot(store, [batch])
+    options = ExportOptions(batches=[batch], hard_negatives=2, validation_share=0.3)
+    direct = export_pairs(store, "jsonl", options)
+    assert export_pairs(snapshot, "jsonl", options).files == direct.files
+    assert export_mapping(snapshot, "csv", ExportOptions(batches=[batch])).files == export_mapping(
+        store, "csv", ExportOptions(batches=[batch])).files
+    assert snapshot.current()
+    store.undo(batch)
+    assert not snapshot.current() and StoreSnapshot(store, [batch]).current()
+    stamp = store.change_stamp([batch])
+    store.rename_batch(batch, "renamed")
+    assert store.change_stamp([batch]) != stamp

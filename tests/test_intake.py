@@ -193,3 +193,50 @@ def test_too_many_rows(monkeypatch):
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="file not found"):
         read_affiliations(tmp_path / "nope.txt")
+
+
+# ----------------------------------------------------------------------------- bounded spreadsheets
+
+
+def _bomb_xlsx(unpacked_mb: int) -> bytes:
+    """A real workbook whose first sheet's XML is padded to ``unpacked_mb`` (it compresses ~1000:1)."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(_xlsx([["affiliation"], ["University of Oslo"]])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            body = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                with target.open(info.filename, "w") as member:
+                    head, tail = body.split(b"</sheetData>")
+                    member.write(head)
+                    row = b"<row><c t='inlineStr'><is><t>" + b"A" * 1000 + b"</t></is></c></row>"
+                    for _ in range(unpacked_mb * 1024):
+                        member.write(row)
+                    member.write(b"</sheetData>" + tail)
+            else:
+                target.writestr(info, body)
+    return out.getvalue()
+
+
+def test_a_workbook_that_unpacks_past_the_budget_is_refused_before_parsing(monkeypatch):
+    bomb = _bomb_xlsx(config.MAX_XLSX_UNPACKED_BYTES // 1024**2 + 8)
+    assert len(bomb) < 1024**2  # a small upload
+    import openpyxl
+
+    def never(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise AssertionError("the workbook was parsed")
+
+    monkeypatch.setattr(openpyxl, "load_workbook", never)
+    with pytest.raises(InputError, match=r"bomb\.xlsx unpacks to \d+ MB, more than the 64 MB"):
+        read_affiliations(bomb, "bomb.xlsx")
+
+
+def test_a_workbook_within_the_budget_is_read_with_cells_cut_while_reading(monkeypatch):
+    monkeypatch.setattr(config, "MAX_XLSX_COLUMNS", 2)
+    long = "y" * (config.MAX_AFFILIATION_CHARS * 3)
+    data = _xlsx([["affiliation", "b", "far right"], [long, "x", "z"], ["Oslo", "x", "z"]])
+    result = read_affiliations(data, "ok.xlsx")
+    assert result.strings == ["y" * config.MAX_AFFILIATION_CHARS, "Oslo"] and result.truncated == 1
+    assert result.columns == ["affiliation", "b"]  # columns right of the limit are not read

@@ -99,3 +99,33 @@ def test_mapping_export(export_page, demo_results):  # noqa: F811
     assert int(metric(at, "Rows").replace(",", "")) == len(demo_results)
     at.segmented_control(key="mapping_format").set_value(".parquet").run()
     assert downloads(at)["mapping_file"] == "Download affiliation-mapping.parquet"
+
+
+def test_the_page_reads_the_decisions_once_until_they_change(navigation_apptest, demo_results, monkeypatch):  # noqa: F811
+    from affiliation_curator.store import Store
+
+    store, batch_id = fill_store(demo_results)
+    reads: list[object] = []
+    real = Store.labelled_items
+
+    def counting(self, batch_ids=None):  # noqa: ANN001
+        reads.append(batch_ids)
+        return real(self, batch_ids)
+
+    monkeypatch.setattr(Store, "labelled_items", counting)
+    at = navigation_apptest()
+    at.query_params["batch"] = str(batch_id)
+    at.run()
+    at.switch_page("pages/export.py").run()
+    assert not at.exception, at.exception
+    assert len(reads) == 1 and list(reads[0]) == [batch_id]  # the chosen batch only, not the database
+    before = int(metric(at, "Pairs").replace(",", ""))
+    at.number_input(key="export_hard").set_value(0).run()  # an option: built again from what was read
+    at.checkbox(key="mapping_undecided").check().run()
+    at.run()
+    assert len(reads) == 1 and int(metric(at, "Pairs").replace(",", "")) < before
+
+    item = next(v for v in store.items(batch_id) if v.candidates)
+    store.decide(item.id, "accept", "zoe", item.candidates[0].id)  # a decision elsewhere: read again
+    at.run()
+    assert len(reads) == 2 and "zoe" in at.multiselect(key="export_curators").options

@@ -10,6 +10,7 @@ previous decision back.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import re
 import unicodedata
@@ -28,6 +29,7 @@ from affiliation_curator import config
 from affiliation_curator.candidates import Candidate, Evidence, MatchResult
 from affiliation_curator.institution import normalize_ror_id
 from affiliation_curator.intake import IntakeResult
+from affiliation_curator.store.claims import ranking_claim
 from affiliation_curator.store.engine import forget_engine, get_engine
 from affiliation_curator.store.migrations import StoreError, migrate
 from affiliation_curator.store.models import ACTIONS, Batch, CandidateRow, Decision, Item, UndoGroup
@@ -43,6 +45,8 @@ STATUSES = {  # items(status=...) -> current action (None: no current decision)
 }
 ORDERS = ("input", "uncertain")
 _CHUNK = 5000  # ids per IN (...) clause
+_NAME_TRIES = 50  # concurrent creations of one batch name resolved by " (2)", " (3)"...
+log = logging.getLogger(__name__)
 
 
 def affiliation_hash(text: str) -> str:
@@ -247,6 +251,19 @@ class Store:
         if not strings:
             raise StoreError("a batch needs at least one affiliation")
         base = re.sub(r"\s+", " ", name or "").strip()[:180] or f"Batch {self.clock():%Y-%m-%d %H:%M}"
+        for attempt in range(_NAME_TRIES):
+            try:
+                return self._insert_batch(base, strings, counts, source, registry_name, registry_version, model_id)
+            except IntegrityError:
+                # another process took the free name between our look and our insert (PostgreSQL's
+                # default isolation lets both look at once): look again and take the next number
+                log.info("batch name %r taken concurrently (try %d); taking the next free one", base, attempt + 1)
+        raise StoreError(f"no free batch name like {base!r} could be taken; try another name")
+
+    def _insert_batch(
+        self, base: str, strings: list[str], counts: dict[str, int], source: str, registry_name: str,
+        registry_version: str, model_id: str,
+    ) -> int:
         with self._write() as session:
             taken = set(session.scalars(select(Batch.name).where(Batch.name.like(f"{_like_escape(base)}%", escape="\\"))))
             unique, n = base, 1
@@ -457,6 +474,13 @@ class Store:
                 select(func.count()).where(Item.batch_id == batch_id, Item.ranked_at.is_(None))
             ) or 0
 
+    def ranking_claim(self, batch_id: int):  # noqa: ANN201 - a context manager yielding bool
+        """Claim the ranking of a batch across processes: ``with store.ranking_claim(id) as held:``.
+
+        Only the holder ranks; the claim ends with the block or with the holder's process.
+        """
+        return ranking_claim(self.engine, batch_id)
+
     def mark_unranked(self, batch_id: int) -> int:
         """Queue every item of a batch for ranking again (e.g. with a new model); candidates stay until replaced."""
         with self._write() as session:
@@ -466,6 +490,13 @@ class Store:
 
     def save_result(self, item_id: int, result: MatchResult, registry_version: str | None = None) -> None:
         """Store an item's ranked candidates (replacing earlier ones) exactly as they will be shown."""
+        try:
+            self._save_result(item_id, result, registry_version)
+        except IntegrityError as err:
+            # another process saved this item's candidates at the same moment; its result stands
+            log.warning("candidates of item %s saved concurrently elsewhere; kept those (%s)", item_id, _reason(err))
+
+    def _save_result(self, item_id: int, result: MatchResult, registry_version: str | None) -> None:
         now = self.clock()
         with self._write() as session:
             item = session.get(Item, item_id)
@@ -815,6 +846,29 @@ class Store:
             })
         return rows
 
+    def change_stamp(self, batch_ids: Sequence[int] | None = None) -> tuple[Any, ...]:
+        """A cheap fingerprint of what exports read from these batches (all when None): it changes
+        with every decision, undo, ranking, added item or renamed batch, so a page can keep what
+        it built from them until it does."""
+        with self._read() as session:
+            items = select(Item.id).where(Item.batch_id.in_(list(batch_ids))) if batch_ids is not None else None
+            decisions = select(
+                func.count(Decision.id), func.max(Decision.id), func.count(Decision.undone_at), func.max(Decision.undone_at)
+            )
+            ranked = select(func.count(Item.id), func.max(Item.id), func.count(Item.ranked_at), func.max(Item.ranked_at))
+            names = select(Batch.id, Batch.name).order_by(Batch.id)
+            if items is not None:
+                decisions = decisions.where(Decision.item_id.in_(items))
+                ranked = ranked.where(Item.batch_id.in_(list(batch_ids)))
+                names = names.where(Batch.id.in_(list(batch_ids)))
+            return (*session.execute(decisions).one(), *session.execute(ranked).one(),
+                    tuple(tuple(row) for row in session.execute(names).all()))
+
+    def curators(self) -> list[str]:
+        """Every curator name that made a decision, sorted."""
+        with self._read() as session:
+            return sorted(n for n in session.scalars(select(Decision.curator).distinct()) if n)
+
     def decisions(
         self,
         batch_id: int | None = None,
@@ -919,8 +973,9 @@ class Store:
         ids = [r.id for r in rows]
         cands: dict[int, list[Candidate]] = defaultdict(list)
         for chunk in _chunks(ids):
-            for c in session.scalars(
-                select(CandidateRow).where(CandidateRow.item_id.in_(chunk)).order_by(CandidateRow.item_id, CandidateRow.rank)
+            # plain rows, not ORM objects: a 20,000-item export reads 200,000 of them
+            for c in session.execute(
+                select(*_CANDIDATE_COLUMNS).where(CandidateRow.item_id.in_(chunk)).order_by(CandidateRow.item_id, CandidateRow.rank)
             ):
                 cands[c.item_id].append(_candidate(c))
         rejected = self._rejected(session, ids)
@@ -1001,9 +1056,18 @@ def _item_view(r: Item) -> ItemView:
     )
 
 
-def _candidate(c: CandidateRow) -> Candidate:
+_CANDIDATE_COLUMNS = (
+    CandidateRow.item_id, CandidateRow.institution_id, CandidateRow.name, CandidateRow.score,
+    CandidateRow.retrieval_score, CandidateRow.document, CandidateRow.city, CandidateRow.country_code,
+    CandidateRow.country_name, CandidateRow.types, CandidateRow.status, CandidateRow.evidence,
+)
+_EVIDENCE_FIELDS = frozenset(Evidence.__dataclass_fields__)
+
+
+def _candidate(c: Any) -> Candidate:
+    """A Candidate from a CandidateRow or a row of ``_CANDIDATE_COLUMNS``."""
     evidence = c.evidence if isinstance(c.evidence, dict) else {}
-    known = set(Evidence.__dataclass_fields__)
+    known = _EVIDENCE_FIELDS
     return Candidate(
         id=c.institution_id, name=c.name, score=c.score, retrieval_score=c.retrieval_score or 0.0,
         document=c.document or "", city=c.city, country_code=c.country_code, country_name=c.country_name,
