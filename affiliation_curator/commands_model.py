@@ -109,7 +109,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "trust", help="let a model run its own Python code (or list / remove the trusted ones)",
         description="A model whose config.json has an auto_map brings Python code that runs in the app and CLI. It "
                     f"runs only for the default model ({config.DEFAULT_MODEL_ID}), our own models in the models folder, "
-                    "and the models trusted here (hub ids or folders). With no name: list them.")
+                    "and the models trusted here: folders, hub ids, or hub ids pinned to one commit (ID@COMMIT: "
+                    "that commit is loaded, so a change upstream cannot change the code that runs). With no name: list them.")
     p.add_argument("model", metavar="ID_OR_DIR", nargs="?")
     p.add_argument("--remove", action="store_true", help="stop trusting it")
     p.set_defaults(handler=lambda a: _edit_list("trusted_models", a.model, a.remove, "trusted to run their own code"))

@@ -128,14 +128,24 @@ def trusted(raw: str, folder: Path | None, explicit: bool = False) -> bool:
                 return True
         except OSError:
             pass
-    return bool(names & set(settings.trusted_models))
+    # a hub id is trusted as "id" or, pinned to one commit, as "id@commit" (pinned_revisions loads that commit)
+    trusted_names = {entry.split("@", 1)[0] if _trusted_commit(entry) else entry for entry in settings.trusted_models}
+    return bool(names & trusted_names)
+
+
+def _trusted_commit(entry: str) -> str | None:
+    name, _, commit = entry.rpartition("@")
+    return commit if name and _COMMIT.match(commit) else None
 
 
 def pinned_revisions(raw: str) -> tuple[str | None, str | None]:
-    """(model commit, code commit) the operator or the first load pinned for ``raw`` (the default model)."""
-    if raw != config.DEFAULT_MODEL_ID:
-        return None, None
+    """(model commit, code commit) pinned for ``raw``: the default model's settings (or its first load), or
+    the commit a trusted hub id was trusted at (``model trust ID@COMMIT``)."""
     settings = config.Settings.load()
+    if raw != config.DEFAULT_MODEL_ID:
+        commit = next((_trusted_commit(e) for e in settings.trusted_models
+                       if e.startswith(raw + "@") and _trusted_commit(e)), None)
+        return commit, None
     return (settings.model_revision or config.DEFAULT_MODEL_REVISION or None,
             settings.code_revision or config.DEFAULT_CODE_REVISION or None)
 

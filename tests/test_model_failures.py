@@ -218,3 +218,16 @@ def test_a_large_bf16_vocabulary_stays_bf16_and_scores_as_float32(tiny_cross_enc
     plain = CrossEncoder(str(folder), model_kwargs={"torch_dtype": torch.float32}, max_length=128)
     expected = plain.predict(PAIRS, activation_fn=torch.nn.Sigmoid())
     assert np.allclose(scorer.score(PAIRS), expected, atol=1e-6)
+
+
+def test_a_hub_model_trusted_at_a_commit_loads_that_commit(capsys):
+    from affiliation_curator.cli import main
+    from affiliation_curator.model_source import pinned_revisions, trusted
+
+    commit = "c" * 40
+    assert main(["model", "trust", f"someone/reranker@{commit}"]) == 0
+    assert trusted("someone/reranker", None) and not trusted("someone/other", None)
+    assert pinned_revisions("someone/reranker") == (commit, None)
+    assert pinned_revisions("someone/other") == (None, None)
+    with pytest.raises(ModelLoadError, match=r"\(pinned to cccccccccccc\).*HF_HUB_OFFLINE|could not be fetched"):
+        load_cross_encoder("someone/reranker", reuse=False)
