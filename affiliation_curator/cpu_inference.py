@@ -43,11 +43,6 @@ def cpu_dtype() -> str:
 LARGE_VOCABULARY = 50_000  # embedding tables above this many rows stay in their stored 16-bit dtype on CPU
 
 
-def load_dtype(device: str) -> object:
-    """What to ask ``from_pretrained`` for: the checkpoint's own dtype ("auto"); ``to_dtype`` then casts."""
-    return "auto"
-
-
 def to_dtype(module: object, device: str, keep_large_embeddings: bool = True) -> str:
     """Cast floating parameters to the CPU dtype (float32 unless set); returns the dtype name.
 

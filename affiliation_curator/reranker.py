@@ -499,11 +499,11 @@ def open_cross_encoder(src: ModelSource, *, device: str, max_length: int, num_la
     The one place a CrossEncoder is built (scoring, fine-tuning): the remote-code patch, trust,
     pinned commits and the CPU dtype apply to every path. Raises ModelLoadError.
     """
-    from affiliation_curator.cpu_inference import load_dtype, to_dtype
+    from affiliation_curator.cpu_inference import to_dtype
 
     patch_xlm_roberta_position_ids()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    model_kwargs: dict[str, Any] = {"torch_dtype": load_dtype(device)}
+    model_kwargs: dict[str, Any] = {"torch_dtype": "auto"}  # as stored; to_dtype casts for this device
     config_kwargs: dict[str, Any] = {}
     if src.code_revision:
         model_kwargs["code_revision"] = config_kwargs["code_revision"] = src.code_revision

@@ -62,8 +62,8 @@ def context_sidebar() -> None:
         model_id, description, reason = scoring
         model = safe_md(description, 140)
         if reason:
-            model = (f"{safe_md(model_id, 60)}, standing in for {safe_md(configured, 60)} (unavailable here: "
-                     f"{safe_md(reason, 90)})")
+            # the reason is long; the Match page and the Review caption give it in full
+            model = f"{safe_md(model_id, 60)}, standing in for {safe_md(configured, 60)} (unavailable here)"
     st.sidebar.caption(f"Registry: {registry}  \nModel: {model}")
 
 
