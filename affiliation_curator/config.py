@@ -101,6 +101,7 @@ class Settings:
     code_revision: str = ""  # commit of the default model's remote code ("" until first load)
     trusted_models: list[str] = field(default_factory=list)  # hub ids / folders allowed to run their own code
     allowed_models: list[str] = field(default_factory=list)  # further hub ids the app's model pickers offer
+    rerank_cascade: str = ""  # "on": rerank only the strings the first stage is unsure of (cascade.py); "", "off": all
     _extra: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -113,7 +114,7 @@ class Settings:
         if not isinstance(data, dict):
             return cls()
         settings = cls()
-        for name in ("model", "curator", "model_revision", "code_revision"):
+        for name in ("model", "curator", "model_revision", "code_revision", "rerank_cascade"):
             if isinstance(data.get(name), str):
                 setattr(settings, name, data[name].strip() if name != "curator" else data[name])
         for name in ("trusted_models", "allowed_models"):
@@ -125,7 +126,7 @@ class Settings:
 
     @classmethod
     def _fields(cls) -> set[str]:
-        return {"model", "curator", "model_revision", "code_revision", "trusted_models", "allowed_models"}
+        return {"model", "curator", "model_revision", "code_revision", "trusted_models", "allowed_models", "rerank_cascade"}
 
     def save(self) -> None:
         path = home() / "settings.json"

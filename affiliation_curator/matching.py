@@ -80,6 +80,7 @@ class Matcher:
         n_rerank: int = 8,
         rerank_margin: float = 0.25,
         combiner: Any = True,
+        cascade: Any = "setting",
     ) -> None:
         if scorer is None:
             from affiliation_curator.reranker import load_scorer
@@ -95,6 +96,7 @@ class Matcher:
         self._threshold_given = threshold
         self._combiner_given = combiner
         self.notices: list[str] = []  # what changed while matching (a model that failed and was replaced)
+        self._cascade_given = cascade
         self._use_scorer(scorer)
         self._documents: dict[tuple[str, str | None], str] = {}
         self._country_sizes: dict[str, int] | None = None
@@ -123,6 +125,11 @@ class Matcher:
             self.threshold = LEXICAL_BLEND_THRESHOLD
         else:
             self.threshold = float(getattr(scorer, "threshold", 0.5))
+        # Which strings the scorer reranks and how deep (cascade.py); none for the lexical scorer (free).
+        from affiliation_curator.cascade import make_cascade
+
+        self.cascade = None if self.lexical else make_cascade(self._cascade_given, len(self.retriever.institutions))
+        self._first_stage: dict[str, list[float]] = {}  # strings the cascade skipped: their first-stage scores
 
     def _fall_back(self, reason: str) -> None:
         """The scorer failed while scoring: the best local scorer (the lexical one, if a stand-in
@@ -185,8 +192,9 @@ class Matcher:
         and whether each was examined (reranked). The raw material of the final scores and of fitting
         the combiner."""
         unique = list(dict.fromkeys(texts))
+        self._first_stage.clear()
         found = dict(zip(unique, self.retriever.search_many(unique, k=self.n_retrieve)))
-        chosen = {text: {c.institution_id for c in self._to_rerank(found[text])} for text in unique}
+        chosen = {text: self._chosen(text, found[text]) for text in unique}
         scored = not (self.lexical and LEXICAL_WEIGHT == 0.0)
         pairs = [(text, self.document(self._by_id[c.institution_id], c))
                  for text in unique for c in found[text]
@@ -206,6 +214,17 @@ class Matcher:
             out[text] = (cands, rerank, examined)
         return [out[t] for t in texts]
 
+    def _chosen(self, text: str, found: list[RetrievedCandidate]) -> set[str]:
+        """Ids of the candidates the scorer reranks: the cascade's choice, else ``_to_rerank``'s."""
+        if self.cascade is not None:
+            cands = [c for c in found if c.institution_id in self._by_id]
+            plan = self.cascade.plan(text, cands, self._by_id)
+            if plan.rerank_ids is not None:
+                if not plan.rerank_ids:
+                    self._first_stage[text] = plan.first_scores
+                return plan.rerank_ids
+        return {c.institution_id for c in self._to_rerank(found)}
+
     def _match_batch(self, batch: Sequence[Any]) -> list[MatchResult]:
         prepared: list[tuple[str, list[str]]] = []
         for raw in batch:
@@ -217,6 +236,10 @@ class Matcher:
             scores = self._combined_scores(unique, examined)
         else:
             scores = {text: self._blended_scores(*ex) for text, ex in zip(unique, examined)}
+        for text in unique:  # strings the cascade did not rerank: the first stage's scores stand
+            first = self._first_stage.pop(text, None)
+            if first is not None:
+                scores[text] = first
         ranked = {text: self._rank(ex[0], scores[text]) for text, ex in zip(unique, examined)}
         results = []
         for raw, (safe, notes) in zip(batch, prepared):

@@ -663,7 +663,7 @@ def ranked_outcomes(
     """
     from affiliation_curator.matching import Matcher
 
-    matcher = Matcher(list(by_id.values()), scorer=scorer, retriever=retriever, threshold=0.5)
+    matcher = Matcher(list(by_id.values()), scorer=scorer, retriever=retriever, threshold=0.5, cascade="off")  # calibrates on every pair
     outcomes = []
     for q, result in zip(queries, matcher.match_many([q.affiliation for q in queries], batch_size=64)):
         cands = [c for c in result.candidates if c.id != q.exclude]

@@ -71,7 +71,8 @@ def load_setup(args):
     retriever = Retriever.for_registry(registry)
     scorer = load_model(args.model or "lexical-fallback")
     matcher = Matcher(registry, scorer=scorer, top_k=args.n_retrieve, n_retrieve=args.n_retrieve,
-                      retriever=retriever, n_rerank=args.n_rerank, rerank_margin=args.rerank_margin, combiner=False)
+                      retriever=retriever, n_rerank=args.n_rerank, rerank_margin=args.rerank_margin, combiner=False,
+                      cascade="off")
     return registry, scorer, matcher
 
 
