@@ -143,13 +143,17 @@ def setting() -> str:
 def make_cascade(given: Any, registry_size: int | None = None) -> Cascade | None:
     """The Matcher's cascade: a Cascade as given, None for "off"/None/False, "on" (or True) the stored
     policies, "setting" whatever ``setting()`` says. With "on", the lexical combiner stored for the
-    registry's size (combiner.load_for) is the first stage when there is one."""
+    registry's size (combiner.load_for) is the first stage when there is one and a policy was chosen
+    for its scores (``POLICIES["combiner"]``)."""
     if isinstance(given, Cascade):
         return given
     if given == "setting":
         given = setting()
     if given is None or given is False or given == CASCADE_OFF:
         return None
-    from affiliation_curator.combiner import load_for
+    lexical = None
+    if POLICIES["combiner"] != CascadePolicy():  # a policy was chosen for the lexical combiner's scores
+        from affiliation_curator.combiner import load_for
 
-    return Cascade(lexical_combiner=load_for(None, True, registry_size=registry_size))
+        lexical = load_for(None, True, registry_size=registry_size)
+    return Cascade(lexical_combiner=lexical)

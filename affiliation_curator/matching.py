@@ -96,6 +96,7 @@ class Matcher:
         self._threshold_given = threshold
         self._combiner_given = combiner
         self.notices: list[str] = []  # what changed while matching (a model that failed and was replaced)
+        self.pairs_reranked = 0  # (string, candidate) pairs sent to the scorer so far (cached ones included)
         self._cascade_given = cascade
         self._use_scorer(scorer)
         self._documents: dict[tuple[str, str | None], str] = {}
@@ -199,6 +200,7 @@ class Matcher:
         pairs = [(text, self.document(self._by_id[c.institution_id], c))
                  for text in unique for c in found[text]
                  if scored and c.institution_id in chosen[text] and c.institution_id in self._by_id]
+        self.pairs_reranked += len(pairs)
         try:
             values = self.scorer.score(pairs) if pairs else []
         except ScoringError as err:

@@ -4,6 +4,7 @@
     python bench/bench_matching.py --documents [--model M] [--side train]   # compare document texts
     python bench/bench_matching.py --calibrate [--model M] [--side train]   # threshold for this scorer
     python bench/bench_matching.py --combiner none ...                     # without the learned combiner
+    python bench/bench_matching.py --cascade on ...                        # with the rerank cascade (cascade.py)
 
 The Matcher uses the second-stage combiner stored for its scorer when there is one
 (affiliation_curator/combiner.py; fitted by bench/bench_combiner.py); the first line says which.
@@ -41,6 +42,8 @@ def main() -> None:
                          "the scorer, if any: combiner.pkl in the model folder / lexical-combiner.pkl)")
     ap.add_argument("--documents", action="store_true", help="compare institution document texts instead")
     ap.add_argument("--calibrate", action="store_true", help="print the calibrated threshold for this scorer")
+    ap.add_argument("--cascade", choices=("off", "on"), default="off",
+                    help="rerank cascade (cascade.py): 'on' reranks only the strings the first stage is unsure of")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -56,6 +59,8 @@ def main() -> None:
     tag = "documents" if args.documents else ("calibrate" if args.calibrate else args.side)
     if args.combiner == "none":
         tag += "_nocombiner"
+    if args.cascade == "on":
+        tag += "_cascade"
     out = Tee(f"bench_matching_{tag}_{scorer.model_id.replace('/', '_')[-40:]}")
     out(f"registry {registry.name} ({len(registry):,} institutions); scorer {scorer.model_id}"
         f"{' (fallback: ' + scorer.fallback_reason + ')' if getattr(scorer, 'fallback_reason', '') else ''}")
@@ -89,7 +94,9 @@ def main() -> None:
         if combiner is None:
             raise SystemExit(f"cannot load the combiner {args.combiner}")
     matcher = Matcher(registry, scorer=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever,
-                      n_rerank=args.n_rerank, rerank_margin=args.rerank_margin, combiner=combiner)
+                      n_rerank=args.n_rerank, rerank_margin=args.rerank_margin, combiner=combiner,
+                      cascade=args.cascade)
+    out(f"cascade: {matcher.cascade.describe() if matcher.cascade is not None else 'off (every string reranked)'}")
     if matcher.combiner is not None:
         meta = matcher.combiner.meta
         out(f"combiner: {matcher.combiner.path or args.combiner} ({meta.get('kind', '?')}, fitted on {meta.get('rows', '?')} "
@@ -106,6 +113,7 @@ def main() -> None:
     t = time.perf_counter()
     results = list(matcher.match_many(texts, batch_size=32))
     elapsed = time.perf_counter() - t
+    pairs = matcher.pairs_reranked / max(1, len(set(texts)))
     rss = peak_rss_mb()
 
     if args.calibrate:
@@ -120,6 +128,8 @@ def main() -> None:
     out(f"threshold {matcher.threshold:.3f}; retrieved {args.n_retrieve}, reranked per string: mean {reranked:.1f} "
         f"(at most {args.n_rerank}, within {args.rerank_margin} of the best retrieval score)")
     out(f"first-stage retrieval: {len(texts) / t_retr:.0f} strings/s")
+    out(f"pairs reranked: {pairs:.2f} a distinct string"
+        + (f"; cascade decisions {dict(matcher.cascade.counts)}" if matcher.cascade is not None else ""))
     out(f"end-to-end: {len(texts)} strings in {elapsed:.1f} s = {len(texts) / elapsed:.1f} affiliations/s; "
         f"peak RSS {rss:.0f} MB")
     groups = [("ALL", list(range(len(sample))))] + [

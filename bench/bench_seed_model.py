@@ -107,13 +107,22 @@ def child(variant: str, folder: str, n_pairs: int, n_aff: int) -> dict:
     row = {"variant": variant, "pairs": len(work), "pairs_per_s": round(len(work) / seconds, 1), "load_s": round(load_s, 1),
            "threads": torch.get_num_threads(), "mean_tokens": round(float(np.mean([len(t) for t in tokens])), 1),
            "description": scorer.describe(), "scores": np.round(scores, 6).tolist()}
-    if n_aff and variant in {"int8-exact", "int8-all"} and (SHARED / "ror").is_dir():
+    if n_aff and variant != "bf16" and (SHARED / "ror").is_dir():
         row.update(end_to_end(scorer, n_aff))
     row["peak_rss_mb"] = round(peak_rss_mb())
     return row
 
 
-def end_to_end(scorer, n_aff: int) -> dict:  # noqa: ANN001
+PATHS = ("today", "cascade")  # every string reranked as before / the rerank cascade (cascade.py, setting "on")
+
+
+def end_to_end(scorer, n_aff: int, rounds: int = 3) -> dict:  # noqa: ANN001
+    """Affiliations/s of the Matcher on the 51k registry, today's path and the cascade interleaved.
+
+    The strings are cut into ``rounds`` chunks; each chunk is matched by both paths, alternating
+    which goes first, each starting from an empty score cache (so neither reuses the other's
+    scores). Pairs reranked a string come from the scorer's own count.
+    """
     sys.path.insert(0, str(PROJECT_DIR / "bench"))
     from _common import gold_rows, shared_registry
 
@@ -121,23 +130,41 @@ def end_to_end(scorer, n_aff: int) -> dict:  # noqa: ANN001
     from affiliation_curator.ranking_jobs import FIRST_CHUNK
 
     registry = shared_registry()
-    matcher = Matcher(registry, scorer)
-    rows = [r.affiliation for _, r in gold_rows("train", 40)][: n_aff + 2]
-    matcher.match(rows[-1])  # warm: index loaded (another string than the one timed next)
-    t0 = time.perf_counter()
-    next(iter(matcher.match_many(rows[n_aff:n_aff + 1], batch_size=FIRST_CHUNK)))  # what the app ranks first
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    list(matcher.match_many(rows[:n_aff]))
-    seconds = time.perf_counter() - t0
-    return {"affiliations": n_aff, "affiliations_per_s": round(n_aff / seconds, 2),
-            "first_items_s": round(first, 2), "first_chunk": FIRST_CHUNK}
+    matchers = {path: Matcher(registry, scorer, cascade="off" if path == "today" else "on") for path in PATHS}
+    rows = [r.affiliation for _, r in gold_rows("train", 60)][: n_aff + 2 * len(PATHS) + 1]
+    matchers["today"].match(rows[-1])  # warm: index loaded (another string than those timed next)
+    seconds = dict.fromkeys(PATHS, 0.0)
+    pairs = dict.fromkeys(PATHS, 0)
+    out: dict = {"affiliations": n_aff, "first_chunk": FIRST_CHUNK}
+    for k, path in enumerate(PATHS):  # what the app ranks first, on a string of its own for each path
+        scorer.cache.clear()
+        t0 = time.perf_counter()
+        next(iter(matchers[path].match_many(rows[n_aff + k:n_aff + k + 1], batch_size=FIRST_CHUNK)))
+        out[f"{path}_first_items_s"] = round(time.perf_counter() - t0, 2)
+    size = -(-n_aff // rounds)
+    for r, start in enumerate(range(0, n_aff, size)):
+        chunk = rows[start:min(n_aff, start + size)]
+        for path in (PATHS if r % 2 == 0 else PATHS[::-1]):
+            scorer.cache.clear()
+            before = scorer.pairs_computed
+            t0 = time.perf_counter()
+            list(matchers[path].match_many(chunk))
+            seconds[path] += time.perf_counter() - t0
+            pairs[path] += scorer.pairs_computed - before
+    for path in PATHS:
+        out[f"{path}_affiliations_per_s"] = round(n_aff / seconds[path], 2)
+        out[f"{path}_pairs_per_string"] = round(pairs[path] / n_aff, 2)
+    out["cascade_vs_today"] = round(seconds["today"] / seconds["cascade"], 2)
+    cascade = matchers["cascade"].cascade
+    out["cascade"] = cascade.describe() if cascade is not None else "none"
+    out["cascade_modes"] = dict(cascade.counts) if cascade is not None else {}
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pairs", type=int, default=200)
-    ap.add_argument("--affiliations", type=int, default=60)
+    ap.add_argument("--affiliations", type=int, default=60, help="strings matched end to end by each path (0: none)")
     ap.add_argument("--variants", nargs="+", default=VARIANTS)
     ap.add_argument("--keep", metavar="DIR", help="build the model (and its cache copy) in DIR and keep it for the next run")
     ap.add_argument("--child", nargs=2, metavar=("VARIANT", "FOLDER"), help=argparse.SUPPRESS)
@@ -176,17 +203,28 @@ def main() -> None:
         shown = {k: v for k, v in row.items() if k != "scores"}
         print(json.dumps(shown), flush=True)
     exact = next((r for r in results if r["variant"] == "int8-exact"), None)
+    today = next((r for r in results if r["variant"] == "int8-all"), None)  # the default path before the cascade
     for row in results:
         if exact:
             row["speed_vs_int8_exact"] = round(row["pairs_per_s"] / exact["pairs_per_s"], 2)
+        if today and today.get("today_affiliations_per_s"):
+            for p in PATHS:
+                if row.get(f"{p}_affiliations_per_s"):
+                    row[f"{p}_vs_int8_all_today"] = round(row[f"{p}_affiliations_per_s"] / today["today_affiliations_per_s"], 2)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"seed_model_{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps([{k: v for k, v in r.items() if k != "scores"} for r in results], indent=1))
-    print("\nvariant          pairs/s  vs exact  drift max  drift mean  peak MB  affil/s  first items s")
+    print("\nvariant          pairs/s  vs exact  drift max  drift mean  peak MB | end to end: aff/s today (pairs a string)"
+          "  aff/s cascade (pairs)  cascade/today  first item s today/cascade")
     for r in results:
+        e2e = ""
+        if r.get("today_affiliations_per_s"):
+            e2e = (f"{r['today_affiliations_per_s']:>6} ({r['today_pairs_per_string']})  {r['cascade_affiliations_per_s']:>6} "
+                   f"({r['cascade_pairs_per_string']})  {r['cascade_vs_today']}  {r['today_first_items_s']}/{r['cascade_first_items_s']}")
         print(f"{r['variant']:<16} {r['pairs_per_s']:>7}  {r.get('speed_vs_int8_exact', ''):>8}  "
-              f"{r.get('drift_max', ''):>9}  {r.get('drift_mean', ''):>10}  {r['peak_rss_mb']:>7}  "
-              f"{r.get('affiliations_per_s', ''):>7}  {r.get('first_items_s', '')}")
+              f"{r.get('drift_max', ''):>9}  {r.get('drift_mean', ''):>10}  {r['peak_rss_mb']:>7} | {e2e}")
+    if results and results[-1].get("cascade"):
+        print(f"cascade: {results[-1]['cascade']}")
     print(f"saved {path}")
     if not args.keep:
         shutil.rmtree(scratch, ignore_errors=True)

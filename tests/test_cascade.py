@@ -47,6 +47,7 @@ def test_a_confident_string_is_not_reranked_and_keeps_its_first_stage_order(regi
     asked = [a for call in scorer.calls for a, _ in call]
     assert CLEAR not in asked and VAGUE in asked  # only the unsure string cost model time
     assert cascade.counts == {SKIP: 1, FULL: 1}
+    assert matcher.pairs_reranked == sum(len(call) for call in scorer.calls) > 0
     found = retriever.search_many([CLEAR], k=20)[0]
     skipped = results[0]
     assert [c.id for c in skipped.candidates] == [c.institution_id for c in found][: len(skipped.candidates)]
