@@ -15,9 +15,14 @@ real affiliation strings and institution documents:
 - ``int8-all-len64``: the same with pairs cut at 64 tokens instead of 128.
 
 Each row: pairs/s, peak memory, and the largest and mean score drift against fp32 on the same
-pairs. Then end to end on the 51,370-record registry (``../shared/data``): affiliations/s of the
-Matcher (retrieval, up to 8 reranked candidates a string) for ``int8-exact`` and ``int8-all``, and
-the seconds from a pasted batch to its first ranked item with a warm engine.
+pairs. Then, for every variant but bf16 (too slow), end to end on the 51,370-record registry
+(``../shared/data``): affiliations/s of the Matcher and pairs reranked a string for today's path
+(every string reranked: up to 8 candidates within the margin) and for the rerank cascade
+(cascade.py, setting ``rerank_cascade = "on"``), interleaved in the same process (chunks of the
+strings alternate between the two paths, each from an empty score cache), their ratio, and the
+seconds from a pasted batch to its first ranked item with a warm engine, for each path. The
+summary gives each variant's end-to-end figures against today's default path (``int8-all``,
+every string reranked) of the same run.
 
     python bench/bench_seed_model.py [--pairs 200] [--affiliations 60]
 """
