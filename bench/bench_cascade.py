@@ -84,24 +84,71 @@ def outcomes(rows, replayed):
     return out
 
 
-def measure(rows, replayed, threshold: float) -> dict:
-    from affiliation_curator.calibration import metrics_at
+class Replays:
+    """Every row replayed once per mode (today, skip, top 1, top 2, top 3); a policy then only picks a
+    mode per row, so a grid of thousands of policies is measured in seconds."""
 
-    outcomes_ = outcomes(rows, replayed)
-    pooled = metrics_at(outcomes_, threshold)
-    per = {}
-    for src in sorted({o.source for o in outcomes_}):
-        per[src] = metrics_at([o for o in outcomes_ if o.source == src], threshold)
-    with_match = [m for src, m in per.items() if any(not o.is_no_match for o in outcomes_ if o.source == src)]
-    modes = Counter(m for _f, _n, m in replayed)
-    return {
-        "acc1": pooled.acc_at_1, "decision": pooled.decision_accuracy, "nm_f1": pooled.no_match_f1,
-        "acc1_mean": float(np.mean([m.acc_at_1 for m in with_match])),
-        "decision_mean": float(np.mean([m.decision_accuracy for m in per.values()])),
-        "per_file": {src: (round(m.acc_at_1, 4), round(m.decision_accuracy, 4)) for src, m in per.items()},
-        "pairs": float(np.mean([n for _f, n, _m in replayed])) if replayed else 0.0,
-        "modes": {k: round(v / max(1, len(replayed)), 3) for k, v in modes.items()},
-    }
+    def __init__(self, rows, weight: float) -> None:
+        from affiliation_curator.cascade import CascadePolicy
+
+        inf = math.inf
+        self.modes = {"full": None, "skip": CascadePolicy(skip_at=-inf)}
+        self.modes.update({f"top{n}": CascadePolicy(verify_at=-inf, verify_n=n) for n in (1, 2, 3)})
+        self.score, self.correct, self.pairs = {}, {}, {}
+        for name, policy in self.modes.items():
+            outs = outcomes(rows, replay(rows, policy, weight))
+            self.score[name] = np.array([-1.0 if o.top_score is None else o.top_score for o in outs])
+            self.correct[name] = np.array([o.top_correct for o in outs])
+            self.pairs[name] = np.array([n for _f, n, _m in replay(rows, policy, weight)], dtype=np.float64)
+        tops = [sorted((c.score for c in r["found"]), reverse=True) for r in rows]
+        self.top = np.array([t[0] if t else -1.0 for t in tops])
+        self.lead = np.array([(t[0] - (t[1] if len(t) > 1 else 0.0)) if t else 0.0 for t in tops])
+        self.no_match = np.array([not r["gold"] for r in rows])
+        self.source = np.array([r["source"] for r in rows])
+
+    def choose(self, policy) -> np.ndarray:
+        """The mode name of each row under ``policy`` (None: today)."""
+        mode = np.full(len(self.top), "full", dtype=object)
+        if policy is None:
+            return mode
+        has = self.top > -1.0
+        skip = has & (self.top >= policy.skip_at) & (self.lead >= policy.skip_margin)
+        verify = has & ~skip & (self.top >= policy.verify_at) & (self.lead >= policy.verify_margin)
+        mode[skip] = "skip"
+        mode[verify] = f"top{min(3, max(1, policy.verify_n))}"
+        return mode
+
+    def measure(self, policy, threshold: float) -> dict:
+        mode = self.choose(policy)
+        score = np.empty(len(mode))
+        correct = np.zeros(len(mode), dtype=bool)
+        pairs = np.empty(len(mode))
+        for name in self.modes:
+            m = mode == name
+            score[m], correct[m], pairs[m] = self.score[name][m], self.correct[name][m], self.pairs[name][m]
+
+        def metrics(idx):
+            nm, acc = self.no_match[idx], score[idx] >= threshold
+            right = (acc & correct[idx] & ~nm) | (~acc & nm)
+            pred_nm = ~acc
+            tp = float(np.sum(pred_nm & nm))
+            prec = tp / max(1.0, float(np.sum(pred_nm)))
+            rec = tp / max(1.0, float(np.sum(nm)))
+            f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+            acc1 = float(np.mean(correct[idx][~nm])) if np.any(~nm) else float("nan")
+            return acc1, float(np.mean(right)), f1
+
+        acc1, decision, f1 = metrics(np.ones(len(mode), dtype=bool))
+        per = {src: metrics(self.source == src) for src in sorted(set(self.source.tolist()))}
+        counts = Counter(mode.tolist())
+        return {
+            "acc1": acc1, "decision": decision, "nm_f1": f1,
+            "acc1_mean": float(np.nanmean([v[0] for v in per.values()])),
+            "decision_mean": float(np.mean([v[1] for v in per.values()])),
+            "per_file": {src: (round(v[0], 4), round(v[1], 4)) for src, v in per.items()},
+            "pairs": float(np.mean(pairs)) if len(pairs) else 0.0,
+            "modes": {k: round(v / max(1, len(mode)), 3) for k, v in counts.items()},
+        }
 
 
 def proxy_rows(args):
@@ -113,25 +160,35 @@ def proxy_rows(args):
     rows. The threshold is calibrated (sources weighted equally) on the train side's out-of-fold
     scores with full reranking, and used on both sides.
     """
+    import pickle
     from types import SimpleNamespace
 
-    from _common import shared_registry
+    from _common import RESULTS, shared_registry
 
     from affiliation_curator import combiner as cb
     from bench_combiner import build_lists
 
     registry = shared_registry()
     train = load_dump(SimpleNamespace(model=None, side="train", ce_rows="heldout"))
-    lists, _ = build_lists(train, registry, False)
-    oof = cb.out_of_fold(lists, folds=5)
-    for row, probs in zip(train["rows"], oof):
-        row["rerank"] = [float(v) for v in probs]
-    from affiliation_curator.calibration import calibrate_threshold
+    cache = RESULTS / "home" / "cascade-proxy-train.pkl"  # out-of-fold scores, threshold, model: made once
+    key = [r["affiliation"] for r in train["rows"]]
+    saved = pickle.loads(cache.read_bytes()) if cache.is_file() else None
+    if saved is None or saved["key"] != key:
+        from affiliation_curator.calibration import calibrate_threshold
 
-    threshold = calibrate_threshold(outcomes(train["rows"], replay(train["rows"], None, 0.0))).threshold
+        lists, _ = build_lists(train, registry, False)
+        oof = [[float(v) for v in probs] for probs in cb.out_of_fold(lists, folds=5)]
+        for row, probs in zip(train["rows"], oof):
+            row["rerank"] = probs
+        threshold = calibrate_threshold(outcomes(train["rows"], replay(train["rows"], None, 0.0))).threshold
+        saved = {"key": key, "oof": oof, "threshold": threshold, "model": cb.fit(lists)}
+        cache.write_bytes(pickle.dumps(saved))
+    for row, probs in zip(train["rows"], saved["oof"]):
+        row["rerank"] = probs
+    threshold = saved["threshold"]
     if args.side == "train":
         return train, 0.0, threshold
-    model = cb.fit(lists)
+    model = saved["model"]
     test = load_dump(SimpleNamespace(model=None, side="test", ce_rows="heldout"))
     test_lists, _ = build_lists(test, registry, False)
     for row, ll in zip(test["rows"], test_lists):
@@ -195,20 +252,25 @@ def main() -> None:
     out = Tee(f"cascade_{args.side}{'_proxy' if args.proxy else ''}")
     out(f"{len(rows)} {args.side}-side rows ({', '.join(f'{k} {v}' for k, v in Counter(r['source'] for r in rows).items())}) "
         f"of {what}; blend weight {weight}, threshold {threshold:.3f}")
-    base = measure(rows, replay(rows, None, weight), threshold)
+    replays = Replays(rows, weight)
+    base = replays.measure(None, threshold)
     out(line("today (full reranking)", base))
+    out(f"  per file (acc@1, decision acc): {base['per_file']}")
     for n in (1, 2, 3):
         p = CascadePolicy(verify_at=-math.inf, verify_n=n)
-        out(line(f"top {n} reranked for every string", measure(rows, replay(rows, p, weight), threshold), base))
+        out(line(f"top {n} reranked for every string", replays.measure(p, threshold), base))
+    out(line("no string reranked (first stage alone)", replays.measure(CascadePolicy(skip_at=-math.inf), threshold), base))
     for values in args.policy:
         p = CascadePolicy(values[0], values[1], values[2], values[3], int(values[4]))
-        out(line(str(p), measure(rows, replay(rows, p, weight), threshold), base))
+        r = replays.measure(p, threshold)
+        out(line(str(p), r, base))
+        out(f"  per file (acc@1, decision acc): {r['per_file']}")
     if not args.choose:
         out.save()
         return
     results = []
     for p in grid():
-        results.append((p, measure(rows, replay(rows, p, weight), threshold)))
+        results.append((p, replays.measure(p, threshold)))
     ok = [(p, r) for p, r in results if r["acc1_mean"] >= base["acc1_mean"] - args.tolerance
           and r["decision_mean"] >= base["decision_mean"] - args.tolerance]
     ok.sort(key=lambda pr: (pr[1]["pairs"], -pr[1]["decision_mean"]))
