@@ -181,4 +181,4 @@ def batches_overview() -> None:
     )
     if current is not None:
         ranking_progress(current)
-        st.page_link("pages/review.py", label="Review this batch", icon=":material/fact_check:", query_params={"batch": str(current)})
+        st.page_link("app_pages/review.py", label="Review this batch", icon=":material/fact_check:", query_params={"batch": str(current)})

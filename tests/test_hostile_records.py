@@ -121,7 +121,7 @@ def test_every_page_shows_hostile_records_as_text(hostile, navigation_apptest) -
     at.run()
     assert_inert(at, "Match")
 
-    at.switch_page("pages/review.py").run()
+    at.switch_page("app_pages/review.py").run()
     assert_inert(at, "Review")
     search = [b for b in at.button if b.key and b.key.startswith("search_open_")]
     assert search, [b.key for b in at.button]
@@ -135,7 +135,7 @@ def test_every_page_shows_hostile_records_as_text(hostile, navigation_apptest) -
         at.segmented_control(key="review_view").set_value(view).run()
         assert_inert(at, f"Review: {view}")
 
-    for page in ("pages/export.py", "pages/evaluate.py", "pages/train.py", "pages/registry.py"):
+    for page in ("app_pages/export.py", "app_pages/evaluate.py", "app_pages/train.py", "app_pages/registry.py"):
         at.switch_page(page).run()
         assert_inert(at, page)
 

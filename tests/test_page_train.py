@@ -29,7 +29,7 @@ def train_page(navigation_apptest, demo_results, tiny_base):  # noqa: F811
     store, batch_id = fill_store(demo_results)
     at = navigation_apptest(timeout=120)
     at.run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception, at.exception
     yield at, store, batch_id
     job = jobs().current

@@ -15,7 +15,6 @@ from affiliation_curator.registry import DEMO_NOTICE, NAME_RULE, RegistryCatalog
 from components import registry_view, resources
 from components.ror_releases import releases_panel
 from components.uploads import forget as forget_upload
-from components.bootstrap import require_navigation
 from components.text import clean, safe_md
 
 UPLOAD_TYPES = ["zip", "json", "gz", "csv"]
@@ -23,7 +22,6 @@ UPLOAD_TYPES = ["zip", "json", "gz", "csv"]
 UPLOAD_LIMIT_MB = config.MAX_REGISTRY_UPLOAD_MB
 FORMATS = {"ror-json": "ROR JSON", "ror-csv": "ROR CSV", "csv": "own CSV"}
 
-require_navigation()  # first of all: run inside app.py's navigation (deep links on a fresh server)
 
 st.title("Registry")
 st.caption(

@@ -21,7 +21,6 @@ from affiliation_curator.finetune import (
 from affiliation_curator.training_jobs import jobs
 from components import models, resources
 from components.batch_panel import batch_label
-from components.bootstrap import require_navigation
 from components.text import safe_md
 
 POLL_SECONDS = 1.0
@@ -39,7 +38,6 @@ PHASES = {
     "cancelled": "Cancelled",
 }
 
-require_navigation()  # first of all: run inside app.py's navigation (deep links on a fresh server)
 
 st.title("Train")
 st.caption(

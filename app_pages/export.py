@@ -14,13 +14,11 @@ from affiliation_curator.export import ExportOptions, export_mapping, export_pai
 from affiliation_curator.export_snapshot import StoreSnapshot
 from components import resources, state
 from components.batch_panel import batch_label
-from components.bootstrap import require_navigation
 from components.text import safe_md
 
 FORMATS = {".csv": "CSV", ".jsonl": "JSON Lines", ".parquet": "Parquet"}
 PREVIEW_ROWS = 20
 
-require_navigation()  # first of all: run inside app.py's navigation (deep links on a fresh server)
 
 st.title("Export")
 st.caption(

@@ -6,13 +6,11 @@ import streamlit as st
 
 from affiliation_curator.errors import CuratorError
 from components import batch_panel, resources, state
-from components.bootstrap import require_navigation
 from components.batch_table import batch_table
 from components.text import safe_md
 from components.bulk_accept import bulk_accept_panel
 from components.review_card import FILTERS, ORDERS, review_card
 
-require_navigation()  # first of all: run inside app.py's navigation
 
 st.header("Review", anchor=False)
 

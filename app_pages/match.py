@@ -10,10 +10,8 @@ from affiliation_curator import config
 from affiliation_curator.errors import CuratorError
 from affiliation_curator.intake import SUPPORTED_SUFFIXES, parse_paste
 from components import batch_panel, resources, state, uploads
-from components.bootstrap import require_navigation
 from components.text import safe_md
 
-require_navigation()  # first of all: run inside app.py's navigation
 
 UPLOAD_TYPES = [s.lstrip(".") for s in SUPPORTED_SUFFIXES]
 UPLOAD_LIMIT_BYTES = config.MAX_UPLOAD_MB * 1024 * 1024

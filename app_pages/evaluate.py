@@ -15,7 +15,6 @@ from affiliation_curator.export import CsvWriter
 from affiliation_curator.gold import read_gold, split
 from components import models, resources, state
 from components.batch_panel import batch_label
-from components.bootstrap import require_navigation
 from components.pr_curve import precision_coverage_chart
 from components.text import safe_md
 
@@ -26,7 +25,6 @@ MAX_LIMIT = 20_000
 ERROR_COLUMNS = ["affiliation", "error", "expected", "predicted", "top candidate", "top score", "expected score",
                  "expected rank", "source"]
 
-require_navigation()  # first of all: run inside app.py's navigation (deep links on a fresh server)
 
 st.title("Evaluate")
 st.caption(
