@@ -9,10 +9,10 @@ from typing import Any
 import streamlit as st
 
 from affiliation_curator import config
-from affiliation_curator.curated_eval import evaluate_rows, gold_from_store
+from affiliation_curator.learning.curated_eval import evaluate_rows, gold_from_store
 from affiliation_curator.errors import CuratorError, InputError
-from affiliation_curator.export import CsvWriter
-from affiliation_curator.gold import read_gold, split
+from affiliation_curator.curation.export import CsvWriter
+from affiliation_curator.curation.gold import read_gold, split
 from components import models, resources, state
 from components.batch_panel import batch_label
 from components.pr_curve import precision_coverage_chart
@@ -59,7 +59,7 @@ if source == "gold":
     if gold_choice == UPLOADED:
         right.file_uploader("Gold file (.jsonl)", type=["jsonl"], key="eval_gold_upload")
     right.checkbox("Only the held-out test side of the gold split", value=True, key="eval_test_side",
-                   help="The side training never sees (affiliation_curator.gold.split).")
+                   help="The side training never sees (affiliation_curator.curation.gold.split).")
 else:
     open_batch = state.current_batch_id()
     if "eval_batches" not in st.session_state:

@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from affiliation_curator.errors import CuratorError
-from affiliation_curator.export import ExportOptions, export_mapping, export_pairs
-from affiliation_curator.export_snapshot import StoreSnapshot
+from affiliation_curator.curation.export import ExportOptions, export_mapping, export_pairs
+from affiliation_curator.curation.export_snapshot import StoreSnapshot
 from components import resources, state
 from components.batch_panel import batch_label
 from components.text import safe_md

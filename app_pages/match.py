@@ -8,7 +8,7 @@ import streamlit as st
 
 from affiliation_curator import config
 from affiliation_curator.errors import CuratorError
-from affiliation_curator.intake import SUPPORTED_SUFFIXES, parse_paste
+from affiliation_curator.curation.intake import SUPPORTED_SUFFIXES, parse_paste
 from components import batch_panel, resources, state, uploads
 from components.text import safe_md
 

@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from affiliation_curator.errors import CuratorError, InputError
-from affiliation_curator.finetune import (
+from affiliation_curator.learning.finetune import (
     PACKAGED_BASE_LABEL,
     curated_training_data,
     file_training_data,
@@ -18,7 +18,7 @@ from affiliation_curator.finetune import (
     planned_steps,
     unique_model_dir,
 )
-from affiliation_curator.training_jobs import jobs
+from affiliation_curator.learning.jobs import jobs
 from components import models, resources
 from components.batch_panel import batch_label
 from components.text import safe_md

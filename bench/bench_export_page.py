@@ -29,8 +29,8 @@ def build(items: int) -> int:
 
     from sqlalchemy import insert, update
 
-    from affiliation_curator.store import Store
-    from affiliation_curator.store.models import CandidateRow, Decision, Item, UndoGroup
+    from affiliation_curator.curation.store import Store
+    from affiliation_curator.curation.store.models import CandidateRow, Decision, Item, UndoGroup
 
     store = Store()
     existing = {b.name: b.id for b in store.batches()}

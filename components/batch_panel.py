@@ -11,7 +11,7 @@ import streamlit as st
 
 from affiliation_curator import config
 from affiliation_curator.errors import CuratorError
-from affiliation_curator.intake import open_xlsx
+from affiliation_curator.curation.intake import open_xlsx
 from components import resources, state
 from components.text import clean, safe_md
 from components.errors import guarded

@@ -25,7 +25,7 @@ def navigation_apptest():
 
 def wait_until_ranked(batch_id: int, timeout: float = 60.0) -> None:
     """Block until the background job has ranked every item of the batch."""
-    from affiliation_curator.store import Store
+    from affiliation_curator.curation.store import Store
 
     store = Store()
     deadline = time.monotonic() + timeout

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from apptest_support import PROJECT_DIR, navigation_apptest  # noqa: F401 - fixture
 from affiliation_curator.config import Settings
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 
 
 def _page_files() -> list[str]:

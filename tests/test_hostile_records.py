@@ -16,10 +16,10 @@ from hostile_fixtures import AFFILIATIONS, EVIL_ID, EVIL_ID_2, EVIL_NAME, TUM_ID
 from registry_fixtures import write_json
 
 from apptest_support import navigation_apptest  # noqa: F401 - fixture
-from affiliation_curator.candidates import Candidate, MatchResult
+from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.institution import Institution, ror_link
 from affiliation_curator.registry import RegistryCatalog
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 from components.text import safe_md
 
 VALID_LINK = re.compile(r"https://ror\.org/0[a-hj-km-np-tv-z0-9]{6}[0-9]{2}")

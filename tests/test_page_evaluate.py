@@ -10,7 +10,7 @@ import pytest
 from apptest_support import navigation_apptest  # noqa: F401 - fixture
 from curation_fixtures import NONE_STRINGS, demo_institutions, demo_results, fill_store  # noqa: F401 - fixtures
 from affiliation_curator import config
-from affiliation_curator.reranker import LEXICAL_MODEL_ID
+from affiliation_curator.engine.reranker import LEXICAL_MODEL_ID
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ def test_no_batches_is_a_clear_message(navigation_apptest):  # noqa: F811
 
 
 def test_user_strings_stay_inert_text(navigation_apptest, demo_results):  # noqa: F811
-    from affiliation_curator.store import Store
+    from affiliation_curator.curation.store import Store
 
     evil = "**bold** [x](javascript:alert(1)) <img src=x onerror=alert(1)>"
     store = Store()

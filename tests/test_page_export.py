@@ -102,7 +102,7 @@ def test_mapping_export(export_page, demo_results):  # noqa: F811
 
 
 def test_the_page_reads_the_decisions_once_until_they_change(navigation_apptest, demo_results, monkeypatch):  # noqa: F811
-    from affiliation_curator.store import Store
+    from affiliation_curator.curation.store import Store
 
     store, batch_id = fill_store(demo_results)
     reads: list[object] = []

@@ -8,9 +8,9 @@ import re
 import pytest
 
 from apptest_support import navigation_apptest  # noqa: F401 - fixture
-from affiliation_curator.candidates import Candidate, Evidence, MatchResult
+from affiliation_curator.engine.results import Candidate, Evidence, MatchResult
 from affiliation_curator.config import Settings
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 
 TUM = Candidate(
     "https://ror.org/02kkvpp62", "Technical University of Munich", 0.95, city="Munich", country_code="DE",
@@ -293,7 +293,7 @@ class _HeldJob:
     running = True
 
     def progress(self):
-        from affiliation_curator.ranking_jobs import JobProgress
+        from affiliation_curator.curation.ranking_jobs import JobProgress
 
         return JobProgress(batch_id=0, total=1)
 
@@ -340,7 +340,7 @@ class _StoppedJob:
     running = False
 
     def progress(self):
-        from affiliation_curator.ranking_jobs import JobProgress
+        from affiliation_curator.curation.ranking_jobs import JobProgress
 
         return JobProgress(batch_id=0, total=1, running=False, error="model vanished")
 

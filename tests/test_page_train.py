@@ -11,8 +11,8 @@ import pytest
 from apptest_support import navigation_apptest  # noqa: F401 - fixture
 from curation_fixtures import demo_institutions, demo_results, fill_store  # noqa: F401 - fixtures
 from affiliation_curator import config
-from affiliation_curator.reranker import ModelCard
-from affiliation_curator.training_jobs import jobs
+from affiliation_curator.engine.reranker import ModelCard
+from affiliation_curator.learning.jobs import jobs
 
 
 @pytest.fixture
