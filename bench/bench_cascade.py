@@ -1,4 +1,4 @@
-"""The rerank cascade (affiliation_curator/cascade.py): what each policy costs in accuracy and saves in pairs.
+"""The rerank cascade (affiliation_curator/engine/cascade.py): what each policy costs in accuracy and saves in pairs.
 
 Works from a cross-encoder dump of bench_combiner.py (the retrieved candidates of each gold string,
 the scores of the candidates the Matcher reranks today, whether each was reranked), so every policy
@@ -45,7 +45,7 @@ from bench_combiner import load_dump
 
 def replay(rows, policy, weight: float):
     """For each row: (final scores aligned with found, pairs reranked, mode); None policy = today."""
-    from affiliation_curator.cascade import FULL, SKIP, VERIFY
+    from affiliation_curator.engine.cascade import FULL, SKIP, VERIFY
 
     out = []
     for row in rows:
@@ -71,7 +71,7 @@ def replay(rows, policy, weight: float):
 
 
 def outcomes(rows, replayed):
-    from affiliation_curator.calibration import Outcome
+    from affiliation_curator.engine.calibration import Outcome
 
     out = []
     for row, (final, _n, _m) in zip(rows, replayed):
@@ -89,7 +89,7 @@ class Replays:
     mode per row, so a grid of thousands of policies is measured in seconds."""
 
     def __init__(self, rows, weight: float) -> None:
-        from affiliation_curator.cascade import CascadePolicy
+        from affiliation_curator.engine.cascade import CascadePolicy
 
         inf = math.inf
         self.modes = {"full": None, "skip": CascadePolicy(skip_at=-inf)}
@@ -174,7 +174,7 @@ def proxy_rows(args):
     key = [r["affiliation"] for r in train["rows"]]
     saved = pickle.loads(cache.read_bytes()) if cache.is_file() else None
     if saved is None or saved["key"] != key:
-        from affiliation_curator.calibration import calibrate_threshold
+        from affiliation_curator.engine.calibration import calibrate_threshold
 
         lists, _ = build_lists(train, registry, False)
         oof = [[float(v) for v in probs] for probs in cb.out_of_fold(lists, folds=5)]
@@ -197,7 +197,7 @@ def proxy_rows(args):
 
 
 def grid():
-    from affiliation_curator.cascade import CascadePolicy
+    from affiliation_curator.engine.cascade import CascadePolicy
 
     inf = math.inf
     skips = [(inf, 0.0)] + list(itertools.product([0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 1.0], [0.0, 0.05, 0.1, 0.2, 0.3, 0.4]))
@@ -220,7 +220,7 @@ def line(label: str, r: dict, base: dict | None = None) -> str:
 
 
 def main() -> None:
-    from affiliation_curator.cascade import CascadePolicy
+    from affiliation_curator.engine.cascade import CascadePolicy
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", help="the cross-encoder folder whose dump to replay")

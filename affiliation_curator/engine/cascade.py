@@ -1,0 +1,159 @@
+"""How many of a string's candidates the cross-encoder reranks: a cascade on the first stage's confidence.
+
+A production-size cross-encoder scores about 20 pairs a second on two CPU cores, and the Matcher
+reranks up to ``n_rerank`` candidates a string (about 6.5 on gold strings), so it ranks about 3
+affiliations a second. Most strings do not need it: the first stage already ranks the right
+institution first by a wide margin ("Technical University of Munich, Munich, Germany"). The
+cascade looks at the first-stage scores of a string's candidates and decides:
+
+- ``skip``: the top first-stage score is at least ``skip_at`` and leads the next by at least
+  ``skip_margin``: no pair is reranked, the first-stage scores stand;
+- ``verify``: the top score is at least ``verify_at`` (and leads by ``verify_margin``): only the
+  first ``verify_n`` candidates in first-stage order are reranked (the cross-encoder still says
+  whether the top is right: a low score there still means "no match");
+- otherwise the Matcher's usual selection (``Matcher._to_rerank``).
+
+The first-stage score is the lexical combiner's probability when one is stored
+(``lexical-combiner.pkl``, combiner.py), else the retrieval score; each has its own policy, chosen
+on the train side of the gold split (``bench/bench_cascade.py``; the figures are in the README).
+
+    cascade = Cascade()                             # the stored policies; retrieval scores as first stage
+    plan = cascade.plan(text, found, by_id)         # Plan("skip" | "verify" | "full", ids to rerank, scores)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+SKIP, VERIFY, FULL = "skip", "verify", "full"
+CASCADE_OFF = "off"
+DEFAULT = CASCADE_OFF  # the cascade is a setting until its accuracy cost is shown to be nil
+
+
+@dataclass(frozen=True)
+class CascadePolicy:
+    """Thresholds on the top first-stage score (and its lead over the second) deciding the rerank depth."""
+
+    skip_at: float = math.inf  # top >= this (and lead >= skip_margin): rerank nothing
+    skip_margin: float = 0.0
+    verify_at: float = math.inf  # top >= this (and lead >= verify_margin): rerank the first verify_n only
+    verify_margin: float = 0.0
+    verify_n: int = 1
+
+    def decide(self, scores: Sequence[float]) -> str:
+        """SKIP, VERIFY or FULL for a string whose candidates have these first-stage scores (any order)."""
+        if len(scores) == 0:
+            return FULL
+        top, second = _top_two(scores)
+        lead = top - second
+        if top >= self.skip_at and lead >= self.skip_margin:
+            return SKIP
+        if top >= self.verify_at and lead >= self.verify_margin:
+            return VERIFY
+        return FULL
+
+
+def _top_two(scores: Sequence[float]) -> tuple[float, float]:
+    values = sorted((float(s) for s in scores), reverse=True)
+    return values[0], (values[1] if len(values) > 1 else 0.0)
+
+
+# Chosen on the train side of the gold split with a trained cross-encoder as proxy
+# (bench/bench_cascade.py --choose); "off" reranks as before.
+POLICIES: dict[str, CascadePolicy] = {
+    "retrieval": CascadePolicy(),
+    "combiner": CascadePolicy(),
+}
+
+
+@dataclass
+class Plan:
+    """What the cascade decided for one string: its mode, the candidates to rerank (None: the Matcher's
+    usual ones) and the first-stage scores of its candidates (the final scores when nothing is reranked)."""
+
+    mode: str
+    rerank_ids: set[str] | None
+    first_scores: list[float]
+
+
+class Cascade:
+    """Decides the rerank depth of each string (see the module docstring); counts its decisions.
+
+    ``lexical_combiner``: a combiner fitted without reranker scores (combiner.py); its probabilities
+    are the first-stage scores and ``policies["combiner"]`` applies. Without one, the retrieval
+    scores and ``policies["retrieval"]``.
+    """
+
+    def __init__(self, policies: dict[str, CascadePolicy] | None = None, lexical_combiner: Any = None) -> None:
+        self.policies = dict(POLICIES if policies is None else policies)
+        self.lexical_combiner = lexical_combiner
+        self.signal = "combiner" if lexical_combiner is not None else "retrieval"
+        self.policy = self.policies[self.signal]
+        self.counts: Counter = Counter()
+        self._country_sizes: dict[str, int] | None = None
+
+    def describe(self) -> str:
+        p = self.policy
+        return (f"rerank cascade on the {self.signal} score: skip at {p.skip_at:g} (lead {p.skip_margin:g}), "
+                f"top {p.verify_n} only at {p.verify_at:g} (lead {p.verify_margin:g})")
+
+    def first_scores(self, text: str, found: Sequence[Any], by_id: dict[str, Any]) -> list[float]:
+        """The first-stage score (0-1) of each candidate: the lexical combiner's probability, else retrieval's."""
+        if self.lexical_combiner is None or not found:
+            return [float(c.score) for c in found]
+        from affiliation_curator.engine.combiner import candidate_features, country_sizes
+
+        if self._country_sizes is None:
+            self._country_sizes = country_sizes(by_id.values())
+        x = candidate_features(text, list(found), [None] * len(found), by_id, country_sizes=self._country_sizes)
+        return [float(v) for v in self.lexical_combiner.predict(x)]
+
+    def plan(self, text: str, found: Sequence[Any], by_id: dict[str, Any]) -> Plan:
+        """The plan for one string; ``found``: its retrieved candidates present in ``by_id``."""
+        scores = self.first_scores(text, found, by_id)
+        mode = self.policy.decide(scores)
+        self.counts[mode] += 1
+        if mode == SKIP:
+            return Plan(SKIP, set(), scores)
+        if mode == VERIFY:
+            order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+            n = max(1, int(self.policy.verify_n))
+            return Plan(VERIFY, {found[i].institution_id for i in order[:n]}, scores)
+        return Plan(FULL, None, scores)
+
+
+def setting() -> str:
+    """``AFFILIATION_CURATOR_CASCADE`` (on/off), else the settings' ``rerank_cascade``, else DEFAULT."""
+    import os
+
+    from affiliation_curator import config
+
+    value = os.environ.get("AFFILIATION_CURATOR_CASCADE", "").strip().lower()
+    if not value:
+        value = (config.Settings.load().rerank_cascade or "").strip().lower()
+    return value if value in {"on", CASCADE_OFF} else DEFAULT
+
+
+def make_cascade(given: Any, registry_size: int | None = None) -> Cascade | None:
+    """The Matcher's cascade: a Cascade as given, None for "off"/None/False, "on" (or True) the stored
+    policies, "setting" whatever ``setting()`` says. With "on", the lexical combiner stored for the
+    registry's size (combiner.load_for) is the first stage when there is one and a policy was chosen
+    for its scores (``POLICIES["combiner"]``)."""
+    if isinstance(given, Cascade):
+        return given
+    if given == "setting":
+        given = setting()
+    if given is None or given is False or given == CASCADE_OFF:
+        return None
+    lexical = None
+    if POLICIES["combiner"] != CascadePolicy():  # a policy was chosen for the lexical combiner's scores
+        from affiliation_curator.engine.combiner import load_for
+
+        lexical = load_for(None, True, registry_size=registry_size)
+    return Cascade(lexical_combiner=lexical)
