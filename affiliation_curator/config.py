@@ -101,7 +101,7 @@ class Settings:
     code_revision: str = ""  # commit of the default model's remote code ("" until first load)
     trusted_models: list[str] = field(default_factory=list)  # hub ids / folders allowed to run their own code
     allowed_models: list[str] = field(default_factory=list)  # further hub ids the app's model pickers offer
-    rerank_cascade: str = ""  # "on": rerank only the strings the first stage is unsure of (engine/cascade.py); "", "off": all
+    rerank_cascade: str = ""  # which strings the model reranks (engine/cascade.py): "on" (""), "fast" or "off" (all)
     _extra: dict = field(default_factory=dict, repr=False)
 
     @classmethod

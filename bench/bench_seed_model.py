@@ -16,13 +16,13 @@ real affiliation strings and institution documents:
 
 Each row: pairs/s, peak memory, and the largest and mean score drift against fp32 on the same
 pairs. Then, for every variant but bf16 (too slow), end to end on the 51,370-record registry
-(``../shared/data``): affiliations/s of the Matcher and pairs reranked a string for today's path
-(every string reranked: up to 8 candidates within the margin) and for the rerank cascade
-(cascade.py, setting ``rerank_cascade = "on"``), interleaved in the same process (chunks of the
-strings alternate between the two paths, each from an empty score cache), their ratio, and the
-seconds from a pasted batch to its first ranked item with a warm engine, for each path. The
-summary gives each variant's end-to-end figures against today's default path (``int8-all``,
-every string reranked) of the same run.
+(``../shared/data``): affiliations/s of the Matcher and pairs reranked a string with the
+rerank cascade ``off`` (every string reranked, up to 8 candidates within the margin) and with the
+cascade's levels ``on`` and ``fast`` (engine/cascade.py), interleaved in the same process (the
+strings are cut into three chunks; each chunk is matched by the three paths, each going first once,
+each from an empty score cache), their ratio to ``off``, and the seconds from a pasted batch to its
+first ranked item with a warm engine, for each path. The JSON also gives each variant's
+end-to-end figures against ``int8-all`` with the cascade off (the path before) of the same run.
 
     python bench/bench_seed_model.py [--pairs 200] [--affiliations 60]
 """
@@ -118,15 +118,15 @@ def child(variant: str, folder: str, n_pairs: int, n_aff: int) -> dict:
     return row
 
 
-PATHS = ("today", "cascade")  # every string reranked as before / the rerank cascade (cascade.py, setting "on")
+PATHS = ("off", "on", "fast")  # the rerank cascade's levels (engine/cascade.py); "off": every string reranked, as before
 
 
 def end_to_end(scorer, n_aff: int, rounds: int = 3) -> dict:  # noqa: ANN001
-    """Affiliations/s of the Matcher on the 51k registry, today's path and the cascade interleaved.
+    """Affiliations/s of the Matcher on the 51k registry for each cascade level, interleaved.
 
-    The strings are cut into ``rounds`` chunks; each chunk is matched by both paths, alternating
-    which goes first, each starting from an empty score cache (so neither reuses the other's
-    scores). Pairs reranked a string come from the scorer's own count.
+    The strings are cut into ``rounds`` chunks; each chunk is matched by every path, the first
+    one rotating, each starting from an empty score cache (so none reuses another's scores).
+    Pairs reranked a string come from the scorer's own count.
     """
     sys.path.insert(0, str(PROJECT_DIR / "bench"))
     from _common import gold_rows, shared_registry
@@ -135,9 +135,9 @@ def end_to_end(scorer, n_aff: int, rounds: int = 3) -> dict:  # noqa: ANN001
     from affiliation_curator.curation.ranking_jobs import FIRST_CHUNK
 
     registry = shared_registry()
-    matchers = {path: Matcher(registry, scorer, cascade="off" if path == "today" else "on") for path in PATHS}
+    matchers = {path: Matcher(registry, scorer, cascade=path) for path in PATHS}
     rows = [r.affiliation for _, r in gold_rows("train", 60)][: n_aff + 2 * len(PATHS) + 1]
-    matchers["today"].match(rows[-1])  # warm: index loaded (another string than those timed next)
+    matchers["off"].match(rows[-1])  # warm: index loaded (another string than those timed next)
     seconds = dict.fromkeys(PATHS, 0.0)
     pairs = dict.fromkeys(PATHS, 0)
     out: dict = {"affiliations": n_aff, "first_chunk": FIRST_CHUNK}
@@ -149,7 +149,7 @@ def end_to_end(scorer, n_aff: int, rounds: int = 3) -> dict:  # noqa: ANN001
     size = -(-n_aff // rounds)
     for r, start in enumerate(range(0, n_aff, size)):
         chunk = rows[start:min(n_aff, start + size)]
-        for path in (PATHS if r % 2 == 0 else PATHS[::-1]):
+        for path in (PATHS[r % len(PATHS):] + PATHS[:r % len(PATHS)]):  # each path goes first once in 3 rounds
             scorer.cache.clear()
             before = scorer.pairs_computed
             t0 = time.perf_counter()
@@ -159,10 +159,10 @@ def end_to_end(scorer, n_aff: int, rounds: int = 3) -> dict:  # noqa: ANN001
     for path in PATHS:
         out[f"{path}_affiliations_per_s"] = round(n_aff / seconds[path], 2)
         out[f"{path}_pairs_per_string"] = round(pairs[path] / n_aff, 2)
-    out["cascade_vs_today"] = round(seconds["today"] / seconds["cascade"], 2)
-    cascade = matchers["cascade"].cascade
-    out["cascade"] = cascade.describe() if cascade is not None else "none"
-    out["cascade_modes"] = dict(cascade.counts) if cascade is not None else {}
+    for path in PATHS[1:]:
+        out[f"{path}_vs_off"] = round(seconds["off"] / seconds[path], 2)
+        out[f"{path}_modes"] = dict(matchers[path].cascade.counts)
+        out[f"{path}_cascade"] = matchers[path].cascade.describe()
     return out
 
 
@@ -208,28 +208,31 @@ def main() -> None:
         shown = {k: v for k, v in row.items() if k != "scores"}
         print(json.dumps(shown), flush=True)
     exact = next((r for r in results if r["variant"] == "int8-exact"), None)
-    today = next((r for r in results if r["variant"] == "int8-all"), None)  # the default path before the cascade
+    today = next((r for r in results if r["variant"] == "int8-all"), None)  # int8-all, cascade off: the path before
     for row in results:
         if exact:
             row["speed_vs_int8_exact"] = round(row["pairs_per_s"] / exact["pairs_per_s"], 2)
-        if today and today.get("today_affiliations_per_s"):
+        if today and today.get("off_affiliations_per_s"):
             for p in PATHS:
                 if row.get(f"{p}_affiliations_per_s"):
-                    row[f"{p}_vs_int8_all_today"] = round(row[f"{p}_affiliations_per_s"] / today["today_affiliations_per_s"], 2)
+                    row[f"{p}_vs_int8_all_off"] = round(row[f"{p}_affiliations_per_s"] / today["off_affiliations_per_s"], 2)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"seed_model_{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps([{k: v for k, v in r.items() if k != "scores"} for r in results], indent=1))
-    print("\nvariant          pairs/s  vs exact  drift max  drift mean  peak MB | end to end: aff/s today (pairs a string)"
-          "  aff/s cascade (pairs)  cascade/today  first item s today/cascade")
+    print("\nvariant          pairs/s  vs exact  drift max  drift mean  peak MB | end to end, cascade off / on / fast: "
+          "aff/s (pairs a string), vs off; first item s")
     for r in results:
         e2e = ""
-        if r.get("today_affiliations_per_s"):
-            e2e = (f"{r['today_affiliations_per_s']:>6} ({r['today_pairs_per_string']})  {r['cascade_affiliations_per_s']:>6} "
-                   f"({r['cascade_pairs_per_string']})  {r['cascade_vs_today']}  {r['today_first_items_s']}/{r['cascade_first_items_s']}")
+        if r.get("off_affiliations_per_s"):
+            e2e = "  ".join(f"{p} {r[f'{p}_affiliations_per_s']} ({r[f'{p}_pairs_per_string']})"
+                            + (f" x{r[f'{p}_vs_off']}" if p != "off" else "") for p in PATHS)
+            e2e += "; first item " + "/".join(str(r[f"{p}_first_items_s"]) for p in PATHS)
         print(f"{r['variant']:<16} {r['pairs_per_s']:>7}  {r.get('speed_vs_int8_exact', ''):>8}  "
               f"{r.get('drift_max', ''):>9}  {r.get('drift_mean', ''):>10}  {r['peak_rss_mb']:>7} | {e2e}")
-    if results and results[-1].get("cascade"):
-        print(f"cascade: {results[-1]['cascade']}")
+    for p in PATHS[1:]:
+        described = next((r[f"{p}_cascade"] for r in results if r.get(f"{p}_cascade")), None)
+        if described:
+            print(described)
     print(f"saved {path}")
     if not args.keep:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -13,11 +13,14 @@ cascade looks at the first-stage scores of a string's candidates and decides:
   whether the top is right: a low score there still means "no match");
 - otherwise the Matcher's usual selection (``Matcher._to_rerank``).
 
-The first-stage score is the lexical combiner's probability when one is stored
-(``lexical-combiner.pkl``, combiner.py), else the retrieval score; each has its own policy, chosen
-on the train side of the gold split (``bench/bench_cascade.py``; the figures are in the README).
+Levels (setting ``rerank_cascade`` or ``AFFILIATION_CURATOR_CASCADE``): ``on`` (the default: no
+measurable accuracy cost), ``fast`` (fewer pairs still, at a small cost: the speed target of a
+production-size model on 2 CPU cores) and ``off`` (every string reranked). Each level's policy was
+chosen on the train side of the gold split (``bench/bench_cascade.py``; figures in the README).
+The first stage is the retrieval score; the lexical combiner's probability (``lexical-combiner.pkl``,
+combiner.py) can take its place for a level that has a policy chosen for it (none has yet).
 
-    cascade = Cascade()                             # the stored policies; retrieval scores as first stage
+    cascade = Cascade(level="fast")                 # the stored policies of a level
     plan = cascade.plan(text, found, by_id)         # Plan("skip" | "verify" | "full", ids to rerank, scores)
 """
 
@@ -33,7 +36,7 @@ import numpy as np
 
 SKIP, VERIFY, FULL = "skip", "verify", "full"
 CASCADE_OFF = "off"
-DEFAULT = CASCADE_OFF  # the cascade is a setting until its accuracy cost is shown to be nil
+DEFAULT = "on"  # its accuracy cost on the test side was nil within one row in a thousand (see POLICIES)
 
 
 @dataclass(frozen=True)
@@ -64,12 +67,21 @@ def _top_two(scores: Sequence[float]) -> tuple[float, float]:
     return values[0], (values[1] if len(values) > 1 else 0.0)
 
 
-# Chosen on the train side of the gold split with a trained cross-encoder as proxy
-# (bench/bench_cascade.py --choose); "off" reranks as before.
-POLICIES: dict[str, CascadePolicy] = {
-    "retrieval": CascadePolicy(),
-    "combiner": CascadePolicy(),
+# Chosen on the train side of the gold split (bench/bench_cascade.py --proxy --choose: 4,584 rows,
+# the lexical combiner standing in for the cross-encoder; figures in the README), one per level:
+# - "on": the fewest pairs whose mean acc@1 and decision accuracy over gold files stay within 0.002
+#   of reranking every string (train: 5.00 -> 2.90 pairs a string, acc@1 -0.0012, decision -0.0007;
+#   test: 4.89 -> 2.95, acc@1 +0.0000, decision -0.0010);
+# - "fast": the best accuracy at <= 1.75 pairs a string, what >= 10 affiliations/s with the
+#   production-size model on 2 cores needs (train: 1.72 pairs, acc@1 -0.0045, decision -0.0028;
+#   test: 1.80, acc@1 -0.0022, decision -0.0029).
+# "off" reranks every string as before. No policy is chosen for the lexical combiner's scores yet,
+# so the retrieval score is the first stage whether or not a lexical combiner is stored.
+POLICIES: dict[str, dict[str, CascadePolicy]] = {
+    "on": {"retrieval": CascadePolicy(skip_at=0.98, skip_margin=0.05, verify_at=0.8, verify_margin=0.1, verify_n=1)},
+    "fast": {"retrieval": CascadePolicy(skip_at=0.98, skip_margin=0.05, verify_at=0.9, verify_margin=0.0, verify_n=2)},
 }
+LEVELS = (CASCADE_OFF, *POLICIES)
 
 
 @dataclass
@@ -90,17 +102,19 @@ class Cascade:
     scores and ``policies["retrieval"]``.
     """
 
-    def __init__(self, policies: dict[str, CascadePolicy] | None = None, lexical_combiner: Any = None) -> None:
-        self.policies = dict(POLICIES if policies is None else policies)
-        self.lexical_combiner = lexical_combiner
-        self.signal = "combiner" if lexical_combiner is not None else "retrieval"
+    def __init__(self, policies: dict[str, CascadePolicy] | None = None, lexical_combiner: Any = None,
+                 level: str = "on") -> None:
+        self.policies = dict(POLICIES[level] if policies is None else policies)
+        self.level = level
+        self.lexical_combiner = lexical_combiner if "combiner" in self.policies else None
+        self.signal = "combiner" if self.lexical_combiner is not None else "retrieval"
         self.policy = self.policies[self.signal]
         self.counts: Counter = Counter()
         self._country_sizes: dict[str, int] | None = None
 
     def describe(self) -> str:
         p = self.policy
-        return (f"rerank cascade on the {self.signal} score: skip at {p.skip_at:g} (lead {p.skip_margin:g}), "
+        return (f"rerank cascade '{self.level}' on the {self.signal} score: skip at {p.skip_at:g} (lead {p.skip_margin:g}), "
                 f"top {p.verify_n} only at {p.verify_at:g} (lead {p.verify_margin:g})")
 
     def first_scores(self, text: str, found: Sequence[Any], by_id: dict[str, Any]) -> list[float]:
@@ -129,7 +143,7 @@ class Cascade:
 
 
 def setting() -> str:
-    """``AFFILIATION_CURATOR_CASCADE`` (on/off), else the settings' ``rerank_cascade``, else DEFAULT."""
+    """``AFFILIATION_CURATOR_CASCADE`` (off, on, fast), else the settings' ``rerank_cascade``, else DEFAULT."""
     import os
 
     from affiliation_curator import config
@@ -137,23 +151,26 @@ def setting() -> str:
     value = os.environ.get("AFFILIATION_CURATOR_CASCADE", "").strip().lower()
     if not value:
         value = (config.Settings.load().rerank_cascade or "").strip().lower()
-    return value if value in {"on", CASCADE_OFF} else DEFAULT
+    return value if value in LEVELS else DEFAULT
 
 
 def make_cascade(given: Any, registry_size: int | None = None) -> Cascade | None:
-    """The Matcher's cascade: a Cascade as given, None for "off"/None/False, "on" (or True) the stored
-    policies, "setting" whatever ``setting()`` says. With "on", the lexical combiner stored for the
-    registry's size (combiner.load_for) is the first stage when there is one and a policy was chosen
-    for its scores (``POLICIES["combiner"]``)."""
+    """The Matcher's cascade: a Cascade as given, None for "off"/None/False, a level ("on" or True,
+    "fast") its stored policies, "setting" whatever ``setting()`` says. The lexical combiner stored
+    for the registry's size (combiner.load_for) is the first stage when there is one and the level
+    has a policy for its scores (``POLICIES[level]["combiner"]``)."""
     if isinstance(given, Cascade):
         return given
     if given == "setting":
         given = setting()
     if given is None or given is False or given == CASCADE_OFF:
         return None
+    level = "on" if given is True else str(given)
+    if level not in POLICIES:
+        raise ValueError(f"rerank cascade {given!r}: one of {', '.join(LEVELS)}")
     lexical = None
-    if POLICIES["combiner"] != CascadePolicy():  # a policy was chosen for the lexical combiner's scores
+    if "combiner" in POLICIES[level]:
         from affiliation_curator.engine.combiner import load_for
 
         lexical = load_for(None, True, registry_size=registry_size)
-    return Cascade(lexical_combiner=lexical)
+    return Cascade(lexical_combiner=lexical, level=level)

@@ -113,21 +113,39 @@ def test_the_lexical_combiner_is_the_first_stage_when_there_is_one(registry, ret
     assert result.candidates[0].id == found[0].institution_id and result.candidates[0].score == pytest.approx(0.99)
 
 
-def test_the_setting_turns_it_on_and_the_lexical_scorer_never_uses_it(registry, retriever, monkeypatch):
+def test_the_setting_chooses_the_level_and_the_lexical_scorer_never_uses_it(registry, retriever, monkeypatch):
+    from affiliation_curator.engine.cascade import POLICIES
     from affiliation_curator.engine.reranker import LexicalScorer
 
-    assert Matcher(registry, FakeScorer(), retriever=retriever).cascade is None  # default: off
+    default = Matcher(registry, FakeScorer(), retriever=retriever)
+    assert isinstance(default.cascade, Cascade) and default.cascade.level == "on"  # the default
+    assert default.cascade.signal == "retrieval" and default.cascade.policy == POLICIES["on"]["retrieval"]
     settings = config.Settings.load()
-    settings.rerank_cascade = "on"
+    settings.rerank_cascade = "off"
     settings.save()
-    assert json.loads((config.home() / "settings.json").read_text())["rerank_cascade"] == "on"
-    on = Matcher(registry, FakeScorer(), retriever=retriever)
-    assert isinstance(on.cascade, Cascade) and on.cascade.signal == "retrieval"  # no lexical combiner stored
-    assert Matcher(registry, LexicalScorer(), retriever=retriever).cascade is None
-    monkeypatch.setenv("AFFILIATION_CURATOR_CASCADE", "off")
+    assert json.loads((config.home() / "settings.json").read_text())["rerank_cascade"] == "off"
     assert Matcher(registry, FakeScorer(), retriever=retriever).cascade is None
-    assert make_cascade(False) is None and make_cascade("off") is None
-    assert make_cascade(True) is not None and make_cascade("on") is not None
+    monkeypatch.setenv("AFFILIATION_CURATOR_CASCADE", "fast")  # the environment wins over the file
+    fast = Matcher(registry, FakeScorer(), retriever=retriever)
+    assert fast.cascade.level == "fast" and fast.cascade.policy.verify_n == 2
+    assert Matcher(registry, LexicalScorer(), retriever=retriever).cascade is None
+    monkeypatch.setenv("AFFILIATION_CURATOR_CASCADE", "sideways")  # unknown: the default
+    assert Matcher(registry, FakeScorer(), retriever=retriever).cascade.level == "on"
+    assert make_cascade(False) is None and make_cascade("off") is None and make_cascade(True).level == "on"
+    with pytest.raises(ValueError, match="one of off, on, fast"):
+        make_cascade("warp")
+
+
+def test_the_on_level_skips_a_clear_string_and_reranks_a_vague_one(registry, retriever):
+    from affiliation_curator.engine.cascade import POLICIES
+
+    policy = POLICIES["on"]["retrieval"]
+    found = {t: retriever.search_many([t], k=20)[0] for t in (CLEAR, VAGUE)}
+    assert policy.decide([c.score for c in found[CLEAR]]) == SKIP
+    assert policy.decide([c.score for c in found[VAGUE]]) == FULL
+    scorer = FakeScorer({"Technical": 0.9})
+    list(Matcher(registry, scorer, retriever=retriever, cascade="on").match_many([CLEAR, VAGUE]))
+    assert {a for call in scorer.calls for a, _ in call} == {VAGUE}
 
 
 def test_a_failing_model_falls_back_with_the_cascade_on(registry, retriever):
