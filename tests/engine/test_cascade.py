@@ -117,6 +117,7 @@ def test_the_setting_chooses_the_level_and_the_lexical_scorer_never_uses_it(regi
     from affiliation_curator.engine.cascade import POLICIES
     from affiliation_curator.engine.reranker import LexicalScorer
 
+    monkeypatch.delenv("AFFILIATION_CURATOR_CASCADE")  # the suite's fixture turns it off
     default = Matcher(registry, FakeScorer(), retriever=retriever)
     assert isinstance(default.cascade, Cascade) and default.cascade.level == "on"  # the default
     assert default.cascade.signal == "retrieval" and default.cascade.policy == POLICIES["on"]["retrieval"]
