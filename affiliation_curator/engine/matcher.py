@@ -6,7 +6,9 @@
 
 For each affiliation the retriever finds ``n_retrieve`` institutions; the scorer scores the
 pair (affiliation, ``document_text(institution)``) for those within ``rerank_margin`` of the
-best retrieval score (at most ``n_rerank``); candidates are ranked by that score (0-1; the
+best retrieval score (at most ``n_rerank``), unless the rerank cascade (cascade.py, on by
+default) decides the string needs fewer: none when the retrieval score is sure of it (its
+scores then stand), or only its first one or two; candidates are ranked by that score (0-1; the
 ones not reranked follow at half the lowest reranked score) and the top ``top_k`` returned
 with their evidence. The top candidate is accepted
 as the match when its score clears the threshold (the scorer's calibrated one unless given),
