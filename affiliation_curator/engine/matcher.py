@@ -28,6 +28,7 @@ quarter, 0.873 without; bench/bench_matching.py --calibrate --model lexical-fall
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -114,7 +115,7 @@ class Matcher:
         from affiliation_curator.engine.cascade import make_cascade
 
         self.cascade = None if self.lexical else make_cascade(self._cascade_given, len(self.retriever.institutions))
-        self._first_stage: dict[str, list[float]] = {}  # strings the cascade skipped: their first-stage scores
+        self._threads = threading.local()  # per thread: strings the cascade skipped -> their first-stage scores
 
     def _fall_back(self, reason: str) -> None:
         """The scorer failed while scoring: the best local scorer (the lexical one, if a stand-in
@@ -177,7 +178,7 @@ class Matcher:
         and whether each was examined (reranked). The raw material of the final scores and of fitting
         the combiner."""
         unique = list(dict.fromkeys(texts))
-        self._first_stage.clear()
+        self._first_stage.clear()  # this thread's, from a previous call
         found = dict(zip(unique, self.retriever.search_many(unique, k=self.n_retrieve)))
         chosen = {text: self._chosen(text, found[text]) for text in unique}
         scored = not (self.lexical and LEXICAL_WEIGHT == 0.0)
@@ -199,6 +200,14 @@ class Matcher:
                       for c, e in zip(cands, examined)]
             out[text] = (cands, rerank, examined)
         return [out[t] for t in texts]
+
+    @property
+    def _first_stage(self) -> dict[str, list[float]]:
+        """This thread's strings the cascade did not rerank (one engine serves the app's threads)."""
+        found = getattr(self._threads, "first_stage", None)
+        if found is None:
+            found = self._threads.first_stage = {}
+        return found
 
     def _chosen(self, text: str, found: list[RetrievedCandidate]) -> set[str]:
         """Ids of the candidates the scorer reranks: the cascade's choice, else ``_to_rerank``'s."""

@@ -163,3 +163,18 @@ def test_a_failing_model_falls_back_with_the_cascade_on(registry, retriever):
     result = matcher.match(CLEAR)
     assert result.candidates and result.candidates[0].id == TUM
     assert matcher.notices and "broken" in matcher.notices[0]
+
+
+def test_one_engine_serves_threads_and_each_keeps_its_skipped_strings(registry, retriever):
+    from concurrent.futures import ThreadPoolExecutor
+
+    clear = top_score(retriever, CLEAR)
+    matcher = Matcher(registry, FakeScorer({"Technical": 0.9}), retriever=retriever,
+                      cascade=Cascade({"retrieval": CascadePolicy(skip_at=clear)}))
+    batches = [[CLEAR, VAGUE], [VAGUE, CLEAR], [CLEAR], [VAGUE]] * 6
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda b: list(matcher.match_many(b, batch_size=1)), batches))
+    for batch, got in zip(batches, results):
+        for text, result in zip(batch, got):
+            if text == CLEAR:  # skipped: its retrieval score, never the halved "not reranked" one
+                assert result.candidates[0].id == TUM and result.candidates[0].score == pytest.approx(clear)
