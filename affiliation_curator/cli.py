@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "affiliation_curator.commands_export",
     "affiliation_curator.commands_serve",
     "affiliation_curator.commands_corpus",
+    "affiliation_curator.commands_team",
 ]
 
 

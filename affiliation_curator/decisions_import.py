@@ -27,7 +27,7 @@ from typing import Any
 
 from affiliation_curator import config
 from affiliation_curator.errors import InputError
-from affiliation_curator.export import MAPPING_COLUMNS, unneutralise
+from affiliation_curator.export import MAPPING_BASE_COLUMNS, unneutralise
 from affiliation_curator.gold import read_gold
 from affiliation_curator.institution import normalize_ror_id
 from affiliation_curator.intake import IntakeResult, clean, decode
@@ -135,7 +135,7 @@ def _read_csv(
     aff, rid = _columns(path.name, rows, affiliation_column, id_column)
     # a mapping CSV this project exported: its cells follow export's reversible CSV rule, undone here
     header = [h.strip().casefold() for h in rows[0]]
-    ours = {c.casefold() for c in MAPPING_COLUMNS} <= set(header)
+    ours = {c.casefold() for c in MAPPING_BASE_COLUMNS} <= set(header)
     answers = []
     for number, row in enumerate(rows[1:], 2):
         if not any(c.strip() for c in row):
@@ -197,11 +197,15 @@ def import_decisions(
     model_id: str = "",
     source: str = "",
     progress: ProgressFn | None = None,
+    add_to_batch: bool = False,
 ) -> ImportReport:
     """Create a batch from known answers, rank it (when a matcher is given), record the answers.
 
     ``registry`` (optional) names the accepted institutions and gives their document text
     when the matcher did not list them; ``matcher`` None skips ranking (no candidates stored).
+    The answers are ``curator``'s own decisions: nobody else's change. ``add_to_batch``: record
+    them in the existing batch of that name (its strings matched, new ones added), so several
+    curators' answers on the same affiliations stand side by side for the agreement figures.
     """
     if not curator or not curator.strip():
         raise InputError("give the curator the decisions are recorded for")
@@ -209,13 +213,20 @@ def import_decisions(
     if len(intake.strings) > config.MAX_BATCH_ROWS:
         raise InputError(f"too many affiliations: more than {config.MAX_BATCH_ROWS:,} in one batch; split the file")
     meta = getattr(registry, "meta", None)
-    batch_id = store.create_batch(
-        batch_name, intake,
-        registry_name=getattr(registry, "name", "") or "",
-        registry_version=str(getattr(meta, "version", "") or ""),
-        model_id=model_id or str(getattr(matcher, "model_id", "") or getattr(getattr(matcher, "scorer", None), "model_id", "") or ""),
-        source=source,
-    )
+    existing = store.batch_by_name(batch_name) if add_to_batch else None
+    if add_to_batch and existing is None:
+        raise InputError(f"no batch {batch_name!r} to add to; leave out --add-to-batch to create it")
+    if existing is not None:
+        batch_id = existing.id
+        store.add_items(batch_id, intake)
+    else:
+        batch_id = store.create_batch(
+            batch_name, intake,
+            registry_name=getattr(registry, "name", "") or "",
+            registry_version=str(getattr(meta, "version", "") or ""),
+            model_id=model_id or str(getattr(matcher, "model_id", "") or getattr(getattr(matcher, "scorer", None), "model_id", "") or ""),
+            source=source,
+        )
     info = store.batch(batch_id)
     report = ImportReport(batch_id, info.name, len(intake.strings), **stats)
     total = len(intake.strings)

@@ -51,10 +51,13 @@ if TYPE_CHECKING:  # the registry is optional here (easy negatives, documents of
     from affiliation_curator.institution import Institution
 
 PAIR_COLUMNS = ["query", "document", "label"]
-MAPPING_COLUMNS = [
+MAPPING_BASE_COLUMNS = [  # every mapping export has these (the decisions import recognises them)
     "affiliation", "ror_id", "institution_name", "decision", "score", "count", "model_id",
     "registry_name", "registry_version", "curator", "decided_at", "batch",
 ]
+# provenance (team curation): every curator with a label on the item, how each decided
+# (curator:key|search|bulk|import), agreement (single, agreed, conflict, resolved), the lead who resolved it
+MAPPING_COLUMNS = [*MAPPING_BASE_COLUMNS, "curators", "methods", "agreement", "resolved_by"]
 EXPLICIT = ("positive", "rejected", "none")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -187,6 +190,8 @@ class ExportOptions:
     validation_share: float = 0.0  # > 0: a train/validation split by affiliation string
     seed: int = 13
     include_undecided: bool = False  # mapping only: also list items without a decision
+    # where curators disagree and no lead resolved it: "leave_out" the item, or take the "majority" label
+    conflict_rule: str = "leave_out"
 
 
 def resolve_batches(store: Store, wanted: list[str | int] | None) -> list[BatchInfo]:
@@ -316,7 +321,7 @@ def build_pairs(store: Store, options: ExportOptions | None = None, registry: An
     pool = _InstitutionPool(registry) if registry is not None else None
     pairs: list[Pair] = []
     missing_docs = 0
-    for info, views in store.labelled_items([b.id for b in batches]):
+    for info, views in store.labelled_items([b.id for b in batches], rule=_rule(options)):
         rejections = store.rejections([v.id for v in views])
         for view in views:
             made, missing = _item_pairs(view, info, rejections.get(view.id, []), keep, options, rng, pool)
@@ -464,7 +469,7 @@ def build_mapping(store: Store, options: ExportOptions | None = None) -> list[di
     keep = _Filter(options)
     rows: list[dict[str, Any]] = []
     for info in resolve_batches(store, options.batches):
-        for row in store.table(info.id):
+        for row in store.table(info.id, rule=_rule(options)):
             decided = row["decision"] in ("accept", "none")
             if decided:
                 view_decision = DecisionView(0, row["decision"], row["institution_id"] or None, row["institution_name"],
@@ -485,6 +490,10 @@ def build_mapping(store: Store, options: ExportOptions | None = None) -> list[di
                 "curator": row["curator"] if decided else "",
                 "decided_at": row["decided_at"] if decided else None,
                 "batch": info.name,
+                "curators": row.get("curators", ""),
+                "methods": row.get("methods", ""),
+                "agreement": row.get("agreement", ""),
+                "resolved_by": row.get("resolved_by", ""),
             })
     return rows
 
@@ -587,9 +596,8 @@ def export_pairs(
     else:
         files[f"{stem}{writer.suffix}"] = writer.write(pair_set.rows(), PAIR_COLUMNS)
     stats = pair_set.stats()
-    result = ExportResult(
-        files, f"{stem}.card.md", _pairs_card(pair_set, stats, writer, files), stats, pair_set.warnings, mime=writer.mime
-    )
+    card = _pairs_card(pair_set, stats, writer, files) + _agreement_card(store, pair_set.batches, options)
+    result = ExportResult(files, f"{stem}.card.md", card, stats, pair_set.warnings, mime=writer.mime)
     if write if write is not None else bool(Path(str(output)).suffix):
         result.write(Path(str(output)).parent)
     return result
@@ -612,10 +620,48 @@ def export_mapping(
         "batches": sorted({r["batch"] for r in rows}),
         "curators": sorted({r["curator"] for r in rows if r["curator"]}),
     }
-    result = ExportResult(files, f"{stem}.card.md", _mapping_card(rows, stats, writer, options, files), stats, mime=writer.mime)
+    card = _mapping_card(rows, stats, writer, options, files) + _agreement_card(
+        store, resolve_batches(store, options.batches), options)
+    result = ExportResult(files, f"{stem}.card.md", card, stats, mime=writer.mime)
     if write if write is not None else bool(Path(str(output)).suffix):
         result.write(Path(str(output)).parent)
     return result
+
+
+def _rule(options: ExportOptions) -> str:
+    from affiliation_curator.team.resolve import RULES
+
+    if options.conflict_rule not in RULES:
+        raise InputError(f"unknown conflict rule {options.conflict_rule!r}; use one of: {', '.join(RULES)}")
+    return options.conflict_rule
+
+
+def _agreement_card(store: Store, batches: list[BatchInfo], options: ExportOptions) -> str:
+    """The card's agreement section: per batch, how the labels came about and how curators agree."""
+    from affiliation_curator.team.report import batch_agreement, format_kappa
+
+    lines = [
+        "", "## Agreement", "",
+        "Each item's label is the agreed one, else a lead's resolution, else "
+        + ("the majority label (more than half of the curators)" if options.conflict_rule == "majority"
+           else "left out (curators disagree)") + ".",
+        "",
+        "| batch | labelled once | agreed | conflicts | resolved | curator pair | double-labelled | agree | Cohen's kappa |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for info in batches:
+        report = batch_agreement(store, info.id, options.conflict_rule)
+        s = report.statuses
+        head = f"| {_md(info.name)} | {s['single']} | {s['agreed']} | {s['conflict']} | {s['resolved']} |"
+        if not report.pairs:
+            lines.append(f"{head} - | 0 | - | n/a |")
+        for p in report.pairs:
+            share = "-" if p.share is None else f"{100 * p.share:.1f} %"
+            lines.append(f"{head} {_md(p.a)} / {_md(p.b)} | {p.overlap} | {share} | {format_kappa(p.kappa)} |")
+        if report.fleiss is not None:
+            lines.append(f"| {_md(info.name)} | | | | | Fleiss' kappa, all curators | | | {format_kappa(report.fleiss)} |")
+    lines.append("")
+    return "\n".join(lines)
 
 
 def _md(text: Any) -> str:

@@ -16,6 +16,7 @@ import streamlit as st
 
 from affiliation_curator.candidates import Candidate
 from affiliation_curator.errors import CuratorError
+from affiliation_curator.team import sharing as team_sharing
 from components import resources, state
 from components.candidate_list import candidate_list
 from components.score_bars import score_bars_spec
@@ -59,17 +60,25 @@ def current_item(batch_id: int, status: str, order: str) -> tuple[Any | None, in
     """(item or None, its 0-based place in the queue, queue length)."""
     store = resources.get_store()
     cur = cursor(batch_id, status, order)
-    total = store.count_items(batch_id, _status_arg(status))
+    me = state.curator() or None
+    total = store.count_items(batch_id, _status_arg(status), curator=me)
     if cur.pinned is not None:
         try:
-            return store.item(cur.pinned), cur.pos, total
+            return store.item(cur.pinned, curator=me), cur.pos, total
         except CuratorError:
             cur.pinned = None
     if total == 0:
         return None, 0, 0
     if cur.pos >= total or cur.pos < 0:
         cur.pos = 0  # past the end: wrap around to what is left
-    items = store.items(batch_id, status=_status_arg(status), order=order, limit=1, offset=cur.pos)
+    items = store.items(batch_id, status=_status_arg(status), order=order, limit=1, offset=cur.pos, curator=me)
+    if items and me and status == "undecided" and team_sharing.sharing(store, batch_id).mode == "split":
+        # a split batch: the item shown is claimed, so nobody else is given it meanwhile
+        for _ in range(10):
+            if not items or team_sharing.claim(store, items[0].id, me):
+                break
+            items = store.items(batch_id, status="undecided", order=order, limit=1, offset=cur.pos, curator=me)
+        total = store.count_items(batch_id, "undecided", curator=me)
     return (items[0] if items else None), cur.pos, total
 
 
@@ -89,7 +98,8 @@ def _advance(batch_id: int, status: str, order: str, item_id: int) -> None:
         cur.pinned = None
         return
     store = resources.get_store()
-    here = store.items(batch_id, status=_status_arg(status), order=order, limit=1, offset=cur.pos)
+    here = store.items(batch_id, status=_status_arg(status), order=order, limit=1, offset=cur.pos,
+                       curator=state.curator() or None)
     if here and here[0].id == item_id:
         cur.pos += 1
 
@@ -112,7 +122,7 @@ def decide(batch_id: int, status: str, order: str, item_id: int, action: str, ca
         if institution is not None:
             store.decide(
                 item_id, "accept", curator, institution_id=institution.id, seconds=_seconds(cur, item_id),
-                institution_name=institution.name, document=_document(institution),
+                institution_name=institution.name, document=_document(institution), method="search",
             )
             _notify(f"Accepted {clean(institution.name, 80)} (from the registry search)", "success")
         else:
@@ -270,7 +280,7 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
         d = item.decision
         what = {"accept": f"accepted {clean(d.institution_name or d.institution_id or '', 60)}",
                 "none": "none of these", "skip": "skipped"}[d.action]
-        head.append(f"current decision: {what} by {clean(d.curator, 40)}")
+        head.append(f"your decision: {what}")
     st.caption(safe_md(" · ".join(head)))
     st.code(item.affiliation, language=None, wrap_lines=True)
     for note in item.notes:

@@ -1,10 +1,13 @@
 """The curation store: batches of affiliation strings, their ranked candidates, the decisions.
 
 Every write runs in its own transaction and commits before the method returns, so a killed
-server loses nothing. Decisions are append-only: the current decision of an item is its
-latest decision that is not undone and is not a "reject"; undo marks decisions as undone
-(one undo group at a time: a single decision, or a whole bulk accept), which brings the
-previous decision back.
+server loses nothing. Decisions are append-only and every curator's are their own: a
+curator's current decision on an item is their latest decision on it that is not undone, not
+a "reject" and not a lead's resolution; no curator's decision replaces another's. Undo marks
+decisions as undone (one undo group at a time: a single decision, or a whole bulk accept),
+which brings that curator's previous decision back. Where no curator is named (the batch's
+counts, the one-person tool) an item's current decision is its latest one of anyone; exports
+read the *resolved* label instead (``affiliation_curator.team.resolve``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, delete, func, insert, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,7 +35,7 @@ from affiliation_curator.intake import IntakeResult
 from affiliation_curator.store.claims import ranking_claim
 from affiliation_curator.store.engine import forget_engine, get_engine
 from affiliation_curator.store.migrations import StoreError, migrate
-from affiliation_curator.store.models import ACTIONS, Batch, CandidateRow, Decision, Item, UndoGroup
+from affiliation_curator.store.models import ACTIONS, METHODS, Batch, CandidateRow, Decision, Item, UndoGroup
 
 DECIDING_ACTIONS = ("accept", "none", "skip")  # actions that set an item's current decision
 STATUSES = {  # items(status=...) -> current action (None: no current decision)
@@ -322,15 +325,15 @@ class Store:
             _batch_info(b, totals.get(b.id, 0), ranked.get(b.id, 0), actions.get(b.id, {})) for b in rows
         ]
 
-    def batch(self, batch_id: int) -> BatchInfo:
-        """One batch with its counts (StoreError when there is none)."""
+    def batch(self, batch_id: int, curator: str | None = None) -> BatchInfo:
+        """One batch with its counts (StoreError when there is none); ``curator``: of their decisions."""
         with self._read() as session:
             b = self._batch_row(session, batch_id)
             total = session.scalar(select(func.count()).where(Item.batch_id == batch_id)) or 0
             ranked = session.scalar(
                 select(func.count()).where(Item.batch_id == batch_id, Item.ranked_at.is_not(None))
             ) or 0
-            current = _current_decisions_subquery(batch_id)
+            current = _current_decisions_subquery(batch_id, curator)
             actions = dict(
                 session.execute(
                     select(Decision.action, func.count())
@@ -376,12 +379,14 @@ class Store:
         order: str = "input",
         limit: int | None = None,
         offset: int = 0,
+        curator: str | None = None,
     ) -> list[ItemView]:
         """Items of a batch with candidates and current decision.
 
         ``status``: None (all), "undecided" (no current decision), "accepted", "none",
         "skipped". ``order``: "input", or "uncertain" (least confident first: small margin
         between the two best scores or a top score near the threshold; unranked items last).
+        ``curator``: statuses and decisions are that curator's own (None: anyone's latest).
         """
         if status is not None and status not in STATUSES:
             raise StoreError(f"unknown status {status!r}; use one of: {', '.join(sorted(set(STATUSES)))}")
@@ -390,19 +395,7 @@ class Store:
         with self._read() as session:
             self._batch_row(session, batch_id)
             # Filter, order and page in SQL; load whole items only for the page asked for.
-            query = select(Item.id).where(Item.batch_id == batch_id)
-            if status is not None:
-                # the current action, per item (index ix_decisions_item makes this one probe an item)
-                action = (
-                    select(Decision.action)
-                    .where(Decision.item_id == Item.id, Decision.undone_at.is_(None), Decision.action != "reject")
-                    .order_by(Decision.id.desc())
-                    .limit(1)
-                    .correlate(Item)
-                    .scalar_subquery()
-                )
-                want = STATUSES[status]
-                query = query.where(action.is_(None) if want is None else action == want)
+            query = self._status_query(session, batch_id, status, curator)
             if order == "uncertain":
                 margin = Item.top_score - func.coalesce(Item.second_score, 0.0)
                 distance = func.abs(Item.top_score - func.coalesce(Item.threshold, 0.5))
@@ -417,9 +410,32 @@ class Store:
             if limit is not None:
                 query = query.limit(limit)
             page = list(session.scalars(query))
-            return self._load_views(session, page)
+            return self._load_views(session, page, curator)
 
-    def _load_views(self, session: Session, item_ids: list[int]) -> list[ItemView]:
+    def _status_query(self, session: Session, batch_id: int, status: str | None, curator: str | None):  # noqa: ANN202
+        """SELECT item ids of a batch with this status (of ``curator``'s own decisions when given;
+        in a batch split between curators, only the items of their queue: ``team.sharing``)."""
+        from affiliation_curator.team.sharing import queue_condition
+
+        query = select(Item.id).where(Item.batch_id == batch_id)
+        shared = queue_condition(self, session, batch_id, _curator(curator) if curator else None, status, self.clock())
+        if shared is not None:
+            query = query.where(shared)
+        if status is not None:
+            # the current action, per item (indexes on (item, id) and (item, curator, id) make this one probe)
+            action = (
+                select(Decision.action)
+                .where(Decision.item_id == Item.id, *_current_conditions(curator))
+                .order_by(Decision.id.desc())
+                .limit(1)
+                .correlate(Item)
+                .scalar_subquery()
+            )
+            want = STATUSES[status]
+            query = query.where(action.is_(None) if want is None else action == want)
+        return query
+
+    def _load_views(self, session: Session, item_ids: list[int], curator: str | None = None) -> list[ItemView]:
         """Full views of these items, in the order given."""
         if not item_ids:
             return []
@@ -428,7 +444,7 @@ class Store:
             for row in session.scalars(select(Item).where(Item.id.in_(chunk))):
                 by_id[row.id] = row
         rows = [by_id[i] for i in item_ids if i in by_id]
-        return self._views(session, rows, self._current(session, [r.id for r in rows]))
+        return self._views(session, rows, self._current(session, [r.id for r in rows], curator=curator))
 
     def _current_actions(self, session: Session, batch_id: int) -> dict[int, str]:
         """item id -> action of its current decision, for one batch."""
@@ -439,15 +455,21 @@ class Store:
             ).all()
         )
 
-    def item(self, item_id: int) -> ItemView:
-        """One item (StoreError when there is none)."""
+    def item(self, item_id: int, curator: str | None = None) -> ItemView:
+        """One item (StoreError when there is none); its decision is ``curator``'s own when given."""
         with self._read() as session:
             row = session.get(Item, item_id)
             if row is None:
                 raise StoreError(f"no item {item_id}")
-            return self._views(session, [row], self._current(session, [row.id]))[0]
+            return self._views(session, [row], self._current(session, [row.id], curator=curator))[0]
 
-    def count_items(self, batch_id: int, status: str | None = None) -> int:
+    def count_items(self, batch_id: int, status: str | None = None, curator: str | None = None) -> int:
+        if curator:
+            if status is not None and status not in STATUSES:
+                raise StoreError(f"unknown status {status!r}")
+            with self._read() as session:
+                sub = self._status_query(session, batch_id, status, curator).subquery()
+                return session.scalar(select(func.count()).select_from(sub)) or 0
         if status is None:
             with self._read() as session:
                 return session.scalar(select(func.count()).where(Item.batch_id == batch_id)) or 0
@@ -541,17 +563,22 @@ class Store:
         *,
         institution_name: str | None = None,
         document: str | None = None,
+        method: str = "key",
     ) -> int:
         """Record a decision; returns its id.
 
         accept: ``institution_id`` is the match (any institution, not only a candidate: pass
         ``institution_name``/``document`` when it is not a candidate). none: no institution
         is right. skip: decide later. reject: mark one candidate wrong without deciding the
-        item. A new accept/none/skip supersedes the current decision; each call is one undo step.
+        item. A new accept/none/skip supersedes the same curator's current decision (never
+        another curator's); each call is one undo step. ``method``: how it was made (key,
+        search, bulk, import, resolution: a lead's resolution of a conflict).
         """
         action = (action or "").strip().lower()
         if action not in ACTIONS:
             raise StoreError(f"unknown action {action!r}; use one of: {', '.join(ACTIONS)}")
+        if method not in METHODS:
+            raise StoreError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
         inst = _norm_id(institution_id) if institution_id else None
         if action in ("accept", "reject") and not inst:
             raise StoreError(f"{action} needs an institution id")
@@ -569,15 +596,16 @@ class Store:
                     select(CandidateRow).where(CandidateRow.item_id == item_id, CandidateRow.institution_id == inst)
                 ).first()
             if action == "reject":
-                current = self._current(session, [item_id]).get(item_id)
+                current = self._current(session, [item_id], curator=curator).get(item_id)
                 if current is not None and current.action == "accept" and current.institution_id == inst:
                     raise StoreError("this institution is the accepted match; undo the accept or decide again first")
             name = cand.name if cand is not None else institution_name
             summary = {"accept": f"accept {name or inst}", "none": "none of these", "skip": "skip",
                        "reject": f"reject {name or inst}"}[action]
             group = UndoGroup(
-                batch_id=item.batch_id, kind="decision", curator=curator, created_at=now,
-                description=f"{summary} for {_short(item.affiliation)}",
+                batch_id=item.batch_id, kind="resolution" if method == "resolution" else "decision",
+                curator=curator, created_at=now,
+                description=f"{'resolution: ' if method == 'resolution' else ''}{summary} for {_short(item.affiliation)}",
             )
             session.add(group)
             session.flush()
@@ -585,7 +613,7 @@ class Store:
                 item_id=item_id, action=action, institution_id=inst, institution_name=name,
                 document=cand.document if cand is not None else document,
                 score=cand.score if cand is not None else None, curator=curator, created_at=now,
-                seconds_spent=_seconds(seconds), undo_group=group.id,
+                seconds_spent=_seconds(seconds), undo_group=group.id, method=method,
             )
             session.add(decision)
             session.flush()
@@ -647,13 +675,13 @@ class Store:
         threshold = float(threshold)
         if preview:
             with self._read() as session:
-                return self._bulk_candidates(session, batch_id, threshold, only)[0]
+                return self._bulk_candidates(session, batch_id, threshold, only, _curator(curator))[0]
         with self._write() as session:
-            chosen, tops = self._bulk_candidates(session, batch_id, threshold, only)
+            curator = _curator(curator)
+            chosen, tops = self._bulk_candidates(session, batch_id, threshold, only, curator)
             if not chosen:
                 return chosen
             now = self.clock()
-            curator = _curator(curator)
             group = UndoGroup(
                 batch_id=batch_id, kind="bulk_accept", curator=curator, created_at=now,
                 description=f"bulk accept of {len(chosen):,} items scoring >= {threshold:g}",
@@ -666,7 +694,7 @@ class Store:
                     {
                         "item_id": c.item_id, "action": "accept", "institution_id": c.institution_id,
                         "institution_name": c.name, "document": tops[c.item_id].document, "score": c.score,
-                        "curator": curator, "created_at": now, "undo_group": group.id,
+                        "curator": curator, "created_at": now, "undo_group": group.id, "method": "bulk",
                     }
                     for c in chosen
                 ],
@@ -674,7 +702,8 @@ class Store:
             return chosen
 
     def _bulk_candidates(
-        self, session: Session, batch_id: int, threshold: float, only: Iterable[tuple[int, str]] | None
+        self, session: Session, batch_id: int, threshold: float, only: Iterable[tuple[int, str]] | None,
+        curator: str | None = None,
     ) -> tuple[list[BulkAccept], dict[int, CandidateRow]]:
         self._batch_row(session, batch_id)
         query = select(Item.id, Item.affiliation).where(
@@ -685,7 +714,7 @@ class Store:
         if wanted is not None:
             ids = {i for i, _ in wanted}
             rows = [r for r in rows if r[0] in ids]
-        current = self._current(session, [r[0] for r in rows], batch_id)
+        current = self._current(session, [r[0] for r in rows], batch_id, curator=curator)
         rows = [r for r in rows if r[0] not in current]
         ids = [r[0] for r in rows]
         tops = {
@@ -716,7 +745,11 @@ class Store:
 
         Each decision is ``(item_id, action, institution_id, institution_name[, document])``;
         name, document and score come from the item's candidates when the institution is one.
+        They are ``curator``'s own: nobody else's decisions on these items change.
         """
+        method = {"bulk_accept": "bulk", "decision": "key"}.get(kind, kind)
+        if method not in METHODS:
+            raise StoreError(f"unknown kind {kind!r}")
         now = self.clock()
         curator = _curator(curator)
         decisions = list(decisions)
@@ -752,7 +785,7 @@ class Store:
                     "institution_name": cand.name if cand is not None else name,
                     "document": cand.document if cand is not None and cand.document else document,
                     "score": cand.score if cand is not None else None,
-                    "curator": curator, "created_at": now, "undo_group": group.id,
+                    "curator": curator, "created_at": now, "undo_group": group.id, "method": method,
                 })
             session.execute(insert(Decision), rows)
             return len(rows)
@@ -763,7 +796,7 @@ class Store:
         """Counts and pace: total, ranked, decided (accept + none), skipped, undecided, by_action,
         rejected, decisions_per_hour (from the recent one-by-one decisions, by ``curator`` when
         given; None until there are two) and eta_seconds for the undecided items."""
-        info = self.batch(batch_id)
+        info = self.batch(batch_id, curator=curator)
         with self._read() as session:
             item_ids = select(Item.id).where(Item.batch_id == batch_id)
             rejected = session.scalar(
@@ -797,10 +830,22 @@ class Store:
             "last_decision_at": times[-1] if times else None,
         }
 
-    def table(self, batch_id: int) -> list[dict[str, Any]]:
+    def resolved(self, batch_id: int, rule: str = "leave_out") -> dict[int, Any]:
+        """item id -> ``team.resolve.ItemLabels``: every curator's label and the label that counts."""
+        from affiliation_curator.team.resolve import resolve_items
+
+        return resolve_items(self.decisions(batch_id), rule)
+
+    def table(self, batch_id: int, rule: str = "leave_out") -> list[dict[str, Any]]:
         """One row per item in input order: affiliation, count, decision, institution, score (the
-        chosen candidate's score when decided), top candidate, curator, time, model, registry."""
+        chosen candidate's score when decided), top candidate, curator, time, model, registry.
+
+        The decision is the item's resolved label (``resolved``): the agreed one, a lead's
+        resolution, or by ``rule`` where curators disagree; provenance columns say who decided how
+        (``curators``, ``methods``: curator:method, ``agreement``: single, agreed, conflict,
+        resolved; ``resolved_by``: single, agreed, resolution, majority)."""
         batch = self.batch(batch_id)
+        labels = self.resolved(batch_id, rule)
         with self._read() as session:
             items = session.execute(
                 select(
@@ -810,7 +855,6 @@ class Store:
                 .where(Item.batch_id == batch_id)
                 .order_by(Item.position)
             ).all()
-            current = self._current(session, [i[0] for i in items], batch_id)
             tops = {
                 item_id: (inst, name, score)
                 for item_id, inst, name, score in session.execute(
@@ -821,7 +865,11 @@ class Store:
             }
         rows = []
         for item_id, position, affiliation, count, model_id, registry_version, ranked in items:
-            d = current.get(item_id)
+            resolved = labels.get(item_id)
+            d = _Chosen(resolved.chosen) if resolved is not None and resolved.chosen is not None else None
+            if d is None and resolved is not None and resolved.status == "undecided":
+                skips = [x for x in resolved.own.values() if x["action"] == "skip"]
+                d = _Chosen(max(skips, key=lambda x: x["id"])) if skips else None
             top = tops.get(item_id)
             rows.append({
                 "batch": batch.name,
@@ -843,6 +891,11 @@ class Store:
                 "registry_name": batch.registry_name,
                 "registry_version": registry_version or batch.registry_version,
                 "ranked": bool(ranked),
+                "curators": "; ".join(resolved.curators) if resolved is not None else "",
+                "methods": "; ".join(f"{c}:{m}" for c, m in resolved.methods().items()) if resolved is not None else "",
+                "agreement": resolved.status if resolved is not None and resolved.status != "undecided" else "",
+                "resolved_by": (resolved.chosen or {}).get("curator", "") if resolved is not None and resolved.source == "resolution" else "",
+                "label_source": resolved.source if resolved is not None else "",
             })
         return rows
 
@@ -893,13 +946,17 @@ class Store:
                     "id": d.id, "batch_id": b, "item_id": d.item_id, "affiliation": aff, "action": d.action,
                     "institution_id": d.institution_id, "institution_name": d.institution_name, "score": d.score,
                     "curator": d.curator, "created_at": d.created_at, "seconds_spent": d.seconds_spent,
-                    "undone_at": d.undone_at,
+                    "undone_at": d.undone_at, "method": d.method or "key", "document": d.document,
                 }
                 for d, aff, b in session.execute(query)
             ]
 
-    def labelled_items(self, batch_ids: Sequence[int] | None = None) -> Iterator[tuple[BatchInfo, list[ItemView]]]:
-        """(batch, items with a current decision or a reject) for each batch: what exports read."""
+    def labelled_items(
+        self, batch_ids: Sequence[int] | None = None, rule: str = "leave_out"
+    ) -> Iterator[tuple[BatchInfo, list[ItemView]]]:
+        """(batch, items with a resolved label or a reject) for each batch: what exports read.
+
+        Each view's decision is the item's resolved label (``resolved``), not anyone's latest."""
         infos = self.batches()
         if batch_ids is not None:
             wanted = set(batch_ids)
@@ -914,6 +971,13 @@ class Store:
                     )
                 )
                 views = self._load_views(session, ids)
+                rejected = self._rejected(session, ids)
+            labels = self.resolved(info.id, rule)
+            for view in views:
+                chosen = labels[view.id].chosen if view.id in labels else None
+                view.decision = _Chosen(chosen).view() if chosen is not None else None
+                accepted = view.decision.institution_id if view.decision and view.decision.action == "accept" else None
+                view.rejected = [i for i in rejected.get(view.id, []) if i != accepted]
             yield info, [v for v in views if v.decision is not None or v.rejected]
 
     def rejections(self, item_ids: Sequence[int]) -> dict[int, list[DecisionView]]:
@@ -937,20 +1001,22 @@ class Store:
             raise StoreError(f"no batch {batch_id}")
         return batch
 
-    def _current(self, session: Session, item_ids: list[int], batch_id: int | None = None) -> dict[int, Decision]:
-        """Current decision per item (latest not undone, rejects aside)."""
+    def _current(
+        self, session: Session, item_ids: list[int], batch_id: int | None = None, curator: str | None = None
+    ) -> dict[int, Decision]:
+        """Current decision per item (latest not undone, rejects aside; ``curator``'s own when given)."""
         out: dict[int, Decision] = {}
         if not item_ids:
             return out
         if batch_id is not None:
-            current = _current_decisions_subquery(batch_id)
+            current = _current_decisions_subquery(batch_id, curator)
             for d in session.scalars(select(Decision).where(Decision.id.in_(select(current.c.decision_id)))):
                 out[d.item_id] = d
             return out
         for chunk in _chunks(item_ids):
             latest = (
                 select(func.max(Decision.id))
-                .where(Decision.item_id.in_(chunk), Decision.undone_at.is_(None), Decision.action != "reject")
+                .where(Decision.item_id.in_(chunk), *_current_conditions(curator))
                 .group_by(Decision.item_id)
             )
             for d in session.scalars(select(Decision).where(Decision.id.in_(latest))):
@@ -994,11 +1060,21 @@ class Store:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _current_decisions_subquery(batch_id: int | None = None):  # noqa: ANN202
-    """SELECT max(decision id) AS decision_id per item: the current decisions (of one batch)."""
-    query = select(func.max(Decision.id).label("decision_id")).where(
-        Decision.undone_at.is_(None), Decision.action != "reject"
-    )
+def _current_conditions(curator: str | None = None) -> list[Any]:
+    """WHERE conditions of current-decision candidates: not undone, not a reject; when ``curator``
+    is given, theirs and not a resolution (a lead's resolution is not their own labelling)."""
+    conditions: list[Any] = [Decision.undone_at.is_(None), Decision.action != "reject"]
+    if curator:
+        conditions += [
+            Decision.curator == _curator(curator),
+            or_(Decision.method.is_(None), Decision.method != "resolution"),
+        ]
+    return conditions
+
+
+def _current_decisions_subquery(batch_id: int | None = None, curator: str | None = None):  # noqa: ANN202
+    """SELECT max(decision id) AS decision_id per item: the current decisions (of one batch, of a curator)."""
+    query = select(func.max(Decision.id).label("decision_id")).where(*_current_conditions(curator))
     if batch_id is not None:
         query = query.join(Item, and_(Item.id == Decision.item_id, Item.batch_id == batch_id))
     return query.group_by(Decision.item_id).subquery()
@@ -1074,6 +1150,28 @@ def _candidate(c: Any) -> Candidate:
         types=list(c.types or []), status=c.status or "active",
         evidence=Evidence(**{k: v for k, v in evidence.items() if k in known}),
     )
+
+
+class _Chosen:
+    """A decision of the log (a dict from ``Store.decisions``) read like a Decision row."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.id = row["id"]
+        self.action = row["action"]
+        self.institution_id = row["institution_id"]
+        self.institution_name = row["institution_name"]
+        self.curator = row["curator"]
+        self.created_at = row["created_at"]
+        self.score = row["score"]
+        self.document = row.get("document")
+        self.seconds_spent = row.get("seconds_spent")
+
+    def view(self) -> DecisionView:
+        return DecisionView(
+            id=self.id, action=self.action, institution_id=self.institution_id, institution_name=self.institution_name,
+            curator=self.curator, at=self.created_at, score=self.score, document=self.document, seconds=self.seconds_spent,
+        )
 
 
 def _decision_view(d: Decision) -> DecisionView:
