@@ -131,3 +131,13 @@ def open_batch(batch_id: int | None) -> None:
     st.session_state[BATCH_KEY] = int(batch_id)
     st.session_state[PENDING_KEY] = int(batch_id)
     st.query_params["batch"] = str(int(batch_id))
+
+
+def page_link(page: str, **kwargs) -> None:  # noqa: ANN003
+    """``st.page_link`` to a page this user may open; nothing for a page their role does not have."""
+    from streamlit.errors import StreamlitPageNotFoundError
+
+    try:
+        st.page_link(page, **kwargs)
+    except StreamlitPageNotFoundError:
+        pass  # with sign-in on, a curator's navigation has no lead pages: no link to them
