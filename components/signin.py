@@ -9,6 +9,8 @@ signed-out visitor gets the sign-in page and nothing else: app.py builds no othe
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from affiliation_curator.errors import CuratorError
@@ -75,8 +77,12 @@ def sign_in_page() -> None:
         st.write("Sign in with your organisation's account.")
         if st.user.is_logged_in:
             st.button("Sign out", on_click=st.logout)
+        elif not _auth_configured():
+            st.error("Sign-in through OpenID Connect is on, but .streamlit/secrets.toml has no [auth] block: "
+                     "whoever runs the server sets it up (README, Team curation).", icon=":material/lock:")
         else:
-            provider = (st.secrets.get("auth", {}) or {}).get("provider_name") if _has_secrets() else None
+            # [auth] with the provider's keys: st.login(); a named [auth.NAME] block: set AFFILIATION_CURATOR_OIDC_PROVIDER
+            provider = os.environ.get("AFFILIATION_CURATOR_OIDC_PROVIDER") or None
             st.button("Sign in", type="primary", icon=":material/login:", on_click=st.login,
                       args=(provider,) if provider else ())
         return
@@ -86,10 +92,10 @@ def sign_in_page() -> None:
         st.form_submit_button("Sign in", type="primary", on_click=_sign_in, args=(mode,))
 
 
-def _has_secrets() -> bool:
+def _auth_configured() -> bool:
     try:
         return "auth" in st.secrets
-    except Exception:  # noqa: BLE001 - no secrets.toml: st.login says so itself
+    except Exception:  # noqa: BLE001 - no secrets.toml at all
         return False
 
 
