@@ -23,13 +23,13 @@ except CuratorError as err:
 # (file, title, icon, section, who may see it); a role's first page is its default.
 LEAD, ANYONE = ("lead",), ("curator", "lead")
 PAGES = [
-    ("pages/match.py", "Match", ":material/upload_file:", "Curate", LEAD),
-    ("pages/review.py", "Review", ":material/fact_check:", "Curate", ANYONE),
-    ("pages/export.py", "Export", ":material/download:", "Curate", ANYONE),
-    ("pages/team.py", "Team", ":material/groups:", "Curate", LEAD),
-    ("pages/registry.py", "Registry", ":material/account_balance:", "Data", LEAD),
-    ("pages/train.py", "Train", ":material/model_training:", "Model", LEAD),
-    ("pages/evaluate.py", "Evaluate", ":material/analytics:", "Model", ANYONE),
+    ("app_pages/match.py", "Match", ":material/upload_file:", "Curate", LEAD),
+    ("app_pages/review.py", "Review", ":material/fact_check:", "Curate", ANYONE),
+    ("app_pages/export.py", "Export", ":material/download:", "Curate", ANYONE),
+    ("app_pages/team.py", "Team", ":material/groups:", "Curate", LEAD),
+    ("app_pages/registry.py", "Registry", ":material/account_balance:", "Data", LEAD),
+    ("app_pages/train.py", "Train", ":material/model_training:", "Model", LEAD),
+    ("app_pages/evaluate.py", "Evaluate", ":material/analytics:", "Model", ANYONE),
 ]
 
 try:  # sign-in (off by default: a one-person tool); a signed-out visitor reaches the sign-in page only

@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from affiliation_curator.store import Store  # noqa: E402
+from affiliation_curator.curation.store import Store  # noqa: E402
 
 CANDIDATES = [f"https://ror.org/0{n}abcde{n}{n}" for n in range(3)]
 

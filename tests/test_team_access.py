@@ -10,7 +10,7 @@ import pytest
 from affiliation_curator.cli import main
 from affiliation_curator.config import Settings
 from affiliation_curator.errors import CuratorError
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 from affiliation_curator.team import sharing
 from affiliation_curator.team.users import (
     AccessError,

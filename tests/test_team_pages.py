@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from affiliation_curator.candidates import MatchResult
-from affiliation_curator.store import Store
+from affiliation_curator.engine.results import MatchResult
+from affiliation_curator.curation.store import Store
 from affiliation_curator.team.users import add_user, update_user
 from tests.apptest_support import navigation_apptest  # noqa: F401 - fixture
 from tests.test_page_review import ETH, EPFL, button, click
@@ -48,7 +48,7 @@ def test_signed_out_visitors_reach_only_the_sign_in_page(team, navigation_apptes
     at.run()
     assert [h.value for h in at.header] == ["Sign in"]
     assert "Known pages: ['Sign in']" in known_pages(at)
-    for page in ("pages/review.py", "pages/team.py", "pages/export.py"):
+    for page in ("app_pages/review.py", "app_pages/team.py", "app_pages/export.py"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(page)
     assert not at.sidebar.text_input  # no name box either
@@ -68,9 +68,9 @@ def test_a_curator_signs_in_decides_as_themselves_and_never_sees_the_team_page(t
     assert [h.value for h in at.header] == ["Review"]  # a curator's first page
     assert any("Signed in as **ann** (curator)" in m.value for m in at.sidebar.markdown)
     pages = known_pages(at)
-    assert "pages/review.py" in pages and "pages/team.py" not in pages and "pages/match.py" not in pages
+    assert "app_pages/review.py" in pages and "app_pages/team.py" not in pages and "app_pages/match.py" not in pages
     with pytest.raises(ValueError):
-        at.switch_page("pages/team.py")
+        at.switch_page("app_pages/team.py")
     click(at, "cand_accept_1")
     (d,) = store.decisions(batch)
     assert (d["curator"], d["institution_id"]) == ("ann", ETH.id)
@@ -90,8 +90,8 @@ def test_a_lead_resolves_a_conflict_with_one_key(team, navigation_apptest):  # n
     at.query_params["batch"] = str(batch)
     at.run()
     sign_in(at, "lea", "lea-password")
-    assert "pages/team.py" in known_pages(at)
-    at.switch_page("pages/team.py").run()
+    assert "app_pages/team.py" in known_pages(at)
+    at.switch_page("app_pages/team.py").run()
     assert not at.exception, at.exception
     assert [h.value for h in at.header] == ["Team"]
     take = [b for b in at.button if (b.key or "").startswith(f"resolve_{first.id}_")]

@@ -8,8 +8,8 @@ import os
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from affiliation_curator.export import MAPPING_COLUMNS, ExportOptions, build_mapping, build_pairs, export_mapping
-from affiliation_curator.store import LATEST_VERSION, Store, current_version, migrate
+from affiliation_curator.curation.export import MAPPING_COLUMNS, ExportOptions, build_mapping, build_pairs, export_mapping
+from affiliation_curator.curation.store import LATEST_VERSION, Store, current_version, migrate
 from affiliation_curator.team.report import agreement_text, batch_agreement, resolve_conflict
 from affiliation_curator.team.users import AccessError, Identity
 from tests.test_store import ETH, HARVARD, MIT, result

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from affiliation_curator.errors import CuratorError
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 from affiliation_curator.team.agreement import PairAgreement, decisions_per_hour, fleiss_kappa, pairwise
 from affiliation_curator.team.resolve import ItemLabels, conflicts, label_of, labels_by_item, resolve_items, status_counts
 from affiliation_curator.team.users import Identity, require_lead

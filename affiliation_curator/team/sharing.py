@@ -27,8 +27,8 @@ from typing import Any
 from sqlalchemy import delete, exists, false, func, insert, or_, select, true
 
 from affiliation_curator.errors import CuratorError
-from affiliation_curator.store import Store
-from affiliation_curator.store.models import BatchSharing, Decision, Item, ItemClaim, ItemCoverage
+from affiliation_curator.curation.store import Store
+from affiliation_curator.curation.store.models import BatchSharing, Decision, Item, ItemClaim, ItemCoverage
 from affiliation_curator.team.users import Identity, clean_name, require_lead
 
 MODES = ("all", "split")

@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 
 from affiliation_curator.config import Settings
 from affiliation_curator.errors import CuratorError
-from affiliation_curator.store import Store
-from affiliation_curator.store.models import ROLES, User
+from affiliation_curator.curation.store import Store
+from affiliation_curator.curation.store.models import ROLES, User
 
 SIGN_IN_MODES = ("off", "users", "oidc")
 MIN_PASSWORD = 8
