@@ -42,8 +42,10 @@ except CuratorError as err:
     st.error(safe_md(str(err), 2000), icon=":material/lock:")
     st.stop()
 if mode != "off" and who is None:
-    st.navigation([st.Page(signin.sign_in_page, title="Sign in", icon=":material/login:", url_path="sign-in")],
-                  position="hidden").run()
+    # every page's address shows the sign-in (a deep link lands there, then on its page once signed in)
+    gate = [st.Page(signin.sign_in_page, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)]
+    gate += [st.Page(signin.sign_in_page, title="Sign in", url_path=Path(p[0]).stem) for p in PAGES]
+    st.navigation(gate, position="hidden").run()
     st.stop()
 role = who.role if who is not None else "lead"  # sign-in off: the one user may do everything
 
