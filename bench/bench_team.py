@@ -1,5 +1,5 @@
 """Four curators deciding as fast as they can for 20 s each, at once, each in its own process,
-through the core API (tests/team_worker.py; tests/test_team_concurrency.py runs 4 s of it):
+through the core API (tests/fixtures/team_worker.py; tests/team/test_team_concurrency.py runs 4 s of it):
 decisions stored, decisions a second, undo steps, errors met by a curator, and the checks
 (every decision stored once and as its curator's, undo only one's own, split coverage).
 
@@ -16,7 +16,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from tests.team_worker import run_team  # noqa: E402
+from tests.fixtures.team_worker import run_team  # noqa: E402
 
 
 def main() -> None:
