@@ -134,3 +134,5 @@ class Decision(Base):
     seconds_spent: Mapped[float | None] = mapped_column(Float, nullable=True)  # migration 2
     undo_group: Mapped[int | None] = mapped_column(ForeignKey("undo_groups.id", ondelete="SET NULL"), nullable=True)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # migration 4: accepted institutions beyond institution_id ([{id, name, document, score}])
+    also_accepted: Mapped[Any] = mapped_column(JSON, nullable=True)
