@@ -19,6 +19,7 @@ from affiliation_curator.errors import CuratorError
 from components import resources, state
 from components.candidate_list import candidate_list
 from components.score_bars import score_bars_spec
+from components.several_banner import accepted_names, other_notes, several_banner
 from components.text import clean, ror_link, safe_md
 from components.errors import guarded
 
@@ -95,8 +96,9 @@ def _advance(batch_id: int, status: str, order: str, item_id: int) -> None:
 
 
 def decide(batch_id: int, status: str, order: str, item_id: int, action: str, cand: Candidate | None = None,
-           institution: Any = None) -> None:
-    """Commit one decision (accept / none / skip / reject) and move on."""
+           institution: Any = None, several: list[Candidate] | None = None) -> None:
+    """Commit one decision (accept / none / skip / reject) and move on; "also" adds a candidate to
+    the accepted ones or takes it out (staying on the item), ``several`` accepts them all."""
     curator = state.curator()
     if not curator:
         _notify("Enter your name in the sidebar first: it is stored with each decision.", "warning")
@@ -109,7 +111,15 @@ def decide(batch_id: int, status: str, order: str, item_id: int, action: str, ca
     store = resources.get_store()
     cur = cursor(batch_id, status, order)
     try:
-        if institution is not None:
+        if action == "also" and cand is not None:
+            _, on = store.toggle_accept(item_id, curator, cand.id, seconds=_seconds(cur, item_id))
+            _notify(f"{'Also accepted' if on else 'Took out'} {clean(cand.name, 80)}", "success")
+            return  # stay on the item: more may follow
+        if several:
+            store.decide(item_id, "accept", curator, several[0].id, seconds=_seconds(cur, item_id),
+                         also=[c.id for c in several[1:]])
+            _notify("Accepted " + " + ".join(clean(c.name, 60) for c in several), "success")
+        elif institution is not None:
             store.decide(
                 item_id, "accept", curator, institution_id=institution.id, seconds=_seconds(cur, item_id),
                 institution_name=institution.name, document=_document(institution),
@@ -268,12 +278,12 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
         head.append(f"seen {item.count:,}×")
     if item.decision is not None:
         d = item.decision
-        what = {"accept": f"accepted {clean(d.institution_name or d.institution_id or '', 60)}",
+        what = {"accept": f"accepted {accepted_names(d)}",
                 "none": "none of these", "skip": "skipped"}[d.action]
         head.append(f"current decision: {what} by {clean(d.curator, 40)}")
     st.caption(safe_md(" · ".join(head)))
     st.code(item.affiliation, language=None, wrap_lines=True)
-    for note in item.notes:
+    for note in other_notes(item.notes):
         st.caption(safe_md(note))
 
     if unranked:
@@ -301,6 +311,8 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
     )
 
     if item.candidates:
+        several_banner(item.candidates, item.accepted_ids, disabled=disabled, key=f"several{item.id}",
+                       on_accept_all=lambda cs: decide(batch_id, status, order, item.id, "accept", several=cs))
         st.vega_lite_chart(score_bars_spec(item.candidates, threshold), width="stretch")
         candidate_list(
             item.candidates,
@@ -308,6 +320,8 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
             on_reject=lambda c: decide(batch_id, status, order, item.id, "reject", c),
             rejected=item.rejected,
             accepted_id=item.decision.institution_id if item.decision and item.decision.action == "accept" else None,
+            accepted_ids=item.accepted_ids,
+            on_also=lambda c: decide(batch_id, status, order, item.id, "also", c),
             threshold=threshold,
             disabled=disabled,
             key=f"cand{item.id}",
