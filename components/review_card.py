@@ -27,6 +27,7 @@ POLL_SECONDS = 1.0
 SEARCH_LIMIT = 8
 FALLBACK_CHARS = 90  # the rest of a long fallback reason is in the caption's tooltip
 CURRENT_KEY = "review_current_item"  # the item on the card as last drawn
+SEVERAL_KEY = "review_several_item"  # the item whose accepted institutions Alt+digit changed on this visit
 FILTERS = {"undecided": "Undecided", "accepted": "Accepted", "none": "None of these", "skipped": "Skipped", "all": "All"}
 ORDERS = {"input": "Input order", "uncertain": "Least confident first"}
 
@@ -113,9 +114,16 @@ def decide(batch_id: int, status: str, order: str, item_id: int, action: str, ca
     try:
         if action == "also" and cand is not None:
             _, on = store.toggle_accept(item_id, curator, cand.id, seconds=_seconds(cur, item_id))
+            st.session_state[SEVERAL_KEY] = item_id
+            cur.pinned = item_id  # stay on it even when it leaves the filtered queue (now accepted)
             _notify(f"{'Also accepted' if on else 'Took out'} {clean(cand.name, 80)}", "success")
             return  # stay on the item: more may follow
-        if several:
+        if action == "accept" and cand is not None and st.session_state.get(SEVERAL_KEY) == item_id:
+            # Alt+digit marked some on this visit: the digit adds its candidate to them and moves on
+            if cand.id not in store.item(item_id).accepted_ids:
+                store.toggle_accept(item_id, curator, cand.id, seconds=_seconds(cur, item_id))
+            _notify("Accepted " + accepted_names(store.item(item_id).decision), "success")
+        elif several:
             store.decide(item_id, "accept", curator, several[0].id, seconds=_seconds(cur, item_id),
                          also=[c.id for c in several[1:]])
             _notify("Accepted " + " + ".join(clean(c.name, 60) for c in several), "success")
@@ -138,6 +146,7 @@ def decide(batch_id: int, status: str, order: str, item_id: int, action: str, ca
         _notify(str(err), "error")
         return
     _set_search(None)
+    st.session_state.pop(SEVERAL_KEY, None)
     _advance(batch_id, status, order, item_id)
 
 
@@ -155,7 +164,10 @@ def undo(batch_id: int, status: str, order: str) -> None:
 
 def move(batch_id: int, status: str, order: str, step: int) -> None:
     cur = cursor(batch_id, status, order)
+    several = cur.pinned is not None and st.session_state.pop(SEVERAL_KEY, None) == cur.pinned
     cur.pinned = None
+    if several and step > 0:
+        return  # the item accepted with Alt+digit left the queue: its place already shows the next one
     cur.pos = max(0, cur.pos + step)
 
 
@@ -272,7 +284,8 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
     if cur.shown_item != item.id:
         cur.shown_item, cur.shown_at = item.id, time.monotonic()
 
-    where = "back after undo" if cur.pinned == item.id else f"{pos + 1:,} of {total:,}"
+    several_visit = st.session_state.get(SEVERAL_KEY) == item.id
+    where = ("accepting several" if several_visit else "back after undo") if cur.pinned == item.id else f"{pos + 1:,} of {total:,}"
     head = [f"Item {where}", f"#{item.position + 1} in the input"]
     if item.count > 1:
         head.append(f"seen {item.count:,}×")
@@ -311,7 +324,7 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
     )
 
     if item.candidates:
-        several_banner(item.candidates, item.accepted_ids, disabled=disabled, key=f"several{item.id}",
+        several_banner(item.candidates, item.accepted_ids, disabled=disabled, key=f"several_accept_all_{item.id}",
                        on_accept_all=lambda cs: decide(batch_id, status, order, item.id, "accept", several=cs))
         st.vega_lite_chart(score_bars_spec(item.candidates, threshold), width="stretch")
         candidate_list(

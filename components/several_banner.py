@@ -46,7 +46,7 @@ def several_banner(
         text_col.text("\n".join(lines))  # plain text: user strings are never markup
         everything = {c.id for _, c in named} <= set(accepted_ids)
         button_col.button(
-            f"Accept all {len(named)}", key=f"{key}_accept_all", shortcut="a", type="primary",
+            f"Accept all {len(named)}", key=key, shortcut="a", type="primary",
             disabled=disabled or everything, width="stretch",
             on_click=on_accept_all, args=([c for _, c in named],),
         )
