@@ -132,3 +132,101 @@ def test_an_inactive_top_without_a_listed_successor_is_bulk_accepted(store: Stor
     store.save_result(item, MatchResult("Gone Institute", [gone], gone.id, "tiny", 0.5))
     assert [b.held for b in store.bulk_accept(batch, 0.5, "ana", preview=True)] == [""]
     assert [b.item_id for b in store.bulk_accept(batch, 0.5, "ana")] == [item]
+
+
+# ----------------------------------------------------------------------------- exports and import
+
+
+def test_pairs_make_every_accepted_institution_a_positive_and_none_a_negative(store: Store):
+    from affiliation_curator.export import ExportOptions, build_mapping, build_pairs
+
+    batch, item = _batch(store)
+    store.decide(item, "accept", "ana", UMCU, also=[UU])
+    labels = {(p.institution_id, p.label, p.kind) for p in build_pairs(store, ExportOptions(batches=[batch])).pairs
+              if p.query == STRING}
+    assert labels == {(UMCU, 1, "positive"), (UU, 1, "positive"), (TUM, 0, "hard")}
+    # before issue 12 the second institution was a label-0 hard negative; a reject of it stays refused too
+    mapping = [r for r in build_mapping(store, ExportOptions(batches=[batch])) if r["affiliation"] == STRING]
+    assert mapping[0]["ror_id"] == f"{UMCU}; {UU}"
+    assert mapping[0]["institution_name"] == "UMC Utrecht; Utrecht University"
+
+
+def test_the_mapping_export_reads_back_through_decisions_import_with_every_id(store: Store, tmp_path):
+    from affiliation_curator.decisions_import import import_decisions, read_known_answers
+    from affiliation_curator.export import ExportOptions, export_mapping
+
+    batch, item = _batch(store)
+    store.decide(item, "accept", "ana", UMCU, also=[UU])
+    export_mapping(store, tmp_path / "mapping.csv", ExportOptions(batches=[batch]))
+    answers = {a.affiliation: a for a in read_known_answers(tmp_path / "mapping.csv")}
+    assert (answers[STRING].ror_id, answers[STRING].other_ids) == (UMCU, [UU])
+    report = import_decisions(store, list(answers.values()), "multi back", "bob")
+    assert report.multi_id_rows == 1 and "each of them was accepted" in " ".join(report.summary())
+    view = next(v for v in store.items(report.batch_id) if v.affiliation == STRING)
+    assert view.accepted_ids == [UMCU, UU]
+
+
+def test_gold_rows_keep_several_ids_and_curated_gold_has_them(store: Store, tmp_path):
+    from affiliation_curator.curated_eval import gold_from_store
+    from affiliation_curator.decisions_import import read_known_answers
+    from affiliation_curator.gold import read_gold
+
+    path = tmp_path / "gold.jsonl"
+    path.write_text(json.dumps({"affiliation": STRING, "ror_ids": [UMCU, "04pp8hn57"]}) + "\n", encoding="utf-8")
+    assert read_gold(path)[0].ror_ids == [UMCU, UU]
+    answer = read_known_answers(path)[0]
+    assert (answer.ror_id, answer.other_ids) == (UMCU, [UU])
+    batch, item = _batch(store)
+    store.decide(item, "accept", "ana", UMCU, also=[UU])
+    rows = {r.affiliation: r.ror_ids for r in gold_from_store(store, [batch])}
+    assert rows[STRING] == [UMCU, UU]
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def test_evaluation_counts_a_top_1_in_any_gold_id_and_reports_set_recall_apart():
+    from affiliation_curator.evaluation import evaluate, set_recall, set_recall_at_k
+
+    gold = [[UMCU, UU], [TUM], [UMCU, UU, TUM]]
+    ranked = [[UU, TUM, UMCU], [TUM], [TUM, "x"]]
+    assert set_recall_at_k(gold, ranked, 1) == pytest.approx((1 / 2 + 1 / 3) / 2)
+    assert set_recall_at_k(gold, ranked, 3) == pytest.approx((1 + 1 / 3) / 2)
+    assert set_recall(gold, [[UU, UMCU], [TUM], [TUM]]) == pytest.approx((1 + 1 / 3) / 2)
+    report = evaluate(gold, ranked, [UU, TUM, TUM], 0.5, ks=(1, 3), suggested=[[UU, UMCU], [TUM], [TUM]])
+    assert report.accuracy_at_1 == 1.0  # UU is one of the two right answers
+    assert report.n_multi == 2 and report.set_recall[3] == pytest.approx(2 / 3)
+    assert report.suggested_set_recall == pytest.approx(2 / 3)
+    assert "rows naming several institutions 2: set recall@1 0.417  set recall@3 0.667  suggested set 0.667" in report.to_text()
+    assert "naming several" not in evaluate([[TUM]], [[TUM]], [TUM], 0.5).to_text()  # none: no line
+
+
+def test_summary_says_none_where_a_figure_is_undefined():
+    from affiliation_curator.curated_eval import EvalRow, EvalRun
+    from affiliation_curator.evaluation import evaluate
+
+    run = EvalRun([EvalRow("TUM", [TUM], [(TUM, "TU Munich", 0.6)]), EvalRow("Nowhere", [], [(UU, "UU", 0.3)])],
+                  "m", 0.5)
+    assert run.summary(0.5)["auto-accept precision"] == 1.0
+    high = run.summary(0.99)  # nothing accepted: precision is undefined, coverage 0
+    assert high["auto-accept precision"] is None and high["coverage"] == 0.0
+    assert run.summary(0.5)["no-match recall"] == 1.0 and run.summary(0.0)["no-match precision"] is None
+    assert "precision n/a" in evaluate([[TUM]], [[TUM]], [None], 0.9).to_text()
+
+
+def test_overlap_warning_names_rows_the_model_was_trained_on():
+    from affiliation_curator.gold import GoldRow, is_test_string, is_validation_string
+    from affiliation_curator.trained_on import overlap_warning
+
+    card = {"training": {"curated": {"batches": ["Week 1"], "validation_share": 0.2},
+                         "gold_files": ["s2aff-train.jsonl"]}}
+    rows = [GoldRow(f"Dept {n}, Utrecht University", [UU], "Week 1") for n in range(40)]
+    trained = sum(not is_validation_string(r.affiliation, 0.2) for r in rows)
+    message = overlap_warning(card, rows, batches=["Week 1", "Week 2"])
+    assert f"{trained} of 40 rows" in message and "Week 1" in message and "run high" in message
+    assert overlap_warning(card, rows, batches=["Week 2"]) == ""
+    gold = [GoldRow(f"Lab {n}, TU Munich", [TUM]) for n in range(40)]
+    train_side = sum(not is_test_string(r.affiliation) for r in gold)
+    assert f"{train_side} of 40" in overlap_warning(card, gold, gold_file="/x/s2aff-train.jsonl")
+    assert overlap_warning(card, gold, gold_file="/x/s2aff-train.jsonl", test_side_only=True) == ""
+    assert overlap_warning({}, gold, gold_file="s2aff-train.jsonl") == ""  # a hub model has no card
