@@ -1,6 +1,6 @@
 """The ranked candidates of one affiliation: accept / reject buttons (keys 1-9), details, evidence, ror.org link.
 
-A string naming several institutions: ``Alt`` + 1-9 (the "+ Also" button) adds a candidate to
+A string naming several institutions: ``Alt`` + 1-9 (the "+" button) adds a candidate to
 the accepted ones, or takes it out again, without leaving the item.
 """
 
@@ -60,9 +60,9 @@ def candidate_list(
         if on_also is None:
             left, middle, right = st.columns([1.3, 8, 1.3], vertical_alignment="center")
         else:
-            left, middle, also, right = st.columns([1.3, 8, 1.3, 1.3], vertical_alignment="center")
+            left, middle, also, right = st.columns([1.3, 7.4, 1.1, 1.5], vertical_alignment="center")
             also.button(
-                "− Also" if is_accepted and len(accepted) > 1 else "+ Also",
+                "−" if is_accepted and len(accepted) > 1 else "+",
                 key=f"{key}_also_{rank}",
                 shortcut=f"Alt+{rank}" if shortcut else None,
                 help="Accept this one too (a string naming several institutions); again takes it out",

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from affiliation_curator.candidates import Candidate
-from components.text import clean
+from components.text import clean, safe_md
 
 NOTE_PREFIX = "names several institutions"  # the engine's note (affiliation_curator.several.note)
 
@@ -39,11 +39,12 @@ def several_banner(
     if not named:
         return
     with st.container(border=True):
-        text_col, button_col = st.columns([8, 2.6], vertical_alignment="center")
-        lines = [f"{rank}. {clean(c.name, 70)} ← “{clean(c.evidence.part, 70)}”" for rank, c in named]
-        text_col.caption("This string names several institutions; accept each that is right "
-                         "(Alt + its number adds or takes out one):")
-        text_col.text("\n".join(lines))  # plain text: user strings are never markup
+        text_col, button_col = st.columns([8, 2], vertical_alignment="center")
+        parts = " · ".join(f"{rank}. {safe_md(clean(c.name, 60))} ← “{safe_md(clean(c.evidence.part, 60))}”"
+                           for rank, c in named)
+        # escaped markdown: the parts are the user's string, the names the registry's; never markup
+        text_col.markdown(f":small[**Names several institutions:** {parts}  \n"
+                          ":gray[accept each that is right: Alt + its number adds (or takes out) one]]")
         everything = {c.id for _, c in named} <= set(accepted_ids)
         button_col.button(
             f"Accept all {len(named)}", key=key, shortcut="a", type="primary",

@@ -230,3 +230,14 @@ def test_overlap_warning_names_rows_the_model_was_trained_on():
     assert f"{train_side} of 40" in overlap_warning(card, gold, gold_file="/x/s2aff-train.jsonl")
     assert overlap_warning(card, gold, gold_file="/x/s2aff-train.jsonl", test_side_only=True) == ""
     assert overlap_warning({}, gold, gold_file="s2aff-train.jsonl") == ""  # a hub model has no card
+
+
+def test_decisions_list_shows_every_accepted_institution(curator_home, capsys):
+    from affiliation_curator.cli import main
+
+    store = Store()
+    batch, item = _batch(store)
+    store.decide(item, "accept", "ana", UMCU, also=[UU])
+    assert main(["decisions", "list", "--batch", "multi"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "accept" in x)
+    assert f"accept {UMCU} UMC Utrecht + {UU} Utrecht University" in line

@@ -76,9 +76,10 @@ def test_alt_digit_adds_and_takes_out_and_the_card_says_so(review):
 
 def test_accept_all_takes_every_institution_the_parts_name(review):
     at, store, batch_id = review
-    texts = " ".join(t.value for t in at.text)
-    assert "University Medical Center Utrecht ← “University Medical Center Utrecht”" in texts
-    assert "Utrecht University ← “Utrecht University”" in texts
+    texts = " ".join(m.value for m in at.markdown)
+    assert "Names several institutions" in texts
+    assert "1. University Medical Center Utrecht ← “University Medical Center Utrecht”" in texts
+    assert "2. Utrecht University ← “Utrecht University”" in texts
     assert not any(NOTE in c.value for c in at.caption)  # the banner replaces the raw note
     click(at, "several_accept_all")
     assert _item(store, batch_id, STRING).accepted_ids == [UMCU.id, UU.id]

@@ -988,7 +988,7 @@ class Store:
                     "id": d.id, "batch_id": b, "item_id": d.item_id, "affiliation": aff, "action": d.action,
                     "institution_id": d.institution_id, "institution_name": d.institution_name, "score": d.score,
                     "curator": d.curator, "created_at": d.created_at, "seconds_spent": d.seconds_spent,
-                    "undone_at": d.undone_at,
+                    "undone_at": d.undone_at, "also": _also_list(d),
                 }
                 for d, aff, b in session.execute(query)
             ]
