@@ -35,10 +35,10 @@ def main() -> None:
     ap.add_argument("--per-file", type=int, default=300)
     args = ap.parse_args()
 
-    from affiliation_curator.commands_match import load_model
-    from affiliation_curator.evaluation import evaluate
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.cli.match import load_model
+    from affiliation_curator.learning.evaluation import evaluate
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.engine.retrieval import Retriever
 
     t0 = time.perf_counter()
     registry = shared_registry()
@@ -95,8 +95,8 @@ def _pairs(results, rows, several_ids: bool) -> tuple[int, int]:
     """Export the multi rows' pairs from a scratch store; (gold ids labelled 0, positives)."""
     import os
 
-    from affiliation_curator.export import ExportOptions, build_pairs
-    from affiliation_curator.store import Store
+    from affiliation_curator.curation.export import ExportOptions, build_pairs
+    from affiliation_curator.curation.store import Store
 
     with tempfile.TemporaryDirectory() as scratch:
         store = Store(f"sqlite:///{os.path.join(scratch, 'bench.db')}")

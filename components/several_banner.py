@@ -8,10 +8,10 @@ from typing import Any
 
 import streamlit as st
 
-from affiliation_curator.candidates import Candidate
+from affiliation_curator.engine.results import Candidate
 from components.text import clean, safe_md
 
-NOTE_PREFIX = "names several institutions"  # the engine's note (affiliation_curator.several.note)
+NOTE_PREFIX = "names several institutions"  # the engine's note (affiliation_curator.engine.several.note)
 
 
 def other_notes(notes: Sequence[str]) -> list[str]:

@@ -9,8 +9,8 @@ import os
 import pytest
 from sqlalchemy import create_engine, text
 
-from affiliation_curator.candidates import Candidate, Evidence, MatchResult
-from affiliation_curator.store import AcceptedInstitution, Store, StoreError, migrate
+from affiliation_curator.engine.results import Candidate, Evidence, MatchResult
+from affiliation_curator.curation.store import AcceptedInstitution, Store, StoreError, migrate
 
 UMCU = "https://ror.org/0575yy874"
 UU = "https://ror.org/04pp8hn57"
@@ -138,7 +138,7 @@ def test_an_inactive_top_without_a_listed_successor_is_bulk_accepted(store: Stor
 
 
 def test_pairs_make_every_accepted_institution_a_positive_and_none_a_negative(store: Store):
-    from affiliation_curator.export import ExportOptions, build_mapping, build_pairs
+    from affiliation_curator.curation.export import ExportOptions, build_mapping, build_pairs
 
     batch, item = _batch(store)
     store.decide(item, "accept", "ana", UMCU, also=[UU])
@@ -152,8 +152,8 @@ def test_pairs_make_every_accepted_institution_a_positive_and_none_a_negative(st
 
 
 def test_the_mapping_export_reads_back_through_decisions_import_with_every_id(store: Store, tmp_path):
-    from affiliation_curator.decisions_import import import_decisions, read_known_answers
-    from affiliation_curator.export import ExportOptions, export_mapping
+    from affiliation_curator.curation.decisions_import import import_decisions, read_known_answers
+    from affiliation_curator.curation.export import ExportOptions, export_mapping
 
     batch, item = _batch(store)
     store.decide(item, "accept", "ana", UMCU, also=[UU])
@@ -167,9 +167,9 @@ def test_the_mapping_export_reads_back_through_decisions_import_with_every_id(st
 
 
 def test_gold_rows_keep_several_ids_and_curated_gold_has_them(store: Store, tmp_path):
-    from affiliation_curator.curated_eval import gold_from_store
-    from affiliation_curator.decisions_import import read_known_answers
-    from affiliation_curator.gold import read_gold
+    from affiliation_curator.learning.curated_eval import gold_from_store
+    from affiliation_curator.curation.decisions_import import read_known_answers
+    from affiliation_curator.curation.gold import read_gold
 
     path = tmp_path / "gold.jsonl"
     path.write_text(json.dumps({"affiliation": STRING, "ror_ids": [UMCU, "04pp8hn57"]}) + "\n", encoding="utf-8")
@@ -186,7 +186,7 @@ def test_gold_rows_keep_several_ids_and_curated_gold_has_them(store: Store, tmp_
 
 
 def test_evaluation_counts_a_top_1_in_any_gold_id_and_reports_set_recall_apart():
-    from affiliation_curator.evaluation import evaluate, set_recall, set_recall_at_k
+    from affiliation_curator.learning.evaluation import evaluate, set_recall, set_recall_at_k
 
     gold = [[UMCU, UU], [TUM], [UMCU, UU, TUM]]
     ranked = [[UU, TUM, UMCU], [TUM], [TUM, "x"]]
@@ -202,8 +202,8 @@ def test_evaluation_counts_a_top_1_in_any_gold_id_and_reports_set_recall_apart()
 
 
 def test_summary_says_none_where_a_figure_is_undefined():
-    from affiliation_curator.curated_eval import EvalRow, EvalRun
-    from affiliation_curator.evaluation import evaluate
+    from affiliation_curator.learning.curated_eval import EvalRow, EvalRun
+    from affiliation_curator.learning.evaluation import evaluate
 
     run = EvalRun([EvalRow("TUM", [TUM], [(TUM, "TU Munich", 0.6)]), EvalRow("Nowhere", [], [(UU, "UU", 0.3)])],
                   "m", 0.5)
@@ -215,8 +215,8 @@ def test_summary_says_none_where_a_figure_is_undefined():
 
 
 def test_overlap_warning_names_rows_the_model_was_trained_on():
-    from affiliation_curator.gold import GoldRow, is_test_string, is_validation_string
-    from affiliation_curator.trained_on import overlap_warning
+    from affiliation_curator.curation.gold import GoldRow, is_test_string, is_validation_string
+    from affiliation_curator.learning.trained_on import overlap_warning
 
     card = {"training": {"curated": {"batches": ["Week 1"], "validation_share": 0.2},
                          "gold_files": ["s2aff-train.jsonl"]}}

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from apptest_support import navigation_apptest  # noqa: F401 - fixture
-from affiliation_curator.candidates import Candidate, Evidence, MatchResult
+from affiliation_curator.engine.results import Candidate, Evidence, MatchResult
 from affiliation_curator.config import Settings
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 from test_page_review import button, click, shown
 
 UMCU = Candidate("https://ror.org/0575yy874", "University Medical Center Utrecht", 0.93, city="Utrecht",
@@ -38,7 +38,7 @@ def review(navigation_apptest):  # noqa: F811
     at = navigation_apptest()
     at.query_params["batch"] = str(batch_id)
     at.run()
-    at.switch_page("pages/review.py").run()
+    at.switch_page("app_pages/review.py").run()
     assert not at.exception, at.exception
     return at, store, batch_id
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from affiliation_curator.several import PartMatch, detect_many, note, string_parts
+from affiliation_curator.engine.several import PartMatch, detect_many, note, string_parts
 from curation_fixtures import demo_institutions  # noqa: F401 - fixture
 
 MIT = "https://ror.org/042nb2s44"
@@ -17,8 +17,8 @@ TUM = "https://ror.org/02kkvpp62"
 
 @pytest.fixture(scope="module")
 def matcher(demo_institutions):  # noqa: F811
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.reranker import LexicalScorer
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.engine.reranker import LexicalScorer
 
     return Matcher(demo_institutions, LexicalScorer())
 

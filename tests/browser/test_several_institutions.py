@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import open_app, wait_idle
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 from test_curation_flow import card_text, press, wait_card
 
 pytestmark = pytest.mark.browser
