@@ -94,3 +94,9 @@ def test_detect_many_searches_each_part_once_and_reuses_whole_string_hits():
     assert [[m.institution_id for m in f] for f in found] == [["umcu", "uu"], ["uu", "umcu"], ["lab", "parent"]]
     assert found[2][1].parent_of == "lab"
     assert len(r.asked) == 1 and sorted(r.asked[0]) == ["University Medical Center Utrecht", "Utrecht University"]
+
+
+def test_the_match_output_marks_unscored_candidates(matcher):
+    line = matcher.match("Technical University of Munich, Germany").to_json()
+    flags = [c.get("scored", True) for c in line["candidates"]]
+    assert flags[0] is True and False in flags and "scored" not in line["candidates"][0]

@@ -101,6 +101,8 @@ class MatchResult:
         """The batch CLI's output line."""
         return {
             "affiliation": self.affiliation,
-            "candidates": [{"id": c.id, "name": c.name, "score": round(c.score, 6)} for c in self.candidates],
+            # "scored": false marks a candidate the engine did not score (its score only keeps its place)
+            "candidates": [{"id": c.id, "name": c.name, "score": round(c.score, 6), **({} if c.scored else {"scored": False})}
+                           for c in self.candidates],
             "match": self.match,
         }
