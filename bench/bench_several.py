@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--per-file", type=int, default=300)
     args = ap.parse_args()
 
-    from affiliation_curator.cli.match import load_model
+    from affiliation_curator.engine.assemble import open_scorer
     from affiliation_curator.learning.evaluation import evaluate
     from affiliation_curator.engine.matcher import Matcher
     from affiliation_curator.engine.retrieval import Retriever
@@ -43,7 +43,7 @@ def main() -> None:
     t0 = time.perf_counter()
     registry = shared_registry()
     retriever = Retriever.for_registry(registry)
-    scorer = load_model(args.model)
+    scorer = open_scorer(args.model)
     out = Tee(f"bench_several_{args.side}_{scorer.model_id.replace('/', '_')[-40:]}")
     out(f"registry {registry.name} ({len(registry):,} institutions); scorer {scorer.model_id}; "
         f"start-up {time.perf_counter() - t0:.0f} s")

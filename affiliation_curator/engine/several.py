@@ -20,13 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from affiliation_curator.text import institution_groups, normalize, parts
+from affiliation_curator.text import STOPWORDS, institution_groups, normalize, parts
 
 STRONG_SCORE = 0.8
 WORD_AGREEMENT = 0.75
 PARENT_SCORE = 0.95
 MAX_PARTS = 8  # parts searched per string
-_STOP = frozenset({"the", "of", "and", "de", "di", "der", "du", "des", "la", "le", "for", "in", "at", "fur", "y", "e"})
+_STOP = STOPWORDS | {"fur"}  # "für" folds to "fur"
 
 
 @dataclass(slots=True, frozen=True)
