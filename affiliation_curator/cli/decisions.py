@@ -145,6 +145,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no decisions")
     for r in rows:
         what = r["action"] + (f" {r['institution_id']} {r['institution_name'] or ''}".rstrip() if r["institution_id"] else "")
+        what += "".join(f" + {a['id']} {a.get('name') or ''}".rstrip() for a in r.get("also") or [])
         undone = "  (undone)" if r["undone_at"] else ""
         print(f"{r['created_at']:%Y-%m-%d %H:%M:%S}  {r['curator']:<16} {what}  <- {r['affiliation'][:80]}{undone}")
     return 0

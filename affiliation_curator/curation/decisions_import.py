@@ -3,7 +3,8 @@
 Two inputs: the gold JSON Lines format (``affiliation``, ``ror_ids``; see ``gold.py``) and a
 CSV with the columns ``affiliation,ror_id`` (an empty ``ror_id`` means no institution is
 right; several ids in one cell may be separated by ``;`` or ``|``). A row with several ids
-accepts the first; the others are noted in the report.
+(a string naming several institutions) accepts every one of them, as the mapping export writes
+them.
 
 Other column names are named with ``affiliation_column`` / ``id_column``, or found: an OpenRefine
 project reconciled against ``serve`` and exported as CSV has the original column under its
@@ -34,7 +35,7 @@ from affiliation_curator.engine.documents import document_text
 from affiliation_curator.institution import normalize_ror_id
 from affiliation_curator.curation.intake import IntakeResult, clean, decode
 from affiliation_curator.curation.ranking_jobs import rank_batch
-from affiliation_curator.curation.store import Store, affiliation_hash
+from affiliation_curator.curation.store import AcceptedInstitution, Store, affiliation_hash
 
 if TYPE_CHECKING:
     from affiliation_curator.engine.matcher import Matcher
@@ -86,7 +87,7 @@ class ImportReport:
                 f"accepted strings ({self.answer_on_top:,} first)"
             )
         if self.multi_id_rows:
-            lines.append(f"{self.multi_id_rows:,} rows named several institutions: the first was accepted")
+            lines.append(f"{self.multi_id_rows:,} rows named several institutions: each of them was accepted")
         if self.conflicts:
             lines.append(f"{self.conflicts:,} strings appeared with different answers: the first answer was kept")
         if self.duplicates:
@@ -261,8 +262,15 @@ def import_decisions(
             missing.append(inst_id)
         if inst is not None:
             inst_id = inst.id  # the registry's spelling of the id
+        also = []
+        for other in answer.other_ids:
+            extra = registry.get(other) if registry is not None else None
+            if registry is not None and extra is None and other not in missing:
+                missing.append(other)
+            also.append(AcceptedInstitution(extra.id if extra else other, extra.name if extra else None,
+                                            document_text(extra) if extra and document_text else None))
         decisions.append(
-            (view.id, "accept", inst_id, inst.name if inst else None, document_text(inst) if inst else None)
+            (view.id, "accept", inst_id, inst.name if inst else None, document_text(inst) if inst else None, also)
         )
         report.accepted += 1
     report.not_in_registry = missing
@@ -294,7 +302,7 @@ def _fold(answers: list[KnownAnswer]) -> tuple[IntakeResult, dict[str, KnownAnsw
         if h in by_hash:
             first = kept[by_hash[h]]
             stats["duplicates"] += 1
-            stats["conflicts"] += first.ror_id != answer.ror_id
+            stats["conflicts"] += {first.ror_id, *first.other_ids} != {answer.ror_id, *answer.other_ids}
             intake.counts[by_hash[h]] += 1
             continue
         by_hash[h] = text

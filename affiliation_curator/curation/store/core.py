@@ -66,6 +66,19 @@ def _now() -> datetime:
 
 
 @dataclass(slots=True)
+class AcceptedInstitution:
+    """One institution of an accept beyond the first (a string naming several institutions)."""
+
+    id: str
+    name: str | None = None
+    document: str | None = None
+    score: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "document": self.document, "score": self.score}
+
+
+@dataclass(slots=True)
 class DecisionView:
     """A decision as the pages show it."""
 
@@ -78,6 +91,20 @@ class DecisionView:
     score: float | None = None
     document: str | None = None
     seconds: float | None = None
+    also: list[AcceptedInstitution] = field(default_factory=list)  # accepted beyond institution_id
+
+    @property
+    def institution_ids(self) -> list[str]:
+        """Every accepted institution id, the first one first (empty unless an accept)."""
+        if self.action != "accept" or not self.institution_id:
+            return []
+        return [self.institution_id, *(a.id for a in self.also if a.id != self.institution_id)]
+
+    @property
+    def institution_names(self) -> list[str]:
+        if self.action != "accept" or not self.institution_id:
+            return []
+        return [self.institution_name or self.institution_id, *(a.name or a.id for a in self.also)]
 
 
 @dataclass(slots=True)
@@ -111,6 +138,11 @@ class ItemView:
         if self.top_score is None:
             return 0.0
         return self.top_score - (self.second_score or 0.0)
+
+    @property
+    def accepted_ids(self) -> list[str]:
+        """The institutions the current decision accepts (several for a multi-institution string)."""
+        return self.decision.institution_ids if self.decision is not None else []
 
     @property
     def status(self) -> str:
@@ -162,13 +194,15 @@ class BatchInfo:
 
 
 class BulkAccept(NamedTuple):
-    """An item that a bulk accept takes (or would take) with its top candidate."""
+    """An item that a bulk accept takes (or would take) with its top candidate. ``held``: why a
+    bulk accept leaves it for a curator although it scores high enough (only in a preview)."""
 
     item_id: int
     affiliation: str
     institution_id: str
     name: str
     score: float
+    held: str = ""
 
 
 @dataclass(slots=True)
@@ -564,6 +598,7 @@ class Store:
         institution_name: str | None = None,
         document: str | None = None,
         method: str = "key",
+        also: Sequence[str | AcceptedInstitution] = (),
     ) -> int:
         """Record a decision; returns its id.
 
@@ -573,6 +608,7 @@ class Store:
         item. A new accept/none/skip supersedes the same curator's current decision (never
         another curator's); each call is one undo step. ``method``: how it was made (key,
         search, bulk, import, resolution: a lead's resolution of a conflict).
+        ``also`` (accept only): further institutions the string names, accepted with the first.
         """
         action = (action or "").strip().lower()
         if action not in ACTIONS:
@@ -597,11 +633,12 @@ class Store:
                 ).first()
             if action == "reject":
                 current = self._current(session, [item_id], curator=curator).get(item_id)
-                if current is not None and current.action == "accept" and current.institution_id == inst:
-                    raise StoreError("this institution is the accepted match; undo the accept or decide again first")
+                if current is not None and inst in _accepted_ids(current):
+                    raise StoreError("this institution is an accepted match; undo the accept or decide again first")
             name = cand.name if cand is not None else institution_name
-            summary = {"accept": f"accept {name or inst}", "none": "none of these", "skip": "skip",
-                       "reject": f"reject {name or inst}"}[action]
+            extra = _also_entries(session, item_id, inst, also) if action == "accept" else []
+            summary = {"accept": f"accept {name or inst}" + (f" and {len(extra)} more" if extra else ""),
+                       "none": "none of these", "skip": "skip", "reject": f"reject {name or inst}"}[action]
             group = UndoGroup(
                 batch_id=item.batch_id, kind="resolution" if method == "resolution" else "decision",
                 curator=curator, created_at=now,
@@ -613,11 +650,54 @@ class Store:
                 item_id=item_id, action=action, institution_id=inst, institution_name=name,
                 document=cand.document if cand is not None else document,
                 score=cand.score if cand is not None else None, curator=curator, created_at=now,
-                seconds_spent=_seconds(seconds), undo_group=group.id, method=method,
+                seconds_spent=_seconds(seconds), undo_group=group.id, method=method, also_accepted=extra or None,
             )
             session.add(decision)
             session.flush()
             return decision.id
+
+    def toggle_accept(
+        self,
+        item_id: int,
+        curator: str,
+        institution_id: str,
+        seconds: float | None = None,
+        *,
+        institution_name: str | None = None,
+        document: str | None = None,
+    ) -> tuple[int, bool]:
+        """Add an institution to the item's accepted ones, or take it out when it is one already
+        (a string naming several institutions; the Review card's Alt+digit). Without a current
+        accept this is a plain accept. Returns (decision id, whether it is accepted now); one undo
+        step, like ``decide``. Taking out the only accepted institution is refused: choose
+        "none of these" or undo instead."""
+        inst = _norm_id(institution_id) if institution_id else None
+        if not inst:
+            raise StoreError("accept needs an institution id")
+        with self._read() as session:
+            current = self._current(session, [item_id]).get(item_id)
+            accepted = _accepted_ids(current) if current is not None else []
+            kept = [a for a in (current.also_accepted or []) if isinstance(a, dict)] if current is not None else []
+            first = (current.institution_id, current.institution_name, current.document) if current is not None else None
+        if not accepted:
+            return self.decide(item_id, "accept", curator, inst, seconds,
+                               institution_name=institution_name, document=document), True
+        if inst in accepted:
+            if len(accepted) == 1:
+                raise StoreError("this is the only accepted institution; choose None of these or undo instead")
+            rest = [a for a in accepted if a != inst]
+            entries = {a["id"]: a for a in kept}
+            if first and first[0] != inst:
+                entries[first[0]] = {"id": first[0], "name": first[1], "document": first[2]}
+            head = entries[rest[0]]
+            also = [AcceptedInstitution(a, entries[a].get("name"), entries[a].get("document")) for a in rest[1:]]
+            return self.decide(item_id, "accept", curator, head["id"], seconds, institution_name=head.get("name"),
+                               document=head.get("document"), also=also), False
+        assert first is not None
+        also = [AcceptedInstitution(a["id"], a.get("name"), a.get("document")) for a in kept]
+        also.append(AcceptedInstitution(inst, institution_name, document))
+        return self.decide(item_id, "accept", curator, first[0], seconds, institution_name=first[1],
+                           document=first[2], also=also), True
 
     def undo(self, batch_id: int, curator: str | None = None) -> UndoResult | None:
         """Take back the last undo group of a batch (by ``curator`` when given); None when nothing is left."""
@@ -667,8 +747,10 @@ class Store:
     ) -> list[BulkAccept]:
         """Accept the top candidate of every undecided ranked item scoring >= ``threshold``.
 
-        Items whose top candidate a curator rejected are left alone. ``preview=True`` only
-        lists them (a read; nothing is locked). ``only``: (item_id, institution_id) pairs
+        Items whose top candidate a curator rejected are left alone, and so are items whose top
+        candidate is an inactive or withdrawn record whose active successor is among the
+        candidates: a preview lists those with ``held`` saying why, the accept never takes them.
+        ``preview=True`` only lists them (a read; nothing is locked). ``only``: (item_id, institution_id) pairs
         from an earlier preview; just those that still qualify are accepted, checked in the
         same transaction as the write. All accepts form one undo group.
         """
@@ -679,6 +761,7 @@ class Store:
         with self._write() as session:
             curator = _curator(curator)
             chosen, tops = self._bulk_candidates(session, batch_id, threshold, only, curator)
+            chosen = [c for c in chosen if not c.held]
             if not chosen:
                 return chosen
             now = self.clock()
@@ -723,6 +806,11 @@ class Store:
             for c in session.scalars(select(CandidateRow).where(CandidateRow.item_id.in_(chunk), CandidateRow.rank == 1))
         }
         rejected = self._rejected(session, ids)
+        retired = [i for i, top in tops.items() if (top.status or "active") != "active"]
+        others: dict[int, list[CandidateRow]] = defaultdict(list)
+        for chunk in _chunks(retired):
+            for c in session.scalars(select(CandidateRow).where(CandidateRow.item_id.in_(chunk), CandidateRow.rank > 1)):
+                others[c.item_id].append(c)
         chosen = []
         for item_id, affiliation in rows:
             top = tops.get(item_id)
@@ -730,7 +818,8 @@ class Store:
                 continue
             if wanted is not None and (item_id, top.institution_id) not in wanted:
                 continue
-            chosen.append(BulkAccept(item_id, affiliation, top.institution_id, top.name, top.score))
+            held = _successor_listed(top, others.get(item_id, []))
+            chosen.append(BulkAccept(item_id, affiliation, top.institution_id, top.name, top.score, held))
         return chosen, tops
 
     def record_decisions(
@@ -743,8 +832,9 @@ class Store:
     ) -> int:
         """Record many decisions as one undo group (an import: one undo step takes it all back).
 
-        Each decision is ``(item_id, action, institution_id, institution_name[, document])``;
-        name, document and score come from the item's candidates when the institution is one.
+        Each decision is ``(item_id, action, institution_id, institution_name[, document[, also]])``
+        (``also``: further accepted institutions, ids or ``AcceptedInstitution``); name, document
+        and score come from the item's candidates when the institution is one.
         They are ``curator``'s own: nobody else's decisions on these items change.
         """
         method = {"bulk_accept": "bulk", "decision": "key"}.get(kind, kind)
@@ -774,6 +864,7 @@ class Store:
             rows = []
             for item_id, action, inst, name, *rest in decisions:
                 document = rest[0] if rest else None
+                also = rest[1] if len(rest) > 1 else ()
                 if action not in ACTIONS:
                     raise StoreError(f"unknown action {action!r}")
                 inst = _norm_id(inst) if inst else None
@@ -786,6 +877,8 @@ class Store:
                     "document": cand.document if cand is not None and cand.document else document,
                     "score": cand.score if cand is not None else None,
                     "curator": curator, "created_at": now, "undo_group": group.id, "method": method,
+                    "also_accepted": _also_rows(also, inst, lambda i, _item=item_id: cands.get((_item, i)))
+                    if action == "accept" and also else None,
                 })
             session.execute(insert(Decision), rows)
             return len(rows)
@@ -880,6 +973,8 @@ class Store:
                 "decision": d.action if d else "",
                 "institution_id": d.institution_id or "" if d else "",
                 "institution_name": d.institution_name or "" if d else "",
+                "institution_ids": _accepted_ids(d) if d else [],
+                "institution_names": _accepted_names(d) if d else [],
                 "score": d.score if d and d.institution_id else None,
                 "top_id": top[0] if top else "",
                 "top_name": top[1] if top else "",
@@ -946,7 +1041,7 @@ class Store:
                     "id": d.id, "batch_id": b, "item_id": d.item_id, "affiliation": aff, "action": d.action,
                     "institution_id": d.institution_id, "institution_name": d.institution_name, "score": d.score,
                     "curator": d.curator, "created_at": d.created_at, "seconds_spent": d.seconds_spent,
-                    "undone_at": d.undone_at, "method": d.method or "key", "document": d.document,
+                    "undone_at": d.undone_at, "method": d.method or "key", "document": d.document, "also": _also_list(d),
                 }
                 for d, aff, b in session.execute(query)
             ]
@@ -1051,8 +1146,8 @@ class Store:
             view.candidates = cands.get(r.id, [])
             d = current.get(r.id)
             view.decision = _decision_view(d) if d is not None else None
-            accepted = d.institution_id if d is not None and d.action == "accept" else None
-            view.rejected = [i for i in rejected.get(r.id, []) if i != accepted]
+            accepted = set(_accepted_ids(d)) if d is not None else set()
+            view.rejected = [i for i in rejected.get(r.id, []) if i not in accepted]
             views.append(view)
         return views
 
@@ -1178,7 +1273,79 @@ def _decision_view(d: Decision) -> DecisionView:
     return DecisionView(
         id=d.id, action=d.action, institution_id=d.institution_id, institution_name=d.institution_name,
         curator=d.curator, at=d.created_at, score=d.score, document=d.document, seconds=d.seconds_spent,
+        also=[AcceptedInstitution(str(a["id"]), a.get("name"), a.get("document"), a.get("score"))
+              for a in _also_list(d) if a.get("id")],
     )
+
+
+def _also_list(d: Decision) -> list[dict[str, Any]]:
+    raw = getattr(d, "also_accepted", None)
+    return [a for a in raw if isinstance(a, dict)] if isinstance(raw, list) else []
+
+
+def _accepted_ids(d: Decision | None) -> list[str]:
+    """Every institution a decision accepts, its first one first ([] unless an accept)."""
+    if d is None or d.action != "accept" or not d.institution_id:
+        return []
+    out = [d.institution_id]
+    for a in _also_list(d):
+        if a.get("id") and a["id"] not in out:
+            out.append(str(a["id"]))
+    return out
+
+
+def _accepted_names(d: Decision | None) -> list[str]:
+    if d is None or d.action != "accept" or not d.institution_id:
+        return []
+    return [d.institution_name or d.institution_id, *(a.get("name") or a["id"] for a in _also_list(d) if a.get("id"))]
+
+
+def _also_rows(also: Iterable[Any], first: str | None, candidate: Callable[[str], Any]) -> list[dict[str, Any]] | None:
+    """The JSON of ``decisions.also_accepted``: ids (or AcceptedInstitution) beyond the first,
+    named from the item's candidates where they are among them; None when there are none."""
+    out: list[dict[str, Any]] = []
+    seen = {first}
+    for a in also or ():
+        entry = a if isinstance(a, AcceptedInstitution) else AcceptedInstitution(str(a))
+        inst = _norm_id(entry.id) if entry.id else None
+        if not inst or inst in seen:
+            continue
+        seen.add(inst)
+        cand = candidate(inst)
+        out.append({
+            "id": inst,
+            "name": cand.name if cand is not None else entry.name,
+            "document": cand.document if cand is not None and cand.document else entry.document,
+            "score": cand.score if cand is not None else entry.score,
+        })
+    return out or None
+
+
+def _also_entries(session: Session, item_id: int, first: str | None, also: Sequence[Any]) -> list[dict[str, Any]]:
+    if not also:
+        return []
+    cands = {c.institution_id: c for c in session.scalars(select(CandidateRow).where(CandidateRow.item_id == item_id))}
+    return _also_rows(also, first, cands.get) or []
+
+
+_SUCCEEDED = re.compile(r"succeeded by candidate (\d+)")
+
+
+def _successor_listed(top: CandidateRow, others: Sequence[CandidateRow]) -> str:
+    """Why a bulk accept must not take this inactive/withdrawn top candidate: its active successor
+    is among the item's candidates (named by the relation evidence or the status note); "" else."""
+    if (top.status or "active") == "active":
+        return ""
+    evidence = top.evidence if isinstance(top.evidence, dict) else {}
+    ranks = {int(m) for r in evidence.get("relations") or [] for m in _SUCCEEDED.findall(str(r))}
+    note = str(evidence.get("status_note") or "")
+    for c in sorted(others, key=lambda c: c.rank):
+        if (c.status or "active") != "active":
+            continue
+        bare = c.institution_id.rsplit("/", 1)[-1]
+        if c.rank in ranks or (bare and bare in note):
+            return f"{top.status} record; its active successor {c.name} is candidate {c.rank}"
+    return ""
 
 
 def _norm_id(value: str) -> str:

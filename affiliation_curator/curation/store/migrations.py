@@ -199,11 +199,19 @@ def _team(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_item_coverage_batch ON item_coverage (batch_id)"))
 
 
+def _also_accepted(conn: Connection) -> None:
+    """Version 5: an accept may name several institutions (a string naming two of them): the
+    ones beyond ``institution_id``, as a JSON list of {id, name, document, score}. Every existing
+    decision is kept as it is (NULL: one institution, as before)."""
+    conn.execute(text("ALTER TABLE decisions ADD COLUMN also_accepted JSON"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "baseline: batches, items, candidates, undo groups, decisions", _baseline),
     Migration(2, "decisions.seconds_spent", _seconds_spent),
     Migration(3, "indexes for the review queue and undo", _indexes),
     Migration(4, "team curation: decisions.method, users, batch sharing, coverage, claims", _team),
+    Migration(5, "decisions.also_accepted: several accepted institutions per item", _also_accepted),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -137,6 +137,8 @@ class Decision(Base):
     undo_group: Mapped[int | None] = mapped_column(ForeignKey("undo_groups.id", ondelete="SET NULL"), nullable=True)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     method: Mapped[str | None] = mapped_column(String(20), nullable=True)  # migration 4: METHODS
+    # migration 5: accepted institutions beyond institution_id ([{id, name, document, score}])
+    also_accepted: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
 class User(Base):
