@@ -11,8 +11,7 @@ from affiliation_curator.curation.ranking_jobs import RankingJobs
 
 if TYPE_CHECKING:
     from affiliation_curator.engine.matcher import Matcher
-    from affiliation_curator.registry import RegistryCatalog
-    from affiliation_curator.registry import Registry
+    from affiliation_curator.registry import Registry, RegistryCatalog
 
 # model setting ("" = the default model) -> the newest engine built for it; read live, since an engine
 # whose model fails while scoring replaces its scorer (matching.Matcher._fall_back)

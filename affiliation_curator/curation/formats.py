@@ -169,6 +169,12 @@ WRITERS: dict[str, Writer] = {w.suffix: w for w in (CsvWriter(), JsonlWriter(), 
 READERS: dict[str, Writer] = {**WRITERS, ".tsv": TsvWriter()}
 
 
+def suffixes_text() -> str:
+    """The file endings exports can write, for messages: ".csv, .jsonl or .parquet"."""
+    *first, last = WRITERS
+    return f"{', '.join(first)} or {last}" if first else last
+
+
 def writer_for(name: str | Path) -> Writer:
     """The writer for a file name or a format name (csv, jsonl, parquet)."""
     text = str(name).strip().lower()

@@ -68,6 +68,7 @@ def test_a_confident_string_is_not_reranked_and_keeps_its_first_stage_order(regi
     assert [c.id for c in skipped.candidates] == [c.institution_id for c in found][: len(skipped.candidates)]
     assert skipped.candidates[0].score == pytest.approx(clear)  # the retrieval score stands
     assert skipped.match == TUM  # clear >= the scorer's threshold 0.5
+    assert all(c.evidence.scored for c in skipped.candidates)  # the retrieval scores are scores of their own
     # the same string without the cascade is reranked as before
     plain = FakeScorer({"Technical": 0.9})
     Matcher(registry, plain, retriever=retriever, cascade="off").match(CLEAR)
