@@ -38,13 +38,17 @@ def candidate_list(
     disabled: bool = False,
     key: str = "cand",
 ) -> None:
-    """One row per candidate, best first. Keys 1-9 accept, Shift+1-9 reject."""
+    """One row per candidate, best first. Keys 1-9 accept, Shift+1-9 reject.
+
+    Each row is the name and score, then one small line of place, type, status and evidence;
+    the rows sit close together, so the first three fit the first screen below the string."""
     rejected_ids = set(rejected)
+    rows = st.container(gap="xsmall")
     for rank, cand in enumerate(candidates, 1):
         shortcut = str(rank) if rank <= MAX_SHORTCUTS else None
         is_accepted = cand.id == accepted_id
         is_rejected = cand.id in rejected_ids
-        left, middle, right = st.columns([1.3, 8, 1.3], vertical_alignment="center")
+        left, middle, right = rows.columns([1.3, 7.6, 1.7], vertical_alignment="center")
         left.button(
             "Accepted" if is_accepted else "Accept",
             key=f"{key}_accept_{rank}",
@@ -66,7 +70,7 @@ def candidate_list(
                 name += f" · id {safe_md(cand.id, 60)}"
             details = details_line(cand)
             evidence = evidence_line(cand)
-            small = f"{details}  \n{evidence}" if evidence else details
+            small = f"{details} · {evidence}" if evidence else details
             # One markdown element per candidate (each element costs the browser a markdown parse).
             st.markdown(f"{name}  \n:small[:gray[{small}]]")
         right.button(
