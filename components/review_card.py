@@ -196,13 +196,13 @@ def _action_bar(batch_id: int, status: str, order: str, item: Any | None, disabl
                on_click=decide, args=(batch_id, status, order, item.id if item else 0, "skip"))
     bar.button("Undo", key="act_undo", shortcut="u", disabled=disabled,
                on_click=undo, args=(batch_id, status, order))
-    bar.button("Previous", key="act_prev", shortcut="Left", disabled=disabled,
+    bar.button("Prev", key="act_prev", shortcut="Left", disabled=disabled,
                on_click=move, args=(batch_id, status, order, -1))
     bar.button("Next", key="act_next", shortcut="Right", disabled=disabled,
                on_click=move, args=(batch_id, status, order, 1))
     if item is not None:
-        bar.button("", key=f"search_open_{item.id}", shortcut="f", icon=":material/search:",
-                   help="Search the registry for another institution", on_click=_open_search, args=(item.id,))
+        bar.button("Search", key=f"search_open_{item.id}", shortcut="f", help="Search the registry for another institution",
+                   on_click=_open_search, args=(item.id,))
 
 
 SEARCH_OPEN_KEY = "registry_search_item"  # the item whose registry search is open
@@ -297,7 +297,7 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
                help=f"Fallback: {fallback}" if fallback and len(fallback) > FALLBACK_CHARS else None)
     # The string with the decision keys under it, its score bars beside it: the candidates
     # start within the first screen.
-    text_col, bars_col = st.columns([7, 4], gap="small") if ranked_with_candidates else (st.container(), None)
+    text_col, bars_col = st.columns([2, 1], gap="small") if ranked_with_candidates else (st.container(), None)
     with text_col:
         st.code(item.affiliation, language=None, wrap_lines=True)
         for note in item.notes:

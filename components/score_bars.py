@@ -46,7 +46,7 @@ def _chart(rows: list[dict[str, Any]]) -> alt.LayerChart:
         "label:N",
         sort=alt.EncodingSortField("rank", op="min", order="ascending"),  # min: layers share the y domain
         title=None,
-        axis=alt.Axis(labelLimit=130, labelFontSize=11, labelOverlap=False),
+        axis=alt.Axis(labelLimit=125, labelFontSize=11, labelOverlap=False),
     )
     x = alt.X(
         "score:Q",
