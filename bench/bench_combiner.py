@@ -1,4 +1,4 @@
-"""The learned second stage (affiliation_curator/combiner.py): error analysis, cross-validation, fitting.
+"""The learned second stage (affiliation_curator/engine/combiner.py): error analysis, cross-validation, fitting.
 
     python bench/bench_combiner.py --dump   [--model M] [--side train]   # retrieve + rerank once, cache
     python bench/bench_combiner.py --errors [--model M]                  # categorise today's acc@1 errors
@@ -46,8 +46,8 @@ def ce_trained_strings(max_rows: int, seed: int) -> set[str]:
     """The gold strings training.gold_pairs sampled for the cross-encoder (same rows, same seed)."""
     import random
 
-    from affiliation_curator.gold import read_gold, split
-    from affiliation_curator.training import CALIBRATION_SHARE, _heldout_key
+    from affiliation_curator.curation.gold import read_gold, split
+    from affiliation_curator.learning.trainer import CALIBRATION_SHARE, _heldout_key
     from _common import SHARED, GOLD_FILES
 
     by_id = {inst.id for inst in shared_registry()}
@@ -63,9 +63,9 @@ def ce_trained_strings(max_rows: int, seed: int) -> set[str]:
 
 
 def load_setup(args):
-    from affiliation_curator.commands_match import load_model
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.cli.match import load_model
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.engine.retrieval import Retriever
 
     registry = shared_registry()
     retriever = Retriever.for_registry(registry)
@@ -76,7 +76,7 @@ def load_setup(args):
 
 
 def select_rows(side: str, lexical: bool, per_file: int | None, args=None):
-    from affiliation_curator.training import CALIBRATION_SHARE, _heldout_key
+    from affiliation_curator.learning.trainer import CALIBRATION_SHARE, _heldout_key
 
     rows = gold_rows(side, per_file if lexical else None)
     if not lexical and side == "train":  # only strings the cross-encoder never trained on
@@ -132,7 +132,7 @@ def load_dump(args):
 
 
 def build_lists(data, registry, use_rerank: bool):
-    from affiliation_curator.combiner import LabelledList, candidate_features, country_sizes
+    from affiliation_curator.engine.combiner import LabelledList, candidate_features, country_sizes
 
     by_id = {inst.id: inst for inst in registry}
     sizes = country_sizes(registry)
@@ -162,7 +162,7 @@ def baseline_scores(data, weight: float, lexical: bool):
 
 def summarise(out, label, data, scores, threshold=None):
     """acc@1 / recall@5 / no-match F1 per source (ties keep retrieval order), with a calibrated threshold."""
-    from affiliation_curator.calibration import Outcome, calibrate_threshold, metrics_at
+    from affiliation_curator.engine.calibration import Outcome, calibrate_threshold, metrics_at
 
     outcomes = []
     per = defaultdict(list)
@@ -206,7 +206,7 @@ def model_created(model_id: str) -> str | None:
 
 def fit_base(args, out, exclude: set[str]):
     """The lexical combiner fitted on the lexical dump's rows other than ``exclude`` (for stacking)."""
-    from affiliation_curator import combiner as cb
+    from affiliation_curator.engine import combiner as cb
 
     class Lex:
         model = None
@@ -224,14 +224,14 @@ def fit_base(args, out, exclude: set[str]):
 
 
 def stacked(lists, base):
-    from affiliation_curator import combiner as cb
+    from affiliation_curator.engine import combiner as cb
 
     return [cb.LabelledList(np.hstack([ll.x, base.predict(cb.without_rerank(ll.x))[:, None]]) if len(ll.x) else
                             np.zeros((0, ll.x.shape[1] + 1)), ll.y, ll.source, ll.no_match) for ll in lists]
 
 
 def do_cv(args, out):
-    from affiliation_curator import combiner as cb
+    from affiliation_curator.engine import combiner as cb
 
     data = load_dump(args)
     registry = shared_registry()
@@ -256,7 +256,7 @@ def do_cv(args, out):
 def do_fit(args, out):
     from pathlib import Path
 
-    from affiliation_curator import combiner as cb
+    from affiliation_curator.engine import combiner as cb
 
     data = load_dump(args)
     registry = shared_registry()

@@ -63,9 +63,9 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=12, help="examples printed per category")
     args = ap.parse_args()
 
-    from affiliation_curator.commands_match import load_model
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.cli.match import load_model
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.engine.retrieval import Retriever
 
     registry = shared_registry()
     by_id = {inst.id: inst for inst in registry}

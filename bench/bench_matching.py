@@ -6,7 +6,7 @@
     python bench/bench_matching.py --combiner none ...                     # without the learned combiner
 
 The Matcher uses the second-stage combiner stored for its scorer when there is one
-(affiliation_curator/combiner.py; fitted by bench/bench_combiner.py); the first line says which.
+(affiliation_curator/engine/combiner.py; fitted by bench/bench_combiner.py); the first line says which.
 
 Reports, on scorable gold rows (all gold ids in the shared registry, plus "no match" rows):
 retrieval recall@20 (first stage), accuracy@1 and recall@k after reranking, no-match
@@ -44,10 +44,10 @@ def main() -> None:
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    from affiliation_curator.commands_match import load_model
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.reranker import load_scorer
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.cli.match import load_model
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.engine.reranker import load_scorer
+    from affiliation_curator.engine.retrieval import Retriever
 
     registry = shared_registry()
     retriever = Retriever.for_registry(registry)
@@ -83,7 +83,7 @@ def main() -> None:
     if args.combiner == "none":
         combiner = False
     elif args.combiner:
-        from affiliation_curator.combiner import Combiner
+        from affiliation_curator.engine.combiner import Combiner
 
         combiner = Combiner.load(args.combiner)
         if combiner is None:
@@ -113,7 +113,7 @@ def main() -> None:
         out.save()
         return
 
-    from affiliation_curator.evaluation import evaluate
+    from affiliation_curator.learning.evaluation import evaluate
 
     reranked = sum(len(matcher._to_rerank(f)) for f in first) / max(1, len(first))
     out(f"retrieval weight in the score: {getattr(matcher, 'retrieval_weight', 0.0)}")
@@ -167,7 +167,7 @@ def baseline(out, registry, sample, n):
 
 
 def calibrate(out, sample, results):
-    from affiliation_curator.calibration import Outcome, calibrate_threshold
+    from affiliation_curator.engine.calibration import Outcome, calibrate_threshold
 
     outcomes = [Outcome(res.top.score if res.top else None, bool(res.top and res.top.id in row.ror_ids),
                         row.is_no_match, name) for (name, row), res in zip(sample, results)]
@@ -206,7 +206,7 @@ class DenseProxyScorer:
 
 def compare_documents(out, registry, retriever, scorer, sample, args):
     """Which institution text makes the scorer rank the right institution first (same candidates)."""
-    from affiliation_curator.matching import Matcher
+    from affiliation_curator.engine.matcher import Matcher
 
     def fmt(parts):
         return ", ".join(p for p in parts if p)
@@ -221,7 +221,7 @@ def compare_documents(out, registry, retriever, scorer, sample, args):
         "name, aliases, city, country": lambda i: fmt([i.name.replace(",", "")] + [
             n.value for n in i.names if "alias" in n.types or "label" in n.types][:3] + [i.city, i.country_name]),
     }
-    import affiliation_curator.matching as matching
+    import affiliation_curator.engine.matcher as matching
 
     if scorer.model_id == "lexical-fallback":  # no reranker here: an off-the-shelf model's view as proxy
         scorer = DenseProxyScorer()

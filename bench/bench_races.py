@@ -39,7 +39,7 @@ def result(proc: subprocess.Popen) -> tuple[dict, str]:
 
 
 def run(url: str, label: str) -> None:
-    from affiliation_curator.store import Store
+    from affiliation_curator.curation.store import Store
 
     store = Store(url)
     name = f"Race {uuid.uuid4().hex[:6]}"

@@ -77,11 +77,11 @@ def affiliations(n: int) -> list[str]:
 def build_batch(home: Path, n: int) -> int:
     os.environ["AFFILIATION_CURATOR_HOME"] = str(home)
     from affiliation_curator.config import Settings
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.ranking_jobs import rank_batch
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.curation.ranking_jobs import rank_batch
     from affiliation_curator.registry import RegistryCatalog
-    from affiliation_curator.reranker import load_scorer
-    from affiliation_curator.store import Store
+    from affiliation_curator.engine.reranker import load_scorer
+    from affiliation_curator.curation.store import Store
 
     Settings(curator="Bench").save()
     registry = RegistryCatalog().load()

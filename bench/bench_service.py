@@ -107,7 +107,7 @@ def load(server: Server, jobs: list[list[str]], clients: int) -> dict[str, float
 
 def match_rate(registry_name: str, model: str, strings: list[str]) -> float:
     """Affiliations/s of the engine ``match`` builds, on the same strings (batches of 32, as ``match``)."""
-    from affiliation_curator.commands_match import build_matcher
+    from affiliation_curator.cli.match import build_matcher
 
     args = argparse.Namespace(registry=registry_name, model=model)
     matcher = build_matcher(args, top_k=10, quiet=True)

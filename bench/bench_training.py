@@ -31,12 +31,12 @@ REGISTRY = SHARED / "ror" / "ror-union-2026-06-23.json.gz"
 
 
 def main() -> int:
-    from affiliation_curator.calibration import Outcome, metrics_at
-    from affiliation_curator.gold import read_gold, split
-    from affiliation_curator.matching import Matcher
+    from affiliation_curator.engine.calibration import Outcome, metrics_at
+    from affiliation_curator.curation.gold import read_gold, split
+    from affiliation_curator.engine.matcher import Matcher
     from affiliation_curator.registry import RegistryCatalog
-    from affiliation_curator.reranker import load_scorer
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.engine.reranker import load_scorer
+    from affiliation_curator.engine.retrieval import Retriever
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="model folder or id (load_scorer)")

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from affiliation_curator import config
-from affiliation_curator.ranking_jobs import RankingJobs
+from affiliation_curator.curation.ranking_jobs import RankingJobs
 
 # model setting ("" = the default model) -> the newest engine built for it; read live, since an engine
 # whose model fails while scoring replaces its scorer (matching.Matcher._fall_back)
@@ -17,7 +17,7 @@ _COMBINED: set[tuple[str, str]] = set()  # (registry, model id) engines that ran
 
 @st.cache_resource(show_spinner=False)
 def _store(url: str) -> Any:
-    from affiliation_curator.store import Store
+    from affiliation_curator.curation.store import Store
 
     return Store(url)
 
@@ -48,8 +48,8 @@ def get_registry(name: str | None = None) -> Any:
 
 @st.cache_resource(show_spinner="Loading the reranker model…", max_entries=4)
 def _matcher(registries_dir: str, registry_name: str, version_key: str, model: str) -> Any:
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.reranker import load_scorer
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.engine.reranker import load_scorer
 
     registry = get_registry(registry_name)
     matcher = Matcher(registry, load_scorer(model or None))

@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from affiliation_curator.candidates import Candidate
+from affiliation_curator.engine.results import Candidate
 from affiliation_curator.errors import CuratorError
 from components import resources, state
 from components.candidate_list import candidate_list
@@ -152,7 +152,7 @@ def move(batch_id: int, status: str, order: str, step: int) -> None:
 
 def _document(institution: Any) -> str | None:
     try:
-        from affiliation_curator.matching import document_text
+        from affiliation_curator.engine.matcher import document_text
     except ImportError:
         return None
     try:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import pytest
 
 from affiliation_curator import config
-from affiliation_curator.candidates import MatchResult
+from affiliation_curator.engine.results import MatchResult
 
 NONE_STRINGS = {
     "EOG Resources, Inc",
@@ -35,8 +35,8 @@ def demo_institutions():
 @pytest.fixture(scope="session")
 def demo_results(demo_institutions) -> list[MatchResult]:
     """The sample affiliations matched against the demo registry with the lexical scorer."""
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.reranker import LexicalScorer
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.engine.reranker import LexicalScorer
 
     strings = [s for s in config.SAMPLE_AFFILIATIONS_PATH.read_text(encoding="utf-8").splitlines() if s.strip()]
     return list(Matcher(demo_institutions, LexicalScorer()).match_many(strings))
@@ -54,7 +54,7 @@ def fill_store(results: list[MatchResult], name: str = "Samples", limit: int | N
     """A ranked batch of the results, decided: "none of these" for the strings naming no registry
     institution (Bob), the top candidate accepted for the rest (Ann for even positions on ANN_DAY,
     Bob for odd ones on BOB_DAY), and the second candidate of the first three accepted rejected."""
-    from affiliation_curator.store import Store
+    from affiliation_curator.curation.store import Store
 
     clock = _Clock()
     store = Store(clock=clock)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from affiliation_curator.candidates import Candidate, MatchResult  # noqa: E402
-from affiliation_curator.ranking_jobs import rank_batch  # noqa: E402
-from affiliation_curator.store import Store  # noqa: E402
+from affiliation_curator.engine.results import Candidate, MatchResult  # noqa: E402
+from affiliation_curator.curation.ranking_jobs import rank_batch  # noqa: E402
+from affiliation_curator.curation.store import Store  # noqa: E402
 
 
 class SlowMatcher:

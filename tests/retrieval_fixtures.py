@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from affiliation_curator.institution import Institution, Name, Relationship
-from affiliation_curator.retrieval import Retriever
+from affiliation_curator.engine.retrieval import Retriever
 
 
 def inst(ror: str, name: str, city: str, cc: str, country: str, *, labels=(), aliases=(), acronyms=(),

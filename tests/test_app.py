@@ -6,7 +6,7 @@ from pathlib import Path
 
 from apptest_support import PROJECT_DIR, navigation_apptest  # noqa: F401 - fixture
 from affiliation_curator.config import Settings
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 
 
 def _page_files() -> list[str]:
@@ -24,7 +24,7 @@ def test_every_page_runs(navigation_apptest):  # noqa: F811
     assert not at.exception
     assert at.title[0].value == "Match"  # the default page
     existing = [p for p in _page_files() if (PROJECT_DIR / p).is_file()]
-    assert {"pages/match.py", "pages/review.py"} <= set(existing)
+    assert {"app_pages/match.py", "app_pages/review.py"} <= set(existing)
     for path in existing:
         at.switch_page(path).run()
         assert not at.exception, (path, at.exception)
@@ -36,7 +36,7 @@ def test_curator_name_is_asked_once_and_remembered(navigation_apptest):  # noqa:
     assert at.sidebar.text_input(key="curator").value == ""
     at.sidebar.text_input(key="curator").input("  Ann Curator ").run()
     assert Settings.load().curator == "Ann Curator"
-    at.switch_page("pages/review.py").run()
+    at.switch_page("app_pages/review.py").run()
     assert at.sidebar.text_input(key="curator").value.strip() == "Ann Curator"
     again = navigation_apptest().run()  # a new session (reload, restart)
     assert again.sidebar.text_input(key="curator").value == "Ann Curator"
@@ -49,16 +49,16 @@ def test_open_batch_survives_page_switches_and_reloads(navigation_apptest):  # n
     at = navigation_apptest()
     at.query_params["batch"] = str(first)
     at.run()
-    at.switch_page("pages/review.py").run()
+    at.switch_page("app_pages/review.py").run()
     assert at.selectbox(key="batch_picker").value == first
-    at.switch_page("pages/match.py").run()
+    at.switch_page("app_pages/match.py").run()
     assert at.query_params.get("batch") == str(first)  # put back after the page switch
     at.selectbox(key="batch_picker").select(second).run()
     assert at.query_params.get("batch") == str(second)
     fresh = navigation_apptest()
     fresh.query_params["batch"] = str(second)
     fresh.run()
-    fresh.switch_page("pages/review.py").run()
+    fresh.switch_page("app_pages/review.py").run()
     assert fresh.selectbox(key="batch_picker").value == second
 
 
@@ -66,31 +66,26 @@ def test_a_bad_batch_in_the_url_is_ignored(navigation_apptest):  # noqa: F811
     at = navigation_apptest()
     at.query_params["batch"] = "<script>"
     at.run()
-    at.switch_page("pages/review.py").run()
+    at.switch_page("app_pages/review.py").run()
     assert not at.exception
     assert any("No batch is open" in i.value for i in at.info)
     at = navigation_apptest()
     at.query_params["batch"] = "999"
     at.run()
-    at.switch_page("pages/review.py").run()
+    at.switch_page("app_pages/review.py").run()
     assert not at.exception
     assert any("No batch is open" in i.value for i in at.info)
 
 
 def test_pages_exist_for_every_listed_core_page():
-    assert Path(PROJECT_DIR / "pages" / "match.py").is_file()
-    assert Path(PROJECT_DIR / "pages" / "review.py").is_file()
+    assert Path(PROJECT_DIR / "app_pages" / "match.py").is_file()
+    assert Path(PROJECT_DIR / "app_pages" / "review.py").is_file()
 
 
-def test_every_page_runs_inside_the_navigation():
-    """A deep link (/review?batch=3) to a fresh server must still run app.py (sidebar, curator):
-    each page calls components.bootstrap.require_navigation() before drawing anything."""
-    for path in _page_files():
-        file = PROJECT_DIR / path
-        if file.is_file():
-            assert "require_navigation()" in file.read_text(encoding="utf-8"), (
-                f"{path} must call components.bootstrap.require_navigation() first (see its docstring)"
-            )
+def test_no_legacy_pages_folder():
+    """Streamlit treats a ``pages/`` folder beside app.py as legacy multipage discovery (a deep
+    link on a fresh server would then run a page without app.py's navigation): keep it away."""
+    assert not (PROJECT_DIR / "pages").exists()
 
 
 def test_sidebar_says_which_registry_and_model(navigation_apptest):  # noqa: F811

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from affiliation_curator import combiner as cb
+from affiliation_curator.engine import combiner as cb
 from affiliation_curator.institution import Relationship
-from affiliation_curator.matching import Matcher
-from affiliation_curator.retrieval import RetrievedCandidate
+from affiliation_curator.engine.matcher import Matcher
+from affiliation_curator.engine.retrieval import RetrievedCandidate
 from tests.retrieval_fixtures import inst, registry, retriever  # noqa: F401 - fixtures
 
 HARVARD = "https://ror.org/03vek6s52"

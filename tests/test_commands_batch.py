@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from affiliation_curator.cli import main
-from affiliation_curator.decisions_import import KnownAnswer, import_decisions
-from affiliation_curator.matching import Matcher
+from affiliation_curator.curation.decisions_import import KnownAnswer, import_decisions
+from affiliation_curator.engine.matcher import Matcher
 from affiliation_curator.registry import RegistryCatalog
-from affiliation_curator.reranker import LexicalScorer, ModelCard
-from affiliation_curator.store import Store
+from affiliation_curator.engine.reranker import LexicalScorer, ModelCard
+from affiliation_curator.curation.store import Store
 
 from test_training import _ror, write_registry_csv
 
@@ -72,7 +72,7 @@ def test_evaluate_batch_errors_are_one_line(curated_batch, capsys, argv, message
 
 def test_evaluate_on_a_batch_without_decisions(curated_batch, capsys):
     store = Store()
-    from affiliation_curator.intake import parse_paste
+    from affiliation_curator.curation.intake import parse_paste
 
     store.create_batch("Empty", parse_paste("University of Oxford\n"), "mini", "", "lexical-fallback")
     assert main(["evaluate", "--batch", "Empty", "--model", "lexical-fallback"]) == 2

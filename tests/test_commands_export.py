@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from affiliation_curator.candidates import Candidate, MatchResult
+from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.cli import main
-from affiliation_curator.gold import is_validation_string
-from affiliation_curator.store import Store
+from affiliation_curator.curation.gold import is_validation_string
+from affiliation_curator.curation.store import Store
 
 HSG = "https://ror.org/0561a3s31"
 

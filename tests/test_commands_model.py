@@ -10,7 +10,7 @@ import pytest
 
 from affiliation_curator import config
 from affiliation_curator.cli import main
-from affiliation_curator.reranker import ModelCard, load_scorer
+from affiliation_curator.engine.reranker import ModelCard, load_scorer
 
 from test_training import _ror, write_registry_csv
 

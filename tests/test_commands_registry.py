@@ -150,7 +150,7 @@ def test_user_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
 
 
 def test_os_errors_are_reported_without_traceback(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
-    from affiliation_curator import commands_registry
+    from affiliation_curator.cli import registry as commands_registry
 
     def broken(args):
         raise PermissionError(13, "Permission denied", "/data/dir")

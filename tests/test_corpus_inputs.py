@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from affiliation_curator import config
-from affiliation_curator.corpus.inputs import corpus_files, parse_text_file, parquet_column
-from affiliation_curator.corpus.run import CorpusError, check_reachable, explain_failure
-from affiliation_curator.corpus.shards import finished_shards, read_shard, shard_of, write_shard
+from affiliation_curator.engine.corpus.inputs import corpus_files, parse_text_file, parquet_column
+from affiliation_curator.engine.corpus.run import CorpusError, check_reachable, explain_failure
+from affiliation_curator.engine.corpus.shards import finished_shards, read_shard, shard_of, write_shard
 from affiliation_curator.errors import InputError
-from affiliation_curator.intake import read_affiliations
+from affiliation_curator.curation.intake import read_affiliations
 
 
 def _rows(data: bytes, name: str, column: str | None = None) -> list[tuple[str, str]]:

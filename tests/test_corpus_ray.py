@@ -18,7 +18,7 @@ import pytest
 
 from affiliation_curator.cli import main
 from affiliation_curator.config import DEMO_REGISTRY_PATH, SAMPLE_AFFILIATIONS_PATH
-from affiliation_curator.corpus.shards import read_shard, shard_files
+from affiliation_curator.engine.corpus.shards import read_shard, shard_files
 
 ENGINE = ["--registry", str(DEMO_REGISTRY_PATH), "--model", "lexical-fallback"]
 LONG = "Department of Physics, Technical University of Munich, " + "very " * 20_000 + "Munich"  # 100 kB
@@ -182,8 +182,8 @@ def test_worker_killed_mid_run_loses_and_doubles_nothing(local_ray, corpus, sing
 
 
 def test_input_file_disappearing_mid_run_gets_one_line(local_ray, corpus, tmp_path) -> None:
-    from affiliation_curator.corpus.inputs import corpus_files
-    from affiliation_curator.corpus.run import explain_failure, read_corpus
+    from affiliation_curator.engine.corpus.inputs import corpus_files
+    from affiliation_curator.engine.corpus.run import explain_failure, read_corpus
 
     folder = tmp_path / "c"
     shutil.copytree(corpus[0], folder)
@@ -196,8 +196,8 @@ def test_input_file_disappearing_mid_run_gets_one_line(local_ray, corpus, tmp_pa
 
 
 def test_corpus_review_makes_ranked_batches_least_confident_and_sample(ray_run, capsys) -> None:
-    from affiliation_curator.corpus.review import pick, uncertainty
-    from affiliation_curator.store import Store
+    from affiliation_curator.engine.corpus.review import pick, uncertainty
+    from affiliation_curator.curation.store import Store
 
     out = ray_run[0]
     assert main(["corpus", "review", str(out), "--least-confident", "12", "--batch", "QC low"]) == 0

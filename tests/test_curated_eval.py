@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 
 from curation_fixtures import NONE_STRINGS, demo_institutions, demo_results, fill_store  # noqa: F401 - fixtures
-from affiliation_curator.curated_eval import EvalRow, EvalRun, evaluate_rows, gold_from_store, sample_rows
+from affiliation_curator.learning.curated_eval import EvalRow, EvalRun, evaluate_rows, gold_from_store, sample_rows
 from affiliation_curator.errors import InputError
-from affiliation_curator.gold import GoldRow
+from affiliation_curator.curation.gold import GoldRow
 
 
 @pytest.fixture(scope="module")
 def lexical_matcher(demo_institutions):  # noqa: F811
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.reranker import LexicalScorer
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.engine.reranker import LexicalScorer
 
     return Matcher(demo_institutions, LexicalScorer())
 

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from affiliation_curator.candidates import Candidate, MatchResult
+from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.cli import main
-from affiliation_curator.decisions_import import KnownAnswer, import_decisions, read_known_answers
+from affiliation_curator.curation.decisions_import import KnownAnswer, import_decisions, read_known_answers
 from affiliation_curator.errors import InputError
-from affiliation_curator.export import build_mapping, build_pairs
+from affiliation_curator.curation.export import build_mapping, build_pairs
 from affiliation_curator.institution import Institution
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 
 MIT = "https://ror.org/042nb2s44"
 HARVARD = "https://ror.org/03vek6s52"
@@ -188,8 +188,8 @@ def test_cli_import_errors(tmp_path, capsys):
 
 
 def test_cli_import_ranks_with_the_real_matcher(tmp_path, capsys):
-    pytest.importorskip("affiliation_curator.matching", reason="the matcher is not in this checkout yet")
-    from affiliation_curator.reranker import LEXICAL_MODEL_ID
+    pytest.importorskip("affiliation_curator.engine.matcher", reason="the matcher is not in this checkout yet")
+    from affiliation_curator.engine.reranker import LEXICAL_MODEL_ID
 
     path = tmp_path / "known.jsonl"
     path.write_text(json.dumps({"affiliation": "University of St.Gallen, Switzerland", "ror_ids": ["https://ror.org/0561a3s31"]}) + "\n")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from affiliation_curator.evaluation import (
+from affiliation_curator.learning.evaluation import (
     accuracy_at_1,
     auto_accept,
     evaluate,

@@ -9,9 +9,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from affiliation_curator.candidates import Candidate, MatchResult
+from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.errors import InputError
-from affiliation_curator.export import (
+from affiliation_curator.curation.export import (
     PAIR_COLUMNS,
     ExportOptions,
     build_mapping,
@@ -22,9 +22,9 @@ from affiliation_curator.export import (
     unneutralise,
     writer_for,
 )
-from affiliation_curator.gold import is_validation_string
+from affiliation_curator.curation.gold import is_validation_string
 from affiliation_curator.institution import Institution
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 
 INSTITUTIONS = [
     Institution(id=f"https://ror.org/0{i:06d}{i % 100:02d}", name=f"Institute {i}", city="Town", country_name="Land")
@@ -246,8 +246,8 @@ def test_the_csv_rule_is_undone_exactly():
 
 
 def test_exports_and_the_projects_readers_round_trip_every_string(store, tmp_path):
-    from affiliation_curator.decisions_import import read_known_answers
-    from affiliation_curator.training import read_pairs_file
+    from affiliation_curator.curation.decisions_import import read_known_answers
+    from affiliation_curator.learning.trainer import read_pairs_file
 
     store, _, _ = store
     strings = [s for s in TRUE_TEXT if s.strip() and s.strip() == s]  # intake keeps strings trimmed
@@ -341,7 +341,7 @@ def test_nothing_to_export_is_a_clear_error():
 def test_export_result_offers_downloads(store):
     import zipfile
 
-    from affiliation_curator.export import mapping_frame
+    from affiliation_curator.curation.export import mapping_frame
 
     store, _, _ = store
     single = export_pairs(store, "jsonl")
@@ -355,7 +355,7 @@ def test_export_result_offers_downloads(store):
 
 
 def test_a_snapshot_exports_what_the_store_does_and_knows_when_it_changed(store):
-    from affiliation_curator.export_snapshot import StoreSnapshot
+    from affiliation_curator.curation.export_snapshot import StoreSnapshot
 
     store, batch, ids = store
     snapshot = StoreSnapshot(store, [batch])

@@ -10,7 +10,7 @@ import pytest
 from curation_fixtures import demo_institutions, demo_results, fill_store  # noqa: F401 - fixtures
 from affiliation_curator import config
 from affiliation_curator.errors import CuratorError, InputError
-from affiliation_curator.finetune import (
+from affiliation_curator.learning.finetune import (
     TrainingCancelled,
     TrainingData,
     curated_training_data,
@@ -19,7 +19,7 @@ from affiliation_curator.finetune import (
     planned_steps,
     unique_model_dir,
 )
-from affiliation_curator.reranker import ModelCard
+from affiliation_curator.engine.reranker import ModelCard
 
 
 def test_curated_data_is_split_by_affiliation(demo_results, demo_institutions):  # noqa: F811
@@ -112,7 +112,7 @@ def test_validation_answers_are_the_curators_decisions(demo_results, demo_instit
 
 def test_finetune_calibrates_on_curated_validation_strings(demo_results, demo_institutions, tiny_cross_encoder_dir,
                                                           monkeypatch):  # noqa: F811
-    from affiliation_curator import finetune as finetune_module
+    from affiliation_curator.learning import finetune as finetune_module
 
     store, _ = fill_store(demo_results)
     data = curated_training_data(store, demo_institutions, validation_share=0.3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from affiliation_curator.gold import GoldRow, is_test_string, is_validation_string, split
+from affiliation_curator.curation.gold import GoldRow, is_test_string, is_validation_string, split
 
 
 def test_split_is_stable_and_keeps_a_string_on_one_side():

@@ -16,10 +16,10 @@ from hostile_fixtures import AFFILIATIONS, EVIL_ID, EVIL_ID_2, EVIL_NAME, TUM_ID
 from registry_fixtures import write_json
 
 from apptest_support import navigation_apptest  # noqa: F401 - fixture
-from affiliation_curator.candidates import Candidate, MatchResult
+from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.institution import Institution, ror_link
 from affiliation_curator.registry import RegistryCatalog
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 from components.text import safe_md
 
 VALID_LINK = re.compile(r"https://ror\.org/0[a-hj-km-np-tv-z0-9]{6}[0-9]{2}")
@@ -121,7 +121,7 @@ def test_every_page_shows_hostile_records_as_text(hostile, navigation_apptest) -
     at.run()
     assert_inert(at, "Match")
 
-    at.switch_page("pages/review.py").run()
+    at.switch_page("app_pages/review.py").run()
     assert_inert(at, "Review")
     search = [b for b in at.button if b.key and b.key.startswith("search_open_")]
     assert search, [b.key for b in at.button]
@@ -135,7 +135,7 @@ def test_every_page_shows_hostile_records_as_text(hostile, navigation_apptest) -
         at.segmented_control(key="review_view").set_value(view).run()
         assert_inert(at, f"Review: {view}")
 
-    for page in ("pages/export.py", "pages/evaluate.py", "pages/train.py", "pages/registry.py"):
+    for page in ("app_pages/export.py", "app_pages/evaluate.py", "app_pages/train.py", "app_pages/registry.py"):
         at.switch_page(page).run()
         assert_inert(at, page)
 

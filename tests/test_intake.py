@@ -9,7 +9,7 @@ import pytest
 
 from affiliation_curator import config
 from affiliation_curator.errors import InputError
-from affiliation_curator.intake import parse_paste, read_affiliations
+from affiliation_curator.curation.intake import parse_paste, read_affiliations
 
 
 def _xlsx(rows: list[list[object]], extra_sheet: bool = False) -> bytes:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from affiliation_curator.candidates import MatchResult
-from affiliation_curator.matching import Matcher, document_text
+from affiliation_curator.engine.results import MatchResult
+from affiliation_curator.engine.matcher import Matcher, document_text
 
 from tests.retrieval_fixtures import registry, retriever  # noqa: F401 - fixtures
 
@@ -98,7 +98,7 @@ def test_a_100_kb_string_is_cut_with_a_note(registry, retriever):
 
 
 def test_lexical_fallback_gives_useful_scores(registry, retriever):
-    from affiliation_curator.reranker import LexicalScorer
+    from affiliation_curator.engine.reranker import LexicalScorer
 
     matcher = Matcher(registry, LexicalScorer(), retriever=retriever)
     result = matcher.match("Department of Physics, Technische Universitat Munchen, Garching, Germany")
@@ -108,7 +108,7 @@ def test_lexical_fallback_gives_useful_scores(registry, retriever):
 
 
 def test_tiny_cross_encoder_scores_pairs(registry, retriever, tiny_cross_encoder_dir):
-    from affiliation_curator.reranker import load_cross_encoder
+    from affiliation_curator.engine.reranker import load_cross_encoder
 
     scorer = load_cross_encoder(tiny_cross_encoder_dir)
     result = Matcher(registry, scorer, retriever=retriever, top_k=3).match("TU Munich, Germany")

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from apptest_support import navigation_apptest  # noqa: F401 - fixture
-from affiliation_curator import config, cpu_inference
+from affiliation_curator import config
+from affiliation_curator.engine import cpu_inference
 from affiliation_curator.errors import ModelLoadError
-from affiliation_curator.matching import Matcher
-from affiliation_curator.reranker import LEXICAL_MODEL_ID, load_cross_encoder, load_scorer
+from affiliation_curator.engine.matcher import Matcher
+from affiliation_curator.engine.reranker import LEXICAL_MODEL_ID, load_cross_encoder, load_scorer
 
 PAIRS = [("Dept. of Physics, TU Munich", "Technical University of Munich, Munich, Germany"),
          ("Dept. of Physics, TU Munich", "University of Oxford, Oxford, United Kingdom")]
@@ -86,7 +87,7 @@ def test_a_model_failing_while_scoring_hands_over_to_the_best_local_scorer(failu
 
 
 def test_cli_match_survives_a_model_that_fails_while_scoring(tiny_cross_encoder_dir, tmp_path, monkeypatch, capsys):
-    from affiliation_curator import reranker
+    from affiliation_curator.engine import reranker
     from affiliation_curator.cli import main
 
     real = reranker.load_cross_encoder
@@ -135,7 +136,7 @@ def test_a_model_bringing_untrusted_code_is_refused_and_its_code_never_runs(tiny
 
 def test_operator_trust_is_by_name(tiny_cross_encoder_dir, tmp_path, capsys):
     from affiliation_curator.cli import main
-    from affiliation_curator.model_source import resolve
+    from affiliation_curator.engine.model_source import resolve
 
     folder = _hostile_model(tmp_path / "m", tiny_cross_encoder_dir, tmp_path / "marker")
     assert main(["model", "trust", str(folder)]) == 0
@@ -222,7 +223,7 @@ def test_a_large_bf16_vocabulary_stays_bf16_and_scores_as_float32(tiny_cross_enc
 
 def test_a_hub_model_trusted_at_a_commit_loads_that_commit(capsys):
     from affiliation_curator.cli import main
-    from affiliation_curator.model_source import pinned_revisions, trusted
+    from affiliation_curator.engine.model_source import pinned_revisions, trusted
 
     commit = "c" * 40
     assert main(["model", "trust", f"someone/reranker@{commit}"]) == 0

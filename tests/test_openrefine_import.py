@@ -9,10 +9,10 @@ import json
 import pytest
 
 from affiliation_curator.cli import main
-from affiliation_curator.decisions_import import read_known_answers
+from affiliation_curator.curation.decisions_import import read_known_answers
 from affiliation_curator.errors import InputError
-from affiliation_curator.export import build_mapping
-from affiliation_curator.store import Store
+from affiliation_curator.curation.export import build_mapping
+from affiliation_curator.curation.store import Store
 from tests.service_support import Server
 
 STRINGS = ["Dept. of Surgery, TU Munich, Germany", "EPFL, Lausanne", "Institut Pasteur, Paris",

@@ -7,7 +7,7 @@ import re
 
 import openpyxl
 
-from affiliation_curator.candidates import Candidate
+from affiliation_curator.engine.results import Candidate
 from components.batch_panel import columns_of
 from components.score_bars import score_bars, score_bars_spec, score_rows
 from components.text import clean, ror_link, safe_md

@@ -10,7 +10,7 @@ import pytest
 from apptest_support import navigation_apptest  # noqa: F401 - fixture
 from curation_fixtures import NONE_STRINGS, demo_institutions, demo_results, fill_store  # noqa: F401 - fixtures
 from affiliation_curator import config
-from affiliation_curator.reranker import LEXICAL_MODEL_ID
+from affiliation_curator.engine.reranker import LEXICAL_MODEL_ID
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def evaluate_page(navigation_apptest, demo_results):  # noqa: F811
     store, batch_id = fill_store(demo_results)
     at = navigation_apptest(timeout=120)
     at.run()
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     assert not at.exception, at.exception
     return at, store, batch_id
 
@@ -123,7 +123,7 @@ def test_gold_upload_leaves_out_rows_outside_the_registry(evaluate_page, demo_re
 
 def test_no_batches_is_a_clear_message(navigation_apptest):  # noqa: F811
     at = navigation_apptest().run()
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     at.selectbox(key="eval_model").set_value(LEXICAL_MODEL_ID).run()
     at.button(key="eval_run_button").click().run()
     assert not at.exception, at.exception
@@ -131,7 +131,7 @@ def test_no_batches_is_a_clear_message(navigation_apptest):  # noqa: F811
 
 
 def test_user_strings_stay_inert_text(navigation_apptest, demo_results):  # noqa: F811
-    from affiliation_curator.store import Store
+    from affiliation_curator.curation.store import Store
 
     evil = "**bold** [x](javascript:alert(1)) <img src=x onerror=alert(1)>"
     store = Store()
@@ -140,7 +140,7 @@ def test_user_strings_stay_inert_text(navigation_apptest, demo_results):  # noqa
     store.save_result(item.id, demo_results[0])
     store.decide(item.id, "accept", "Ann", demo_results[0].candidates[0].id)
     at = navigation_apptest(timeout=120).run()
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     evaluate(at)
     caption = next(c.value for c in at.caption if "curated decisions of" in c.value)
     assert "\\*\\*bold\\*\\*" in caption and "\\[x\\]\\(javascript\\:alert\\(1\\)\\)" in caption

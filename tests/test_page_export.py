@@ -14,7 +14,7 @@ def export_page(navigation_apptest, demo_results):  # noqa: F811
     store, batch_id = fill_store(demo_results)
     at = navigation_apptest()
     at.run()
-    at.switch_page("pages/export.py").run()
+    at.switch_page("app_pages/export.py").run()
     assert not at.exception, at.exception
     return at, store, batch_id
 
@@ -29,7 +29,7 @@ def downloads(at) -> dict[str, str]:
 
 def test_nothing_to_export_says_where_to_go(navigation_apptest):  # noqa: F811
     at = navigation_apptest().run()
-    at.switch_page("pages/export.py").run()
+    at.switch_page("app_pages/export.py").run()
     assert not at.exception
     assert "Nothing to export yet" in at.info[0].value
 
@@ -102,7 +102,7 @@ def test_mapping_export(export_page, demo_results):  # noqa: F811
 
 
 def test_the_page_reads_the_decisions_once_until_they_change(navigation_apptest, demo_results, monkeypatch):  # noqa: F811
-    from affiliation_curator.store import Store
+    from affiliation_curator.curation.store import Store
 
     store, batch_id = fill_store(demo_results)
     reads: list[object] = []
@@ -116,7 +116,7 @@ def test_the_page_reads_the_decisions_once_until_they_change(navigation_apptest,
     at = navigation_apptest()
     at.query_params["batch"] = str(batch_id)
     at.run()
-    at.switch_page("pages/export.py").run()
+    at.switch_page("app_pages/export.py").run()
     assert not at.exception, at.exception
     assert len(reads) == 1 and list(reads[0]) == [batch_id]  # the chosen batch only, not the database
     before = int(metric(at, "Pairs").replace(",", ""))

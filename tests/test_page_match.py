@@ -10,7 +10,7 @@ import pytest
 
 from apptest_support import navigation_apptest, wait_until_ranked  # noqa: F401 - fixture
 from affiliation_curator import config
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import re
 import pytest
 
 from apptest_support import navigation_apptest  # noqa: F401 - fixture
-from affiliation_curator.candidates import Candidate, Evidence, MatchResult
+from affiliation_curator.engine.results import Candidate, Evidence, MatchResult
 from affiliation_curator.config import Settings
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 
 TUM = Candidate(
     "https://ror.org/02kkvpp62", "Technical University of Munich", 0.95, city="Munich", country_code="DE",
@@ -46,7 +46,7 @@ def open_review(navigation_apptest):  # noqa: F811
     at = navigation_apptest()
     at.query_params["batch"] = str(batch_id)
     at.run()
-    at.switch_page("pages/review.py").run()
+    at.switch_page("app_pages/review.py").run()
     assert not at.exception, at.exception
     return at, store, batch_id
 
@@ -159,7 +159,7 @@ def test_no_curator_no_decisions(navigation_apptest):  # noqa: F811
     at = navigation_apptest()
     at.query_params["batch"] = str(batch_id)
     at.run()
-    at.switch_page("pages/review.py").run()
+    at.switch_page("app_pages/review.py").run()
     assert any("Enter your name" in w.value for w in at.warning)
     assert button(at, "cand_accept_1").disabled and button(at, "act_none").disabled
     at.sidebar.text_input(key="curator").input("Bo").run()
@@ -282,7 +282,7 @@ def test_reload_resumes_where_the_curator_was(review, navigation_apptest):  # no
     fresh = navigation_apptest()
     fresh.query_params["batch"] = str(batch_id)
     fresh.run()
-    fresh.switch_page("pages/review.py").run()
+    fresh.switch_page("app_pages/review.py").run()
     assert shown(fresh) == ROWS[2][0]
     assert "2 of 5 decided" in fresh.get("progress")[-1].proto.text
 
@@ -293,7 +293,7 @@ class _HeldJob:
     running = True
 
     def progress(self):
-        from affiliation_curator.ranking_jobs import JobProgress
+        from affiliation_curator.curation.ranking_jobs import JobProgress
 
         return JobProgress(batch_id=0, total=1)
 
@@ -310,7 +310,7 @@ def test_unranked_item_waits_for_ranking(navigation_apptest):  # noqa: F811
     at = navigation_apptest()
     at.query_params["batch"] = str(batch_id)
     at.run()
-    at.switch_page("pages/review.py").run()
+    at.switch_page("app_pages/review.py").run()
     assert "1 of 2 items ranked" in at.get("progress")[0].proto.text
     click(at, "cand_accept_1")
     assert shown(at) == "EPFL"
@@ -340,7 +340,7 @@ class _StoppedJob:
     running = False
 
     def progress(self):
-        from affiliation_curator.ranking_jobs import JobProgress
+        from affiliation_curator.curation.ranking_jobs import JobProgress
 
         return JobProgress(batch_id=0, total=1, running=False, error="model vanished")
 
@@ -356,7 +356,7 @@ def test_a_stopped_ranking_job_is_reported_not_polled(navigation_apptest, monkey
     at = navigation_apptest()
     at.query_params["batch"] = str(batch_id)
     at.run()
-    at.switch_page("pages/review.py").run()
+    at.switch_page("app_pages/review.py").run()
     assert not at.exception
     assert any("Ranking stopped" in e.value and "model vanished" in e.value for e in at.error)
     assert any("ranking is not running" in w.value and "model vanished" in w.value for w in at.warning)

@@ -11,8 +11,8 @@ import pytest
 from apptest_support import navigation_apptest  # noqa: F401 - fixture
 from curation_fixtures import demo_institutions, demo_results, fill_store  # noqa: F401 - fixtures
 from affiliation_curator import config
-from affiliation_curator.reranker import ModelCard
-from affiliation_curator.training_jobs import jobs
+from affiliation_curator.engine.reranker import ModelCard
+from affiliation_curator.learning.jobs import jobs
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def train_page(navigation_apptest, demo_results, tiny_base):  # noqa: F811
     store, batch_id = fill_store(demo_results)
     at = navigation_apptest(timeout=120)
     at.run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception, at.exception
     yield at, store, batch_id
     job = jobs().current

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from affiliation_curator.pair_metrics import pair_metrics, rerank_samples
+from affiliation_curator.learning.pair_metrics import pair_metrics, rerank_samples
 
 
 class DictScorer:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from affiliation_curator.candidates import Candidate, MatchResult
+from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.errors import ModelLoadError
-from affiliation_curator.ranking_jobs import RankingJobs, rank_batch
+from affiliation_curator.curation.ranking_jobs import RankingJobs, rank_batch
 
 
 class FakeItem:

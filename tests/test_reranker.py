@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from affiliation_curator import config, reranker
+from affiliation_curator import config
+
+from affiliation_curator.engine import reranker
 from affiliation_curator.errors import ModelLoadError
-from affiliation_curator.reranker import (
+from affiliation_curator.engine.reranker import (
     LEXICAL_MODEL_ID,
     CrossEncoderScorer,
     LexicalScorer,
@@ -167,7 +169,7 @@ def test_hub_id_fails_fast_in_a_fresh_process_without_offline_flag(tmp_path):
     """No HF_HUB_OFFLINE: one short metadata request, then a clear error (no retry loops)."""
     code = (
         "import time; t=time.monotonic()\n"
-        "from affiliation_curator.reranker import load_cross_encoder\n"
+        "from affiliation_curator.engine.reranker import load_cross_encoder\n"
         "from affiliation_curator.errors import ModelLoadError\n"
         "try:\n load_cross_encoder('nobody-here/no-such-reranker-model')\n"
         "except ModelLoadError as e: print('ERR', round(time.monotonic()-t,1), e)\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from affiliation_curator.retrieval import Retriever
+from affiliation_curator.engine.retrieval import Retriever
 from tests.retrieval_fixtures import SmallRegistry, script_institutions, small_institutions
 
 TUM = "https://ror.org/02kkvpp62"
@@ -172,7 +172,7 @@ def test_names_in_other_scripts_alone_still_come_first(script_retriever):
 
 
 def test_unspaced_runs_give_bigrams_and_latin_words_keep_their_trigrams():
-    from affiliation_curator.retrieval import _words, char_grams
+    from affiliation_curator.engine.retrieval import _words, char_grams
 
     assert char_grams("東京大学") == ["東京", "京大", "大学"]
     assert char_grams("tum") == [" tu", "tum", "um "]  # Latin as before

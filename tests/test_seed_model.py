@@ -48,7 +48,8 @@ def run_fresh(script: str, env: dict[str, str], timeout: float = 600) -> dict:
 def test_seed_model_loads_in_float32_quantises_every_linear_layer_and_is_pinned(seed_env):
     out = run_fresh("""
         import json, torch
-        from affiliation_curator import config, reranker
+        from affiliation_curator import config
+        from affiliation_curator.engine import reranker
         from affiliation_curator.errors import ModelLoadError
         s = reranker.load_scorer()  # the configured model: the default
         kinds = sorted({type(m).__name__ for m in s.model.model.modules() if 'Linear' in type(m).__name__})
@@ -91,15 +92,16 @@ def test_curation_loop_on_the_seed_model(seed_env, tmp_path):
         from pathlib import Path
         from streamlit.runtime.pages_manager import PagesManager
         from streamlit.testing.v1 import AppTest
-        from affiliation_curator import config, reranker
+        from affiliation_curator import config
+        from affiliation_curator.engine import reranker
         from affiliation_curator.cli import main
-        from affiliation_curator.curated_eval import evaluate_rows, gold_from_store
-        from affiliation_curator.export import ExportOptions, export_pairs
-        from affiliation_curator.finetune import curated_training_data, finetune
-        from affiliation_curator.matching import Matcher
-        from affiliation_curator.ranking_jobs import rank_batch
+        from affiliation_curator.learning.curated_eval import evaluate_rows, gold_from_store
+        from affiliation_curator.curation.export import ExportOptions, export_pairs
+        from affiliation_curator.learning.finetune import curated_training_data, finetune
+        from affiliation_curator.engine.matcher import Matcher
+        from affiliation_curator.curation.ranking_jobs import rank_batch
         from affiliation_curator.registry import RegistryCatalog
-        from affiliation_curator.store import Store
+        from affiliation_curator.curation.store import Store
 
         catalog = RegistryCatalog(); catalog.ensure_demo(); registry = catalog.load()
         strings = [s for s in config.SAMPLE_AFFILIATIONS_PATH.read_text().splitlines() if s.strip()][:24]
@@ -117,7 +119,7 @@ def test_curation_loop_on_the_seed_model(seed_env, tmp_path):
         config.Settings(curator='Ann').save()
         at = AppTest.from_file('app.py', default_timeout=120)
         at.query_params['batch'] = str(batch)
-        at.run(); at.switch_page('pages/review.py').run()
+        at.run(); at.switch_page('app_pages/review.py').run()
         captions = [c.value.replace(chr(92), '') for c in at.caption]  # as shown: markdown escapes removed
         sidebar = [c.value.replace(chr(92), '') for c in at.sidebar.caption]
         items = store.items(batch)

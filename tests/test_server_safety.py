@@ -31,7 +31,7 @@ def test_config_is_safe_for_a_shared_server() -> None:
 def test_an_unexpected_error_shows_an_id_and_logs_the_details(
     navigation_apptest, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture  # noqa: F811
 ) -> None:
-    from affiliation_curator.store import Store
+    from affiliation_curator.curation.store import Store
 
     secret = "INSERT INTO batches (name) VALUES ('x') /srv/secret/path password=hunter2"
 

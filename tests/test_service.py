@@ -45,9 +45,9 @@ def demo_matcher(tmp_path_factory: pytest.TempPathFactory):
     """The engine ``match`` would use, in this process (its own data directory)."""
     import os
 
-    from affiliation_curator.matching import Matcher
+    from affiliation_curator.engine.matcher import Matcher
     from affiliation_curator.registry import RegistryCatalog
-    from affiliation_curator.reranker import LexicalScorer
+    from affiliation_curator.engine.reranker import LexicalScorer
 
     old = os.environ.get("AFFILIATION_CURATOR_HOME")
     os.environ["AFFILIATION_CURATOR_HOME"] = str(tmp_path_factory.mktemp("matcher-home"))

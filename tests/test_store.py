@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from affiliation_curator import config
-from affiliation_curator.candidates import Candidate, Evidence, MatchResult
-from affiliation_curator.intake import parse_paste
-from affiliation_curator.store import (
+from affiliation_curator.engine.results import Candidate, Evidence, MatchResult
+from affiliation_curator.curation.intake import parse_paste
+from affiliation_curator.curation.store import (
     LATEST_VERSION,
     Store,
     StoreError,
@@ -21,7 +21,7 @@ from affiliation_curator.store import (
     get_engine,
     migrate,
 )
-from affiliation_curator.store.models import Base
+from affiliation_curator.curation.store.models import Base
 
 MIT = "https://ror.org/042nb2s44"
 HARVARD = "https://ror.org/03vek6s52"
@@ -408,7 +408,7 @@ PG_URL = os.environ.get("AFFILIATION_CURATOR_TEST_PG_URL")  # e.g. postgresql+ps
 
 @pytest.mark.skipif(not PG_URL, reason="set AFFILIATION_CURATOR_TEST_PG_URL to test PostgreSQL")
 def test_postgresql_full_scenario():
-    from affiliation_curator.export import ExportOptions, build_mapping, build_pairs
+    from affiliation_curator.curation.export import ExportOptions, build_mapping, build_pairs
 
     store = Store(PG_URL)
     batch = store.create_batch("pg test", ["MIT", "Harvard Medical School", "ETH Zurich", "Nowhere"], "demo", "v1", "tiny")

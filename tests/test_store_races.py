@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 
 WORKER = Path(__file__).resolve().parent / "race_worker.py"
 PG_URL = os.environ.get("AFFILIATION_CURATOR_TEST_PG_URL")

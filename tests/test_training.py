@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from affiliation_curator.calibration import Outcome, calibrate_threshold, metrics_at
+from affiliation_curator.engine.calibration import Outcome, calibrate_threshold, metrics_at
 from affiliation_curator.errors import CuratorError, InputError
 from affiliation_curator.institution import Institution, Name
-from affiliation_curator.reranker import CrossEncoderScorer, load_scorer
-from affiliation_curator.training import (
+from affiliation_curator.engine.reranker import CrossEncoderScorer, load_scorer
+from affiliation_curator.learning.trainer import (
     PairSet,
     document_text_function,
     gold_pairs,
@@ -80,7 +80,7 @@ def registry() -> list[Institution]:
 
 @pytest.fixture(scope="module")
 def retriever(registry):
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.engine.retrieval import Retriever
 
     return Retriever(registry)
 
@@ -133,7 +133,7 @@ def test_registry_pairs_have_positives_and_hard_negatives(registry, retriever):
 
 
 def test_gold_pairs_use_only_rows_in_the_registry(registry, retriever):
-    from affiliation_curator.gold import GoldRow
+    from affiliation_curator.curation.gold import GoldRow
 
     by_id = {i.id: i for i in registry}
     document = document_text_function()
@@ -256,7 +256,7 @@ def test_training_an_empty_registry_is_a_clear_error(tmp_path):
 
 
 def test_length_bucket_batches_cover_every_pair_once_with_similar_lengths():
-    from affiliation_curator.training import LengthBucketBatchSampler
+    from affiliation_curator.learning.trainer import LengthBucketBatchSampler
 
     lengths = [random.Random(i).randint(5, 300) for i in range(2000)]
     sampler = LengthBucketBatchSampler(lengths, 32, seed=1)
@@ -288,7 +288,7 @@ class _FakeScorer:
 
 def test_matcher_follows_the_model_card(registry, retriever):
     """Documents with the matched name and the retrieval blend apply when the card asks for them."""
-    from affiliation_curator.matching import Matcher
+    from affiliation_curator.engine.matcher import Matcher
 
     styled = _FakeScorer("matched-name", 0.5)
     result = Matcher(registry, scorer=styled, retriever=retriever).match("Dept. of Physics, TUM, Munich")

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from affiliation_curator.errors import CuratorError, InputError
-from affiliation_curator.finetune import TrainingCancelled, TrainStatus
-from affiliation_curator.training_jobs import TrainingJobs
+from affiliation_curator.learning.finetune import TrainingCancelled, TrainStatus
+from affiliation_curator.learning.jobs import TrainingJobs
 
 
 def test_a_run_reports_progress_and_its_result():

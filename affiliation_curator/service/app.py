@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from affiliation_curator.candidates import MatchResult
+from affiliation_curator.engine.results import MatchResult
 from affiliation_curator.service import reconcile
 from affiliation_curator.service.errors import ServiceError
 from affiliation_curator.service.limits import MAX_BODY_BYTES, MAX_QUERY_CHARS, RateLimiter

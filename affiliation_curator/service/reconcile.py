@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from affiliation_curator.candidates import Candidate, MatchResult
+from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.institution import Institution
 from affiliation_curator.registry import resolve_country
 from affiliation_curator.service.errors import ServiceError

@@ -21,9 +21,9 @@ def hostile_app(chromium_path: str, curator_home: Path, tmp_path: Path):
     from hostile_fixtures import AFFILIATIONS, hostile_records
     from registry_fixtures import write_json
 
-    from affiliation_curator.candidates import Candidate, MatchResult
+    from affiliation_curator.engine.results import Candidate, MatchResult
     from affiliation_curator.registry import RegistryCatalog
-    from affiliation_curator.store import Store, dispose_engines
+    from affiliation_curator.curation.store import Store, dispose_engines
 
     catalog = RegistryCatalog()
     catalog.import_file(write_json(tmp_path / "hostile.json", hostile_records()), name="hostile")

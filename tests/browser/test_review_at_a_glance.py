@@ -26,10 +26,10 @@ def ranked_batch(app_home: Path) -> tuple[int, list[int]]:
     """The sample affiliations ranked against the demo registry (lexical scorer, ten candidates
     each), written into the store of the session's server: (batch id, item ids in input order)."""
     from affiliation_curator import config
-    from affiliation_curator.matching import Matcher
+    from affiliation_curator.engine.matcher import Matcher
     from affiliation_curator.registry import parse_registry_file
-    from affiliation_curator.reranker import LexicalScorer
-    from affiliation_curator.store import Store, dispose_engines
+    from affiliation_curator.engine.reranker import LexicalScorer
+    from affiliation_curator.curation.store import Store, dispose_engines
 
     institutions = parse_registry_file(config.DEMO_REGISTRY_PATH).institutions
     results = list(Matcher(institutions, LexicalScorer()).match_many(SAMPLES))
@@ -128,7 +128,7 @@ def click_and_wait(page, locator) -> None:
 
 
 def test_every_key_works_whatever_was_clicked_last(browser, app_url, ranked_batch, app_home):
-    from affiliation_curator.store import Store, dispose_engines
+    from affiliation_curator.curation.store import Store, dispose_engines
 
     batch_id, item_ids = ranked_batch
     store = Store(f"sqlite:///{app_home / 'curator.db'}")

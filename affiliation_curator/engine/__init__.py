@@ -1,0 +1,5 @@
+"""How a score is made, read top-down: retrieval (``retrieval``) finds candidates in the
+registry, a scorer (``reranker``: lexical or a cross-encoder, loaded through ``model_source``
+and ``cpu_inference``) scores them, ``combiner`` and ``calibration`` turn features into a
+calibrated probability, ``matcher`` runs the stages and returns ``results``; ``assemble``
+builds that engine once for the CLI, the app and the benches; ``corpus`` runs it on Ray."""
