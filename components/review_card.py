@@ -25,7 +25,6 @@ from components.keyboard import SEARCH_FIELD_KEY
 
 POLL_SECONDS = 1.0
 SEARCH_LIMIT = 8
-FALLBACK_CHARS = 90  # the rest of a long fallback reason is in the caption's tooltip
 CURRENT_KEY = "review_current_item"  # the item on the card as last drawn
 FILTERS = {"undecided": "Undecided", "accepted": "Accepted", "none": "None of these", "skipped": "Skipped", "all": "All"}
 ORDERS = {"input": "Input order", "uncertain": "Least confident first"}
@@ -289,12 +288,12 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
         fallback = scorer_notes.get(model, "")
         combined = registry is not None and resources.with_combiner(registry.name, model)
         head.append(f"scored by {model}" + (" + learned combiner" if combined else "")
-                    + (f" (fallback: {clean(fallback, FALLBACK_CHARS)})" if fallback else ""))
+                    + (" (stand-in)" if fallback else ""))
         head.append(f"threshold {threshold:.2f}")
         if registry is not None:
             head.append(f"registry {registry.name} ({registry.meta.version})")
     st.caption(safe_md(" · ".join(head)),
-               help=f"Fallback: {fallback}" if fallback and len(fallback) > FALLBACK_CHARS else None)
+               help=f"Why a stand-in scored this item: {fallback}" if fallback else None)  # one line, the reason on hover
     # The string with the decision keys under it, its score bars beside it: the candidates
     # start within the first screen.
     text_col, bars_col = st.columns([2, 1], gap="small") if ranked_with_candidates else (st.container(), None)

@@ -19,7 +19,7 @@ from affiliation_curator.engine.results import Candidate
 from components.text import clean
 
 LABEL_CHARS = 48
-BAR_STEP = 14  # pixels per candidate: ten bars fit beside the affiliation string
+BAR_STEP = 12  # pixels per candidate: ten bars fit beside the affiliation string
 ABOVE, BELOW = "above threshold", "below threshold"
 
 
