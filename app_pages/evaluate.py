@@ -11,7 +11,7 @@ import streamlit as st
 from affiliation_curator import config
 from affiliation_curator.learning.curated_eval import evaluate_rows, gold_from_store
 from affiliation_curator.errors import CuratorError, InputError
-from affiliation_curator.curation.export import CsvWriter
+from affiliation_curator.curation.formats import CsvWriter
 from affiliation_curator.curation.gold import read_gold, split
 from components import models, resources, state
 from components.batch_panel import batch_label

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import itertools
 from datetime import date
 from typing import Any
 
@@ -12,11 +12,12 @@ import streamlit as st
 from affiliation_curator.errors import CuratorError
 from affiliation_curator.curation.export import ExportOptions, export_mapping, export_pairs
 from affiliation_curator.curation.export_snapshot import StoreSnapshot
+from affiliation_curator.curation.formats import WRITERS, read_records
 from components import resources, state
 from components.batch_panel import batch_label
 from components.text import safe_md
 
-FORMATS = {".csv": "CSV", ".jsonl": "JSON Lines", ".parquet": "Parquet"}
+FORMATS = {suffix: writer.label for suffix, writer in WRITERS.items()}
 PREVIEW_ROWS = 20
 
 
@@ -116,15 +117,10 @@ def _options(**extra: Any) -> ExportOptions:
 def _preview(name: str, data: bytes) -> pd.DataFrame | None:
     """The first rows of an export file, read back from its bytes (what the download holds)."""
     try:
-        if name.endswith(".csv"):
-            return pd.read_csv(io.BytesIO(data), nrows=PREVIEW_ROWS, dtype=str, keep_default_na=False)
-        if name.endswith(".jsonl"):
-            return pd.read_json(io.BytesIO(data), lines=True, nrows=PREVIEW_ROWS, dtype=False)
-        if name.endswith(".parquet"):
-            return pd.read_parquet(io.BytesIO(data)).head(PREVIEW_ROWS)
-    except ValueError:
+        rows = [row for _, row in itertools.islice(read_records(data, name), PREVIEW_ROWS)]
+    except CuratorError:
         return None
-    return None
+    return pd.DataFrame(rows) if rows else None
 
 
 def _downloads(result: Any, stem: str, key: str, built_key: tuple) -> None:

@@ -16,7 +16,7 @@ The shipped artefacts were made with (about 10 CPU-minutes on two cores):
 
 Rows: the scorable rows (all gold ids in the shared registry, or "no match") of the TRAIN side
 of gold.split; with a cross-encoder (--model FOLDER) only strings it never trained on: those its
-training held out (training._heldout_key; default) or, with --ce-rows unseen, also those its
+training held out (learning.pairs.is_heldout; default) or, with --ce-rows unseen, also those its
 --gold-rows sample left out (re-drawn with the card's seed), since its scores on strings it was
 trained on are too good. --fit stores the combiner where the Matcher finds it: ``combiner.pkl``
 in the model folder, or ``lexical-combiner.pkl`` in the data dir's models folder for the lexical
@@ -47,7 +47,7 @@ def ce_trained_strings(max_rows: int, seed: int) -> set[str]:
     import random
 
     from affiliation_curator.curation.gold import read_gold, split
-    from affiliation_curator.learning.trainer import CALIBRATION_SHARE, _heldout_key
+    from affiliation_curator.learning.pairs import CALIBRATION_SHARE, is_heldout
     from _common import SHARED, GOLD_FILES
 
     by_id = {inst.id for inst in shared_registry()}
@@ -55,7 +55,7 @@ def ce_trained_strings(max_rows: int, seed: int) -> set[str]:
     for name in GOLD_FILES:
         rows = split(read_gold(SHARED / "gold" / f"{name}.jsonl"))[0]
         usable = [r for r in rows if r.answerable_in(by_id)]
-        train = [r for r in usable if not _heldout_key(r.affiliation, CALIBRATION_SHARE)]
+        train = [r for r in usable if not is_heldout(r.affiliation, CALIBRATION_SHARE)]
         if len(train) > max_rows:
             train = random.Random(seed).sample(train, max_rows)
         out.update(r.affiliation for r in train)
@@ -63,20 +63,19 @@ def ce_trained_strings(max_rows: int, seed: int) -> set[str]:
 
 
 def load_setup(args):
-    from affiliation_curator.cli.match import load_model
-    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.engine.assemble import build_engine, open_scorer
     from affiliation_curator.engine.retrieval import Retriever
 
     registry = shared_registry()
     retriever = Retriever.for_registry(registry)
-    scorer = load_model(args.model or "lexical-fallback")
-    matcher = Matcher(registry, scorer=scorer, top_k=args.n_retrieve, n_retrieve=args.n_retrieve,
+    scorer = open_scorer(args.model or "lexical-fallback")
+    matcher = build_engine(registry, model=scorer, top_k=args.n_retrieve, n_retrieve=args.n_retrieve,
                       retriever=retriever, n_rerank=args.n_rerank, rerank_margin=args.rerank_margin, combiner=False)
     return registry, scorer, matcher
 
 
 def select_rows(side: str, lexical: bool, per_file: int | None, args=None):
-    from affiliation_curator.learning.trainer import CALIBRATION_SHARE, _heldout_key
+    from affiliation_curator.learning.pairs import CALIBRATION_SHARE, is_heldout
 
     rows = gold_rows(side, per_file if lexical else None)
     if not lexical and side == "train":  # only strings the cross-encoder never trained on
@@ -84,7 +83,7 @@ def select_rows(side: str, lexical: bool, per_file: int | None, args=None):
             trained = ce_trained_strings(args.ce_gold_rows, args.ce_seed)
             rows = [(n, r) for n, r in rows if r.affiliation not in trained]
         else:
-            rows = [(n, r) for n, r in rows if _heldout_key(r.affiliation, CALIBRATION_SHARE)]
+            rows = [(n, r) for n, r in rows if is_heldout(r.affiliation, CALIBRATION_SHARE)]
         if per_file:
             kept, count = [], Counter()
             for n, r in rows:

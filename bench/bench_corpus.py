@@ -120,7 +120,7 @@ def main() -> None:
         ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
                  logging_level="warning", object_store_memory=500 * 1024**2)
         try:
-            from affiliation_curator.engine.corpus.run import _quiet_data, read_corpus, shuffle_partitions
+            from affiliation_curator.curation.corpus.run import _quiet_data, read_corpus, shuffle_partitions
 
             _quiet_data()
             start = time.monotonic()

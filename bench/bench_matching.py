@@ -44,14 +44,13 @@ def main() -> None:
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    from affiliation_curator.cli.match import load_model
-    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.engine.assemble import build_engine, open_scorer
     from affiliation_curator.engine.reranker import load_scorer
     from affiliation_curator.engine.retrieval import Retriever
 
     registry = shared_registry()
     retriever = Retriever.for_registry(registry)
-    scorer = load_model(args.model) if args.model else load_scorer()
+    scorer = open_scorer(args.model) if args.model else load_scorer()
     startup = time.perf_counter() - t0
     tag = "documents" if args.documents else ("calibrate" if args.calibrate else args.side)
     if args.combiner == "none":
@@ -88,7 +87,7 @@ def main() -> None:
         combiner = Combiner.load(args.combiner)
         if combiner is None:
             raise SystemExit(f"cannot load the combiner {args.combiner}")
-    matcher = Matcher(registry, scorer=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever,
+    matcher = build_engine(registry, model=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever,
                       n_rerank=args.n_rerank, rerank_margin=args.rerank_margin, combiner=combiner)
     if matcher.combiner is not None:
         meta = matcher.combiner.meta
@@ -206,7 +205,7 @@ class DenseProxyScorer:
 
 def compare_documents(out, registry, retriever, scorer, sample, args):
     """Which institution text makes the scorer rank the right institution first (same candidates)."""
-    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.engine.assemble import build_engine
 
     def fmt(parts):
         return ", ".join(p for p in parts if p)
@@ -232,7 +231,7 @@ def compare_documents(out, registry, retriever, scorer, sample, args):
     original = matching.document_text
     for label, fn in styles.items():
         matching.document_text = fn
-        matcher = Matcher(registry, scorer=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever,
+        matcher = build_engine(registry, model=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever,
                           n_rerank=args.n_rerank, rerank_margin=args.rerank_margin)
         results = list(matcher.match_many(texts))
         acc = sum(bool(res.top and res.top.id in r.ror_ids) for (_, r), res in zip(rows, results)) / len(rows)

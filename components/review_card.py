@@ -150,10 +150,8 @@ def move(batch_id: int, status: str, order: str, step: int) -> None:
 
 
 def _document(institution: Any) -> str | None:
-    try:
-        from affiliation_curator.engine.matcher import document_text
-    except ImportError:
-        return None
+    from affiliation_curator.engine.documents import document_text
+
     try:
         return document_text(institution)
     except Exception:

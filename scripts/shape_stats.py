@@ -26,8 +26,9 @@ def modules(root: Path) -> dict[str, Path]:
     return found
 
 
-def imported(tree: ast.AST, name: str, is_package: bool) -> set[str]:
-    """Dotted names this module imports (absolute and relative), project modules or not."""
+def imported(tree: ast.AST, name: str, is_package: bool, known: set[str] | frozenset[str] = frozenset()) -> set[str]:
+    """Dotted names of the modules this module imports: ``from pkg import mod`` counts as an import of
+    ``pkg.mod`` only (when it is one of ``known``), not of the package as well."""
     out: set[str] = set()
     package = name if is_package else name.rpartition(".")[0]
     for node in ast.walk(tree):
@@ -38,8 +39,10 @@ def imported(tree: ast.AST, name: str, is_package: bool) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
-            out.add(base)
-            out.update(f"{base}.{alias.name}" for alias in node.names)
+            subs = {f"{base}.{alias.name}" for alias in node.names} & set(known)
+            out.update(subs)
+            if len(subs) < len(node.names):
+                out.add(base)
     return out
 
 
@@ -55,7 +58,7 @@ def stats(root: Path) -> dict:
         folders[folder] += 1
         lines[folder] += text.count("\n")
         tree = ast.parse(text)
-        for target in imported(tree, name, path.name == "__init__.py"):
+        for target in imported(tree, name, path.name == "__init__.py", set(mods)):
             if target in mods and target != name and not name.startswith(target + "."):
                 edges.add((name, target))
         for node in ast.walk(tree):

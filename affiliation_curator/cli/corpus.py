@@ -3,7 +3,7 @@
     python -m affiliation_curator corpus review OUT --least-confident 500 [--batch NAME]
     python -m affiliation_curator corpus review OUT --sample 200 [--seed 7]
 
-See affiliation_curator/engine/corpus/review.py.
+See affiliation_curator/curation/corpus/review.py.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from affiliation_curator.cli.match import matcher_for
-    from affiliation_curator.engine.corpus.review import review_batch, run_record
+    from affiliation_curator.engine.assemble import build_engine
+    from affiliation_curator.curation.corpus.review import review_batch, run_record
 
     out = Path(args.output).expanduser()
     record = run_record(out)
@@ -46,9 +46,9 @@ def cmd_review(args: argparse.Namespace) -> int:
     matcher = None
     if not args.no_rank:
         used = record.get("engine_args") or {}
-        matcher = matcher_for(args.registry or used.get("registry") or record["engine"].get("registry"),
-                              args.model or used.get("model") or record["engine"].get("model"),
-                              int(record["engine"].get("top_k") or 10))
+        matcher = build_engine(args.registry or used.get("registry") or record["engine"].get("registry"),
+                               args.model or used.get("model") or record["engine"].get("model"),
+                               top_k=int(record["engine"].get("top_k") or 10))
     made = review_batch(out, how, n, seed=args.seed, name=args.batch, matcher=matcher)
     ranked = f"; {made.ranked} ranked" if matcher is not None else "; the app ranks it when it is opened"
     print(f"batch {made.name!r} (#{made.batch_id}): {made.picked} strings ({how.replace('-', ' ')}){ranked}",

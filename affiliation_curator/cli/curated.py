@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from affiliation_curator.errors import InputError
@@ -68,15 +66,13 @@ def evaluate_batches(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextmanager
-def batch_pairs_file(args: argparse.Namespace, registry: Any) -> Iterator[tuple[str | None, dict[str, Any] | None]]:
-    """``(pairs file, description)`` for training: --pairs as given, or --batch's pairs in a temporary file."""
+def batch_labelled_rows(args: argparse.Namespace, registry: Any) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    """``(labelled rows, description)`` of --batch's decisions for training, in memory; None without --batch."""
     if not getattr(args, "batch", None):
-        yield args.pairs, None
-        return
+        return None
     if args.pairs:
         raise InputError("give --pairs or --batch, not both")
-    from affiliation_curator.learning.finetune import curated_training_data, temporary_pairs_file
+    from affiliation_curator.learning.finetune import curated_training_data
     from affiliation_curator.curation.store import Store
 
     store = Store()
@@ -87,5 +83,4 @@ def batch_pairs_file(args: argparse.Namespace, registry: Any) -> Iterator[tuple[
           f"({counts['train positives']} right) from {counts['train affiliations']} affiliations", file=sys.stderr)
     for warning in data.warnings:
         print(f"note: {warning}", file=sys.stderr)
-    with temporary_pairs_file(data.train) as path:
-        yield str(path), {**data.sources, **counts}
+    return data.train, {**data.sources, **counts}

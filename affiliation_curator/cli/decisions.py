@@ -99,14 +99,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     matcher = None
     model_id = ""
     if not args.no_rank:
-        from affiliation_curator.engine.matcher import Matcher
-        from affiliation_curator.engine.reranker import load_scorer
+        from affiliation_curator.engine.assemble import build_engine
 
-        scorer = load_scorer(args.model)
-        if getattr(scorer, "fallback_reason", ""):
-            print(f"note: using {scorer.model_id} ({scorer.fallback_reason})", file=sys.stderr)
-        model_id = scorer.model_id
-        matcher = Matcher(registry, scorer)
+        matcher = build_engine(registry, args.model, exact=False)  # a model that cannot load: a stand-in says so
+        if getattr(matcher.scorer, "fallback_reason", ""):
+            print(f"note: using {matcher.model_id} ({matcher.scorer.fallback_reason})", file=sys.stderr)
+        model_id = matcher.model_id
     report = import_decisions(
         Store(), answers, args.batch, args.curator, matcher=matcher, registry=registry,
         model_id=model_id, source=path.name, progress=_Progress(),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from affiliation_curator.cli.match import Progress, add_engine_arguments, build_matcher
 from affiliation_curator.cli.curated import add_batch_argument, evaluate_batches

@@ -8,9 +8,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 from affiliation_curator.cli import command_group
+from affiliation_curator.curation.formats import suffixes_text, writer_for
 from affiliation_curator.errors import InputError
 
-FORMATS_HELP = "the format follows the ending: .csv, .jsonl or .parquet"
+FORMATS_HELP = f"the format follows the ending: {suffixes_text()}"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -104,11 +105,9 @@ def _options(args: argparse.Namespace):  # noqa: ANN202
 
 
 def _output(value: str) -> Path:
-    from affiliation_curator.curation.export import writer_for
-
     path = Path(value).expanduser()
     if not path.suffix:
-        raise InputError(f"--output {value!r}: give a file name ending in .csv, .jsonl or .parquet")
+        raise InputError(f"--output {value!r}: give a file name ending in {suffixes_text()}")
     writer_for(path)
     if path.is_dir():
         raise InputError(f"--output {value!r} is a folder; give a file name")

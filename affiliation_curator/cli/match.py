@@ -9,7 +9,7 @@ appended (``--restart`` starts over). Beside OUT, ``OUT.run.json`` records the e
 it (registry, model, top-k, threshold): a run with another engine does not append to OUT.
 
 With ``--ray [ADDRESS]`` the same engine matches a whole corpus (a folder or glob too) on a local
-Ray or a cluster and OUT is a folder of shards: see affiliation_curator/engine/corpus/run.py.
+Ray or a cluster and OUT is a folder of shards: see affiliation_curator/curation/corpus/run.py.
 """
 
 from __future__ import annotations
@@ -20,9 +20,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from affiliation_curator.errors import CuratorError, InputError, ModelLoadError
+from affiliation_curator.engine.assemble import engine_record
+from affiliation_curator.errors import InputError
+
+if TYPE_CHECKING:
+    from affiliation_curator.engine.matcher import Matcher
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,46 +76,17 @@ def add_engine_arguments(p: argparse.ArgumentParser) -> None:
                         "(`model trust`); the default model and our own models need no flag")
 
 
-def build_matcher(args: argparse.Namespace, top_k: int = 10, quiet: bool = False) -> Any:
-    """The registry, scorer and Matcher the arguments ask for; problems raise CuratorError."""
-    from affiliation_curator.engine.matcher import Matcher
-    from affiliation_curator.registry import RegistryCatalog
+def build_matcher(args: argparse.Namespace, top_k: int = 10, quiet: bool = False) -> Matcher:
+    """The engine the arguments ask for (``engine.assemble``), saying which on stderr unless quiet;
+    problems raise CuratorError."""
+    from affiliation_curator.engine.assemble import build_engine, engine_lines
 
-    registry = RegistryCatalog().resolve(args.registry) if args.registry else RegistryCatalog().load()
-    scorer = load_model(args.model, trust_remote_code=bool(getattr(args, "trust_remote_code", False)))
+    matcher = build_engine(args.registry or None, args.model or None, top_k=top_k,
+                           trust_remote_code=bool(getattr(args, "trust_remote_code", False)))
     if not quiet:
-        reason = getattr(scorer, "fallback_reason", "")
-        note = f" (configured model unavailable: {reason})" if reason else ""
-        print(f"registry {registry.name} ({len(registry):,} institutions); scorer {scorer.model_id}{note}",
-              file=sys.stderr)
-    if top_k < 1:
-        raise InputError("--top-k must be at least 1")
-    matcher = Matcher(registry, scorer=scorer, top_k=top_k, n_retrieve=max(20, top_k))
-    if not quiet and matcher.combiner is not None:
-        print(matcher.combiner_note(), file=sys.stderr)
+        for line in engine_lines(matcher):
+            print(line, file=sys.stderr)
     return matcher
-
-
-def matcher_for(registry: str | None, model: str | None, top_k: int = 10, trust_remote_code: bool = False) -> Any:
-    """build_matcher from plain values, quietly (what a Ray worker of ``match --ray`` calls)."""
-    return build_matcher(argparse.Namespace(registry=registry, model=model, trust_remote_code=trust_remote_code),
-                         top_k=top_k, quiet=True)
-
-
-def load_model(model: str | None, trust_remote_code: bool = False) -> Any:
-    """--model given: exactly that model (a clear error when it cannot be loaded); else the configured one."""
-    from affiliation_curator.engine import reranker
-
-    if not model:
-        return reranker.load_scorer()
-    if model.strip() == reranker.LEXICAL_MODEL_ID:
-        return reranker.LexicalScorer()
-    try:
-        return reranker.load_cross_encoder(model, trust_remote_code=trust_remote_code)
-    except ModelLoadError:
-        raise
-    except Exception as err:  # noqa: BLE001 - any loader failure is a user-facing model problem
-        raise ModelLoadError(f"cannot load model {model!r}: {err}") from None
 
 
 class Progress:
@@ -164,15 +139,6 @@ def _finished_lines(out: Path, strings: list[str]) -> int:
     return good
 
 
-def _engine(matcher: Any, top_k: int) -> dict[str, Any]:
-    """What decides the results: registry, scorer, candidates per string, threshold."""
-    registry = matcher.registry
-    return {"registry": registry.name, "registry_version": registry.meta.version,
-            "institutions": len(registry), "model": matcher.model_id,
-            "combiner": matcher.combiner is not None, "top_k": top_k,
-            "threshold": round(float(matcher.threshold), 6)}
-
-
 def _check_same_engine(run_file: Path, engine: dict[str, Any], out: Path) -> None:
     """Refuse to append to results another engine wrote (an OUT without a run file is trusted)."""
     try:
@@ -212,7 +178,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         run_file.unlink(missing_ok=True)
     done = _finished_lines(out, strings)
     matcher = build_matcher(args, top_k=args.top_k)
-    engine = _engine(matcher, args.top_k)
+    engine = engine_record(matcher, args.top_k)
     if done:
         _check_same_engine(run_file, engine, out)
     else:
@@ -233,7 +199,7 @@ def cmd_match(args: argparse.Namespace) -> int:
                 for notice in matcher.notices[noticed:]:
                     print(f"\nnote: {notice}", file=sys.stderr)
                 noticed = len(matcher.notices)
-                run_file.write_text(json.dumps({**_engine(matcher, args.top_k), "notices": matcher.notices}, indent=1)
+                run_file.write_text(json.dumps({**engine_record(matcher, args.top_k), "notices": matcher.notices}, indent=1)
                                     + "\n", encoding="utf-8")
             if n % max(1, args.batch_size) == 0 or n == len(strings):
                 fh.flush()
@@ -245,8 +211,8 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_match_ray(args: argparse.Namespace) -> int:
-    """``match --ray``: see affiliation_curator/engine/corpus/run.py."""
-    from affiliation_curator.engine.corpus import CorpusOptions, run_corpus
+    """``match --ray``: see affiliation_curator/curation/corpus/run.py."""
+    from affiliation_curator.curation.corpus import CorpusOptions, run_corpus
 
     if args.top_k < 1:
         raise InputError("--top-k must be at least 1")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from affiliation_curator import config
 from affiliation_curator.cli import command_group
-from affiliation_curator.cli.curated import add_batch_argument, batch_pairs_file
+from affiliation_curator.cli.curated import add_batch_argument, batch_labelled_rows
 from affiliation_curator.errors import CuratorError, InputError
 from affiliation_curator.engine.model_source import is_hub_id
 from affiliation_curator.engine.reranker import LEXICAL_MODEL_ID, ModelCard, load_cross_encoder, local_models
@@ -153,32 +153,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     registry = RegistryCatalog().resolve(args.registry)
     out = Path(args.out).expanduser() if args.out else config.models_dir() / args.name
     _say(f"training a reranker on registry {getattr(registry, 'name', '?')} ({len(registry)} institutions) -> {out}")
-    with batch_pairs_file(args, registry) as (pairs_file, curated):  # --batch: the batches' decisions as pairs
-        report = train_cross_encoder(
-            registry,
-            out,
-            gold_files=args.gold,
-            pairs_file=pairs_file,
-            base_model=args.base,
-            trust_remote_code=args.trust_remote_code,
-            epochs=args.epochs,
-            max_steps=args.max_steps,
-            progress=_say,
-            batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
-            n_queries=args.queries,
-            n_no_match=args.no_match_queries,
-            gold_rows_per_file=args.gold_rows or None,
-            calibration_method=args.calibration,
-            seed=args.seed,
-            document_style=args.document_style,
-            blend=not args.no_blend,
-        )
+    labelled, curated = batch_labelled_rows(args, registry) or (None, None)  # --batch: the batches' decisions
+    report = train_cross_encoder(
+        registry,
+        out,
+        gold_files=args.gold,
+        pairs_file=args.pairs,
+        labelled=labelled,
+        labelled_name="curated decisions",
+        base_model=args.base,
+        trust_remote_code=args.trust_remote_code,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        progress=_say,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        n_queries=args.queries,
+        n_no_match=args.no_match_queries,
+        gold_rows_per_file=args.gold_rows or None,
+        calibration_method=args.calibration,
+        seed=args.seed,
+        document_style=args.document_style,
+        blend=not args.no_blend,
+    )
     card = ModelCard.read(Path(report.out_dir))
     if card is not None:  # how this model was made, for whoever wants to make it again
         card.extra["command"] = "python -m affiliation_curator " + shlex.join(getattr(args, "argv", None) or [])
-        if curated is not None:  # the pairs file was temporary; say which decisions it held
-            card.training["pairs_file"] = None
+        if curated is not None:  # which decisions it learned from
             card.training["curated"] = curated
         card.write(Path(report.out_dir))
     for line in report.lines():
@@ -195,7 +196,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from affiliation_curator.registry import RegistryCatalog
-    from affiliation_curator.learning.trainer import RETRIEVAL_WEIGHTS, recalibrate
+    from affiliation_curator.learning.recalibrate import RETRIEVAL_WEIGHTS, recalibrate
 
     for path in args.gold:
         if not Path(path).is_file():

@@ -23,16 +23,22 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from affiliation_curator import config
 from affiliation_curator.errors import InputError
-from affiliation_curator.curation.export import MAPPING_COLUMNS, unneutralise
+from affiliation_curator.curation.export import MAPPING_COLUMNS
+from affiliation_curator.curation.formats import unneutralise
 from affiliation_curator.curation.gold import read_gold
+from affiliation_curator.engine.documents import document_text
 from affiliation_curator.institution import normalize_ror_id
 from affiliation_curator.curation.intake import IntakeResult, clean, decode
 from affiliation_curator.curation.ranking_jobs import rank_batch
 from affiliation_curator.curation.store import Store, affiliation_hash
+
+if TYPE_CHECKING:
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.registry import Registry
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -192,8 +198,8 @@ def import_decisions(
     answers: list[KnownAnswer],
     batch_name: str,
     curator: str,
-    matcher: Any = None,
-    registry: Any = None,
+    matcher: Matcher | None = None,
+    registry: Registry | None = None,
     model_id: str = "",
     source: str = "",
     progress: ProgressFn | None = None,
@@ -225,7 +231,6 @@ def import_decisions(
             progress=(lambda n: progress("ranking", n, total)) if progress else None,
         )
     views = {affiliation_hash(v.affiliation): v for v in store.items(batch_id)}
-    document_text = _document_text() if registry is not None else None
     decisions = []
     missing: list[str] = []
     for text in intake.strings:
@@ -246,7 +251,7 @@ def import_decisions(
         if inst is not None:
             inst_id = inst.id  # the registry's spelling of the id
         decisions.append(
-            (view.id, "accept", inst_id, inst.name if inst else None, document_text(inst) if inst and document_text else None)
+            (view.id, "accept", inst_id, inst.name if inst else None, document_text(inst) if inst else None)
         )
         report.accepted += 1
     report.not_in_registry = missing
@@ -290,10 +295,3 @@ def _fold(answers: list[KnownAnswer]) -> tuple[IntakeResult, dict[str, KnownAnsw
     return intake, kept, stats
 
 
-def _document_text() -> Callable[[Any], str]:
-    try:
-        from affiliation_curator.engine.matcher import document_text
-    except ImportError:
-        def document_text(inst: Any) -> str:
-            return ", ".join(p for p in (inst.name, inst.city, inst.country_name) if p)
-    return document_text

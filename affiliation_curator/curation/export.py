@@ -29,11 +29,8 @@ begins with ``'`` included. A dataset card (``<name>.card.md``) is written besid
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import random
-from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -44,11 +41,12 @@ from affiliation_curator import __version__
 from affiliation_curator.errors import InputError
 from affiliation_curator.curation.gold import is_validation_string
 from affiliation_curator.curation.store import BatchInfo, DecisionView, ItemView, Store
+from affiliation_curator.curation.formats import CSV_RULE, Writer, writer_for
+from affiliation_curator.engine.documents import document_text
 
 if TYPE_CHECKING:  # the registry is optional here (easy negatives, documents of searched institutions)
+    from affiliation_curator.registry import Registry
     import pandas as pd
-
-    from affiliation_curator.institution import Institution
 
 PAIR_COLUMNS = ["query", "document", "label"]
 MAPPING_COLUMNS = [
@@ -56,118 +54,6 @@ MAPPING_COLUMNS = [
     "registry_name", "registry_version", "curator", "decided_at", "batch",
 ]
 EXPLICIT = ("positive", "rejected", "none")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-# ----------------------------------------------------------------------------- writers
-
-
-class Writer(ABC):
-    """One output format: rows (dicts) to the bytes of a file."""
-
-    suffix: str = ""
-    label: str = ""
-    mime: str = "application/octet-stream"
-
-    @abstractmethod
-    def write(self, rows: list[dict[str, Any]], columns: list[str]) -> bytes: ...
-
-
-CSV_RULE = (
-    "CSV text cells starting with = + - @, a tab, a carriage return or a single quote (') get one more single "
-    "quote in front; remove one leading ' from every cell that has one to get the true text back"
-)
-
-
-def neutralise(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula, or one starting with ``'``, gets a leading ``'``.
-
-    Quoting the quote too is what makes the rule reversible: ``unneutralise`` gives back exactly
-    the string that was written, whatever it was.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES + ("'",)):
-        return "'" + value
-    return value
-
-
-def unneutralise(value: Any) -> Any:
-    """The true text of a cell of a CSV this project wrote: one leading ``'`` removed, if there is one."""
-    if isinstance(value, str) and value.startswith("'"):
-        return value[1:]
-    return value
-
-
-class CsvWriter(Writer):
-    """UTF-8 CSV with a header row; formula-like cells neutralised by the reversible rule (``CSV_RULE``)."""
-
-    suffix, label, mime = ".csv", "CSV", "text/csv"
-
-    def write(self, rows: list[dict[str, Any]], columns: list[str]) -> bytes:
-        buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([neutralise(_plain(row.get(c))) for c in columns])
-        return buffer.getvalue().encode("utf-8")
-
-
-class JsonlWriter(Writer):
-    """JSON Lines: one object a line, UTF-8, text unchanged."""
-
-    suffix, label, mime = ".jsonl", "JSON Lines", "application/jsonl"
-
-    def write(self, rows: list[dict[str, Any]], columns: list[str]) -> bytes:
-        lines = [json.dumps({c: _plain(row.get(c)) for c in columns}, ensure_ascii=False) for row in rows]
-        return ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8")
-
-
-class ParquetWriter(Writer):
-    """Apache Parquet (pyarrow), text unchanged."""
-
-    suffix, label, mime = ".parquet", "Parquet", "application/vnd.apache.parquet"
-
-    def write(self, rows: list[dict[str, Any]], columns: list[str]) -> bytes:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        data = {c: [_plain(row.get(c)) for row in rows] for c in columns}
-        types = {c: _arrow_type(pa, c, data[c]) for c in columns}
-        table = pa.table({c: pa.array(data[c], type=types[c]) for c in columns})
-        buffer = io.BytesIO()
-        pq.write_table(table, buffer)
-        return buffer.getvalue()
-
-
-def _arrow_type(pa: Any, column: str, values: list[Any]) -> Any:
-    present = [v for v in values if v is not None]
-    if column in ("label", "count"):
-        return pa.int64()
-    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
-        return pa.float64()
-    return pa.string()
-
-
-WRITERS: dict[str, Writer] = {w.suffix: w for w in (CsvWriter(), JsonlWriter(), ParquetWriter())}
-
-
-def writer_for(name: str | Path) -> Writer:
-    """The writer for a file name or a format name (csv, jsonl, parquet)."""
-    text = str(name).strip().lower()
-    suffix = Path(text).suffix or ("." + text.lstrip("."))
-    if suffix == ".json":
-        raise InputError("use .jsonl (JSON Lines) for JSON output")
-    try:
-        return WRITERS[suffix]
-    except KeyError:
-        raise InputError(f"unknown export format {suffix!r}; use one of: {', '.join(WRITERS)}") from None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 # ----------------------------------------------------------------------------- selection
@@ -299,7 +185,7 @@ class PairSet:
         return out
 
 
-def build_pairs(store: Store, options: ExportOptions | None = None, registry: Any = None) -> PairSet:
+def build_pairs(store: Store, options: ExportOptions | None = None, registry: Registry | None = None) -> PairSet:
     """Labelled pairs from the store's current decisions (see the module docstring for the rules)."""
     options = options or ExportOptions()
     if options.hard_negatives is not None and options.hard_negatives < 0:
@@ -339,14 +225,13 @@ def build_pairs(store: Store, options: ExportOptions | None = None, registry: An
 class _InstitutionPool:
     """Registry access for documents and easy negatives."""
 
-    def __init__(self, registry: Any) -> None:
+    def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._all: list[Any] | None = None
-        self._document_text = _document_text_function()
 
     def document(self, institution_id: str) -> str | None:
         inst = self.registry.get(institution_id)
-        return self._document_text(inst) if inst is not None else None
+        return document_text(inst) if inst is not None else None
 
     def sample(self, rng: random.Random, k: int, exclude: set[str]) -> list[tuple[str, str]]:
         if self._all is None:
@@ -363,18 +248,8 @@ class _InstitutionPool:
             if inst.id in seen:
                 continue
             seen.add(inst.id)
-            out.append((inst.id, self._document_text(inst)))
+            out.append((inst.id, document_text(inst)))
         return out
-
-
-def _document_text_function():  # noqa: ANN202
-    """matching.document_text (the text the reranker sees); a plain "Name, City, Country" until it exists."""
-    try:
-        from affiliation_curator.engine.matcher import document_text
-    except ImportError:
-        def document_text(inst: "Institution") -> str:
-            return ", ".join(p for p in (inst.name, inst.city, inst.country_name) if p)
-    return document_text
 
 
 def _item_pairs(
@@ -563,7 +438,7 @@ def export_pairs(
     store: Store,
     output: str | Path,
     options: ExportOptions | None = None,
-    registry: Any = None,
+    registry: Registry | None = None,
     write: bool | None = None,
 ) -> ExportResult:
     """Build pairs and render the files: ``output`` is a path (written there) or a format name.

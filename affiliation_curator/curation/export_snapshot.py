@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from affiliation_curator.curation.store import Store
 
 
 class StoreSnapshot:
     """A read-only stand-in for ``Store`` in the export functions, reading each answer once."""
 
-    def __init__(self, store: Any, batch_ids: Sequence[int] | None = None) -> None:
+    def __init__(self, store: Store, batch_ids: Sequence[int] | None = None) -> None:
         self.store = store
         self.batch_ids = None if batch_ids is None else tuple(sorted(set(batch_ids)))
         self.stamp = store.change_stamp(self.batch_ids)

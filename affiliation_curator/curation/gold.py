@@ -69,19 +69,23 @@ def read_gold(path: Path | str) -> list[GoldRow]:
     return rows
 
 
+def in_share(text: str, share: float, salt: str = "") -> bool:
+    """The one hash split: True for a stable ``share`` of strings (case and outer spaces aside),
+    the same on every machine and run. Each split has its own ``salt``, so the sides of one
+    split spread evenly over the sides of another."""
+    digest = hashlib.sha1((salt + text.strip().lower()).encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < share
+
+
 def is_test_string(affiliation: str, test_share: float = 0.2) -> bool:
-    """True when this string belongs to the held-out test side of the split."""
-    digest = hashlib.sha1(affiliation.strip().lower().encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") / 2**32 < test_share
+    """True when this string belongs to the held-out test side of the gold split."""
+    return in_share(affiliation, test_share)
 
 
 def is_validation_string(affiliation: str, share: float) -> bool:
-    """True when this string goes to the validation side of an export or a fine-tune.
-
-    Stable like ``is_test_string`` but hashed apart from it (salted), so labelled strings that
-    all lie on one side of the gold split still spread over train and validation.
-    """
-    return is_test_string("validation\x00" + affiliation.strip().lower(), share)
+    """True when this string goes to the validation side of an export or a fine-tune (salted
+    apart from the gold split, so strings that all lie on one side of it still spread)."""
+    return in_share(affiliation, share, salt="validation\x00")
 
 
 def split(rows: list[GoldRow], test_share: float = 0.2) -> tuple[list[GoldRow], list[GoldRow]]:

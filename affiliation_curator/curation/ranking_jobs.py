@@ -13,10 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TYPE_CHECKING
 
 from affiliation_curator.engine.results import MatchResult
 from affiliation_curator.errors import CuratorError
+
+if TYPE_CHECKING:
+    from affiliation_curator.curation.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +200,7 @@ class RankingJobs:
         self._jobs: dict[int, RankingJob] = {}
         self._lock = threading.Lock()
 
-    def start(self, store: Any, matcher: _Matcher, batch_id: int, **options: Any) -> RankingJob | None:
+    def start(self, store: Store, matcher: _Matcher, batch_id: int, **options: Any) -> RankingJob | None:
         """Start ranking a batch unless a job for it runs already (then that job is returned).
 
         Returns None when the batch has nothing left to rank.
@@ -230,7 +233,7 @@ class RankingJobs:
             job.join(timeout)
 
 
-def _count_unranked(store: Any, batch_id: int) -> int:
+def _count_unranked(store: Store, batch_id: int) -> int:
     """Items still to rank (the store's progress when it says so, else by listing)."""
     counter = getattr(store, "count_unranked", None)
     if callable(counter):

@@ -26,12 +26,16 @@ import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
 
 from affiliation_curator.institution import Institution
-from affiliation_curator.text import acronym_key, acronym_tokens, clean, institution_groups, normalize, parts, segments
+from affiliation_curator.text import (STOPWORDS, acronym_key, acronym_tokens, clean, institution_groups, normalize, parts,
+                                      segments)
+
+if TYPE_CHECKING:
+    from affiliation_curator.engine.reranker import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,6 @@ LEXICAL_COMBINER_FILE = "lexical-combiner.pkl"
 
 NAME_TYPES = ("ror_display", "label", "alias", "acronym", "related")
 INST_TYPES = ("education", "healthcare", "facility", "company", "government", "nonprofit", "funder", "archive")
-_STOP = set("of the and for de la le des du di del della der und in at et y e da do dos das van von".split())
 
 FEATURES: tuple[str, ...] = (
     "retrieval",
@@ -97,7 +100,7 @@ def _normal(text: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    return [w for w in _normal(text).split() if w not in _STOP]
+    return [w for w in _normal(text).split() if w not in STOPWORDS]
 
 
 def _share(words: Sequence[str], pool: set[str]) -> float:
@@ -340,7 +343,7 @@ class Combiner:
 MIN_REGISTRY_SHARE = 0.5  # a registry under half the size of the one fitted on gets no combiner
 
 
-def load_for(scorer: Any, lexical: bool, registry_size: int | None = None) -> Combiner | None:
+def load_for(scorer: Scorer, lexical: bool, registry_size: int | None = None) -> Combiner | None:
     """The combiner stored for this scorer, if any and if it was fitted on this very model (the card's
     ``created`` time must match: a model retrained into the same folder makes the old file stale).
 
@@ -368,7 +371,7 @@ def load_for(scorer: Any, lexical: bool, registry_size: int | None = None) -> Co
     return comb
 
 
-def combiner_path(scorer: Any, lexical: bool) -> Path | None:
+def combiner_path(scorer: Scorer, lexical: bool) -> Path | None:
     """Where the combiner for this scorer lives: in its model folder, or the lexical one in the models dir."""
     if lexical:
         from affiliation_curator import config

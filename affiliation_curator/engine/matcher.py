@@ -31,13 +31,15 @@ from typing import Any
 
 import numpy as np
 
+from affiliation_curator.engine.documents import document_text
+from affiliation_curator.engine.reranker import LEXICAL_MODEL_ID, Scorer
 from affiliation_curator.engine.results import Candidate, Evidence, MatchResult
 from affiliation_curator.errors import ScoringError
 from affiliation_curator.institution import Institution
+from affiliation_curator.registry import Registry
 from affiliation_curator.engine.retrieval import RetrievedCandidate, Retriever
-from affiliation_curator.text import fold, sanitize
+from affiliation_curator.text import sanitize
 
-LEXICAL_MODEL_ID = "lexical-fallback"
 # Decision threshold when the lexical fallback scores, calibrated (best decision accuracy, each
 # gold set weighted equally) on the train side: bench/bench_matching.py --calibrate --side train.
 LEXICAL_BLEND_THRESHOLD = 0.765
@@ -46,33 +48,13 @@ LEXICAL_WEIGHT = 0.0  # share of the lexical score in the fallback blend (the re
 ProgressFn = Callable[[int, int], None]
 
 
-def document_text(inst: Institution, matched_name: str | None = None) -> str:
-    """The institution text shown to the reranker: ``Name, City, Country``.
-
-    Chosen by measurement (bench/bench_matching.py --documents): adding acronyms, aliases or
-    types did not rank the right institution higher; the location parts let the model use a
-    city or country named in the string. The name comes first and up to the first comma it is
-    the display name (the lexical scorer relies on that).
-
-    With ``matched_name`` (the label, alias or acronym the retriever matched; for models trained
-    on it, whose card says ``document_style: matched-name``) it follows the name in brackets
-    when the name does not already contain it: ``Korea Advanced ... Technology (KAIST), Daejeon, ...``.
-    """
-    name = inst.name.replace(",", "")  # keep "the name is before the first comma" true
-    if matched_name:
-        extra = matched_name.replace(",", " ").strip()
-        if extra and fold(extra) not in fold(name):
-            name = f"{name} ({extra})"
-    return ", ".join(p for p in (name, inst.city, inst.country_name) if p)
-
-
 class Matcher:
     """Retrieval + reranking + decision over one registry (see module docstring)."""
 
     def __init__(
         self,
-        registry: Any,
-        scorer: Any | None = None,
+        registry: Registry | Sequence[Institution],
+        scorer: Scorer | None = None,
         top_k: int = 10,
         n_retrieve: int = 20,
         threshold: float | None = None,
@@ -99,7 +81,7 @@ class Matcher:
         self._documents: dict[tuple[str, str | None], str] = {}
         self._country_sizes: dict[str, int] | None = None
 
-    def _use_scorer(self, scorer: Any) -> None:
+    def _use_scorer(self, scorer: Scorer) -> None:
         """Take ``scorer`` and everything that follows from it: blend, documents, combiner, threshold."""
         self.scorer = scorer
         self.lexical = getattr(scorer, "model_id", "") == LEXICAL_MODEL_ID

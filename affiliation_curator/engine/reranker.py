@@ -33,6 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from affiliation_curator import config
+from affiliation_curator.text import STOPWORDS
 from affiliation_curator.errors import ModelLoadError, ScoringError
 from affiliation_curator.engine.model_source import (
     CARD_FILE,
@@ -264,13 +265,10 @@ class CrossEncoderScorer(CachedScorer):
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset(
-    "of the and de la le des du di del der und für fur at in for y e et da do dos das".split()
-)
 
 
 def _tokens(text: str) -> list[str]:
-    return [t for t in _WORD.findall(text.lower()) if t not in _STOP]
+    return [t for t in _WORD.findall(text.lower()) if t not in STOPWORDS]
 
 
 class LexicalScorer(CachedScorer):

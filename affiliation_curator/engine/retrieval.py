@@ -40,6 +40,7 @@ import scipy.sparse as sp
 
 from affiliation_curator.institution import Institution
 from affiliation_curator.text import (
+    STOPWORDS,
     LocationIndex,
     LocationMentions,
     acronym_key,
@@ -149,14 +150,13 @@ def _l2_rows(mat: sp.csr_matrix) -> sp.csr_matrix:
 _QUALIFIER = re.compile(r"\s*\([^()]*\)\s*$")
 
 # Words that carry almost no evidence on their own; BM25 ignores them (IDF would make them tiny anyway).
-_STOP = set("of the and for de la le des du di del della der und in at et y e da do dos das van von".split())
 
 
 def _words(normal: str) -> list[str]:
     """BM25 terms: the words of a normal form; a run of an unspaced script gives its bigrams."""
     out: list[str] = []
     for w in normal.split():
-        if w in _STOP:
+        if w in STOPWORDS:
             continue
         if w.isascii():
             out.append(w)
@@ -299,7 +299,7 @@ class Retriever:
         word_idf = np.log(1.0 + (n - wdf + 0.5) / (wdf + 0.5)).astype(np.float32)
         # Length in words: a run of an unspaced script counts as one word however many bigrams it
         # gives, so the average length (and every Latin name's BM25 weight) is as without bigrams.
-        lengths = np.array([0 if is_acr[i] else sum(w not in _STOP for w in forms[i].split()) for i in range(n)],
+        lengths = np.array([0 if is_acr[i] else sum(w not in STOPWORDS for w in forms[i].split()) for i in range(n)],
                            dtype=np.float32)
         avg = float(lengths.mean()) if n else 1.0
         k1, b = 1.2, 0.75

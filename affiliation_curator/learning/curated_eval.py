@@ -18,12 +18,16 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from affiliation_curator.engine.calibration import Outcome, metrics_at
 from affiliation_curator.errors import InputError
 from affiliation_curator.learning.evaluation import Report, evaluate
 from affiliation_curator.curation.gold import GoldRow
+
+if TYPE_CHECKING:
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.curation.store import Store
 
 ProgressFn = Callable[[int, int], None]
 
@@ -167,7 +171,7 @@ class EvalRun:
         return out
 
 
-def gold_from_store(store: Any, batch_ids: Sequence[int] | None = None, curators: Sequence[str] | None = None) -> list[GoldRow]:
+def gold_from_store(store: Store, batch_ids: Sequence[int] | None = None, curators: Sequence[str] | None = None) -> list[GoldRow]:
     """The curators' current answers as gold rows: accept -> [institution id], none of these -> [].
 
     A string decided in several batches counts once, with its latest decision.
@@ -203,7 +207,7 @@ def sample_rows(rows: Sequence[GoldRow], limit: int | None, seed: int = 13) -> l
 
 
 def evaluate_rows(
-    matcher: Any,
+    matcher: Matcher,
     rows: Sequence[GoldRow],
     *,
     limit: int | None = None,

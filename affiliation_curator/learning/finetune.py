@@ -19,21 +19,22 @@ message (each few training steps) and between phases: when it answers True the r
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from affiliation_curator.errors import CuratorError, InputError
 from affiliation_curator.curation.gold import GoldRow, is_validation_string
 from affiliation_curator.learning.pair_metrics import METRIC_NAMES, pair_metrics
+
+if TYPE_CHECKING:
+    from affiliation_curator.registry import Registry
+    from affiliation_curator.curation.store import Store
 
 PACKAGED_BASE_LABEL = "all-MiniLM-L6-v2 (packaged, offline)"
 MIN_CALIBRATION_STRINGS = 20  # fewer curated validation strings: keep the threshold training chose
@@ -80,22 +81,13 @@ class TrainingData:
         return out
 
 
-@contextmanager
-def temporary_pairs_file(rows: Sequence[dict[str, Any]]) -> Iterator[Path]:
-    """Pairs (``query``, ``document``, ``label``) in a JSON Lines file that training reads, removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="curator-pairs-") as scratch:
-        path = Path(scratch) / "pairs.jsonl"
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        yield path
-
-
 def _plain_date(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
 def curated_training_data(
-    store: Any,
-    registry: Any = None,
+    store: Store,
+    registry: Registry | None = None,
     *,
     batches: Sequence[str | int] | None = None,
     curators: Sequence[str] | None = None,
@@ -133,7 +125,7 @@ def curated_training_data(
                         _validation_answers(store, pair_set.batches, curators, validation))
 
 
-def _validation_answers(store: Any, batches: Sequence[Any], curators: Sequence[str] | None,
+def _validation_answers(store: Store, batches: Sequence[Any], curators: Sequence[str] | None,
                         validation: Sequence[dict[str, Any]]) -> list[GoldRow]:
     """The curators' answers for the validation side's strings (accepted institution, or none)."""
     from affiliation_curator.learning.curated_eval import gold_from_store
@@ -145,10 +137,10 @@ def _validation_answers(store: Any, batches: Sequence[Any], curators: Sequence[s
     return [row for row in rows if row.affiliation in wanted]
 
 
-def file_training_data(path: Path | str, registry: Any, validation_share: float = 0.2) -> TrainingData:
+def file_training_data(path: Path | str, registry: Registry, validation_share: float = 0.2) -> TrainingData:
     """Pairs from an exported pairs file (.jsonl, .csv, .parquet), split by affiliation string."""
-    from affiliation_curator.engine.matcher import document_text
-    from affiliation_curator.learning.trainer import read_pairs_file
+    from affiliation_curator.engine.documents import document_text
+    from affiliation_curator.learning.pairs import read_pairs_file
 
     if not 0.0 <= validation_share < 1.0:
         raise InputError("the validation share must be at least 0 and below 1")
@@ -247,9 +239,10 @@ def _base_scorer(base_model: str | None, seed: int) -> Any:
                               cache_key=f"{PACKAGED_BASE_LABEL}#seed{seed}")
 
 
-def _calibrate_on_answers(out: Path, registry: Any, answers: Sequence[GoldRow], say: Callable[..., None]) -> float:
+def _calibrate_on_answers(out: Path, registry: Registry, answers: Sequence[GoldRow], say: Callable[..., None]) -> float:
     """Re-choose the new model's threshold and retrieval blend on the curated validation strings."""
-    from affiliation_curator.learning.trainer import LabelledQuery, calibrate_on_queries
+    from affiliation_curator.learning.pairs import LabelledQuery
+    from affiliation_curator.learning.recalibrate import calibrate_on_queries
 
     say("calibrating", f"calibrating the threshold on {len(answers)} curated validation strings")
     queries = [LabelledQuery(a.affiliation, list(a.ror_ids), "curated validation") for a in answers]
@@ -280,7 +273,7 @@ def unique_model_dir(name: str, parent: Path | None = None) -> Path:
 
 def finetune(
     data: TrainingData,
-    registry: Any,
+    registry: Registry,
     out_dir: Path | str,
     *,
     base_model: str | None = None,
@@ -323,14 +316,13 @@ def finetune(
     if data.validation:
         before = pair_metrics(_base_scorer(base_model, seed), data.validation)
     say("training", "preparing the training run")
-    with temporary_pairs_file(data.train) as pairs_file:
-        report = train_cross_encoder(
-            registry, out, pairs_file=pairs_file if data.train else None, base_model=base_model, epochs=epochs,
-            max_steps=planned_steps(len(data.train), registry_queries, batch_size, epochs, max_steps),
-            progress=lambda message: say(None, message), batch_size=batch_size,
-            learning_rate=learning_rate or (5e-5 if base_model is None else 2e-5),
-            n_queries=registry_queries, n_no_match=registry_queries // 5, seed=seed,
-        )
+    report = train_cross_encoder(
+        registry, out, labelled=data.train, labelled_name="curated decisions", base_model=base_model, epochs=epochs,
+        max_steps=planned_steps(len(data.train), registry_queries, batch_size, epochs, max_steps),
+        progress=lambda message: say(None, message), batch_size=batch_size,
+        learning_rate=learning_rate or (5e-5 if base_model is None else 2e-5),
+        n_queries=registry_queries, n_no_match=registry_queries // 5, seed=seed,
+    )
     try:
         say("after", "scoring the validation pairs with the new model")
         after = None
@@ -341,7 +333,6 @@ def finetune(
         if len(data.validation_answers) >= MIN_CALIBRATION_STRINGS:
             threshold = _calibrate_on_answers(out, registry, data.validation_answers, say)
         card = ModelCard.read(out) or ModelCard()
-        card.training["pairs_file"] = None  # a temporary file; the curated data is described below
         card.training["curated"] = {**data.sources, **data.counts()}
         card.metrics["validation"] = {"pairs": len(data.validation), "before": before, "after": after,
                                       "base_model": base_model or PACKAGED_BASE_LABEL}

@@ -19,11 +19,14 @@ once for both kinds of metric (scorers cache their scores).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
 
 from affiliation_curator.learning.evaluation import accuracy_at_1, auto_accept, no_match_scores
+
+if TYPE_CHECKING:
+    from affiliation_curator.engine.reranker import Scorer
 
 AT_K = 10
 METRIC_NAMES = ["map", f"mrr@{AT_K}", f"ndcg@{AT_K}", "accuracy@1", "no-match precision", "no-match recall",
@@ -59,7 +62,7 @@ class _ModelCardData:
 class ScorerModel:
     """What ``CrossEncoderRerankingEvaluator`` calls: ``predict(pairs)`` -> the scorer's scores."""
 
-    def __init__(self, scorer: Any) -> None:
+    def __init__(self, scorer: Scorer) -> None:
         self.scorer = scorer
         self.model_card_data = _ModelCardData()
 
@@ -67,7 +70,7 @@ class ScorerModel:
         return np.asarray(self.scorer.score([(str(a), str(b)) for a, b in pairs]), dtype=np.float64)
 
 
-def ranking_metrics(scorer: Any, samples: Sequence[dict[str, Any]], at_k: int = AT_K) -> dict[str, float] | None:
+def ranking_metrics(scorer: Scorer, samples: Sequence[dict[str, Any]], at_k: int = AT_K) -> dict[str, float] | None:
     """map, mrr@k, ndcg@k from CrossEncoderRerankingEvaluator (None without a query that has a right document)."""
     from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
 
@@ -79,7 +82,7 @@ def ranking_metrics(scorer: Any, samples: Sequence[dict[str, Any]], at_k: int = 
     return {key: float(result[key]) for key in ("map", f"mrr@{at_k}", f"ndcg@{at_k}")}
 
 
-def pair_metrics(scorer: Any, rows: Iterable[Any], threshold: float | None = None) -> dict[str, float | None]:
+def pair_metrics(scorer: Scorer, rows: Iterable[Any], threshold: float | None = None) -> dict[str, float | None]:
     """Every metric of the module docstring; ``threshold`` defaults to the scorer's own."""
     samples = rerank_samples(rows)
     t = float(getattr(scorer, "threshold", 0.5) if threshold is None else threshold)

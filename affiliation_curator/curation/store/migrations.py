@@ -4,7 +4,7 @@ Each step runs in its own transaction together with the row recording it in
 ``schema_version``, so a failed step leaves the database at the previous version. Migration 1
 is the baseline schema, frozen here as it was first released (it must never change); later
 steps change it. To change the schema: add a step with the next number and update
-``models.py`` to match (``tests/test_store.py`` checks that they agree).
+``models.py`` to match (``tests/curation/test_store.py`` checks that they agree).
 """
 
 from __future__ import annotations
