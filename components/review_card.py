@@ -121,8 +121,9 @@ def decide(batch_id: int, status: str, order: str, item_id: int, action: str, ca
             if action == "reject":
                 _notify(f"Rejected {clean(cand.name, 80)}", "info")
                 return  # stay on the item
+            skipped = "Skipped: it waits under the Skipped filter" if status == "undecided" else "Skipped"
             label = {"accept": f"Accepted {clean(cand.name, 80) if cand else ''}", "none": "None of these",
-                     "skip": "Skipped"}[action]
+                     "skip": skipped}[action]
             _notify(label, "success")
     except CuratorError as err:
         _notify(str(err), "error")

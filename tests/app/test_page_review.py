@@ -112,6 +112,7 @@ def test_accept_none_skip_reject_undo(review):
     assert shown(at) == ROWS[3][0]
     click(at, "act_skip")
     assert decision(store, batch_id, ROWS[3][0]).action == "skip"
+    assert ["waits under the Skipped filter" in t.value for t in at.toast] == [True]  # says where it went
     assert shown(at) == ROWS[4][0]
     # reject one candidate: the item stays, the candidate is marked
     click(at, "cand_reject_1")
