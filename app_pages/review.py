@@ -20,7 +20,7 @@ batch_col, view_col = st.columns([5, 3], vertical_alignment="center")
 batch_id = batch_panel.batch_picker(batch_col, label_visibility="collapsed")
 if batch_id is None:
     st.info("No batch is open. Bring affiliations in on the Match page first.", icon=":material/info:")
-    st.page_link("app_pages/match.py", label="Go to Match", icon=":material/upload_file:")
+    state.page_link("app_pages/match.py", label="Go to Match", icon=":material/upload_file:")
     st.stop()
 
 store = resources.get_store()
