@@ -6,16 +6,18 @@ import streamlit as st
 
 from affiliation_curator.errors import CuratorError
 from components import batch_panel, resources, state
+from components.keyboard import keyboard_focus
 from components.batch_table import batch_table
 from components.text import safe_md
 from components.bulk_accept import bulk_accept_panel
 from components.review_card import FILTERS, ORDERS, review_card
 
 
-st.header("Review", anchor=False)
-
-top_left, top_right = st.columns([3, 2], vertical_alignment="bottom")
-batch_id = batch_panel.batch_picker(top_left)
+# Two short rows above the card (the batch and the view; the queue's order and filter), their
+# labels only for screen readers, no page title (the sidebar says which page this is): the card
+# starts high enough that the string and the first three candidates fit a 1280x720 window.
+batch_col, view_col = st.columns([5, 3], vertical_alignment="center")
+batch_id = batch_panel.batch_picker(batch_col, label_visibility="collapsed")
 if batch_id is None:
     st.info("No batch is open. Bring affiliations in on the Match page first.", icon=":material/info:")
     state.page_link("app_pages/match.py", label="Go to Match", icon=":material/upload_file:")
@@ -29,9 +31,9 @@ except CuratorError as err:
     registry = None
     st.warning(safe_md(f"The registry of this batch ({info.registry_name}) is not available: {err}"))
 
-view = top_right.segmented_control(
+view = view_col.segmented_control(
     "View", ["Review", "Bulk accept", "Table"], default="Review", key="review_view", required=True,
-    persist_state="session",
+    persist_state="session", label_visibility="collapsed",
 )
 batch_panel.ranking_progress(batch_id)
 if not state.curator():
@@ -43,13 +45,14 @@ if view == "Bulk accept":
 elif view == "Table":
     batch_table(batch_id)
 else:
-    order_col, filter_col = st.columns([2, 3])
-    order = order_col.segmented_control(
+    queue = st.container(horizontal=True, gap="large", vertical_alignment="center")
+    order = queue.segmented_control(
         "Order", list(ORDERS), format_func=ORDERS.get, default="input", key="review_order", required=True,
-        persist_state="session",
+        persist_state="session", label_visibility="collapsed",
     )
-    status = filter_col.segmented_control(
+    status = queue.segmented_control(
         "Show", list(FILTERS), format_func=FILTERS.get, default="undecided", key="review_filter", required=True,
-        persist_state="session",
+        persist_state="session", label_visibility="collapsed",
     )
     review_card(batch_id, status or "undecided", order or "input", registry, resources.scorer_notes())
+keyboard_focus()  # last on the page: the focus rules take no room above the card

@@ -62,7 +62,7 @@ def batch_label(info: Any) -> str:
     return f"{clean(info.name, 60)} · {info.total:,} items · #{info.id}"
 
 
-def batch_picker(where: Any = st) -> int | None:
+def batch_picker(where: Any = st, label_visibility: str = "visible") -> int | None:
     """A select box of the batches; choosing one opens it. Returns the open batch id."""
     store = resources.get_store()
     batches = store.batches()
@@ -87,6 +87,7 @@ def batch_picker(where: Any = st) -> int | None:
         key="batch_picker",
         on_change=_changed,
         placeholder="Choose a batch",
+        label_visibility=label_visibility,
     )
     return current
 

@@ -50,17 +50,21 @@ def candidate_list(
     on_also: Callable[[Candidate], None] | None = None,
 ) -> None:
     """One row per candidate, best first. Keys 1-9 accept, Shift+1-9 reject; with ``on_also``,
-    Alt+1-9 adds the candidate to the accepted ones (or takes it out)."""
+    Alt+1-9 adds the candidate to the accepted ones (or takes it out).
+
+    Each row is the name and score, then one small line of place, type, status and evidence;
+    the rows sit close together, so the first three fit the first screen below the string."""
     rejected_ids = set(rejected)
     accepted = set(accepted_ids) | ({accepted_id} if accepted_id else set())
+    rows = st.container(gap="xsmall")
     for rank, cand in enumerate(candidates, 1):
         shortcut = str(rank) if rank <= MAX_SHORTCUTS else None
         is_accepted = cand.id in accepted
         is_rejected = cand.id in rejected_ids
         if on_also is None:
-            left, middle, right = st.columns([1.3, 8, 1.3], vertical_alignment="center")
+            left, middle, right = rows.columns([1.3, 8, 1.3], vertical_alignment="center")
         else:
-            left, middle, also, right = st.columns([1.3, 7.4, 1.1, 1.5], vertical_alignment="center")
+            left, middle, also, right = rows.columns([1.3, 7.4, 1.1, 1.5], vertical_alignment="center")
             also.button(
                 "−" if is_accepted and len(accepted) > 1 else "+",
                 key=f"{key}_also_{rank}",
@@ -94,7 +98,7 @@ def candidate_list(
                 name += f" · id {safe_md(cand.id, 60)}"
             details = details_line(cand)
             evidence = evidence_line(cand)
-            small = f"{details}  \n{evidence}" if evidence else details
+            small = f"{details} · {evidence}" if evidence else details
             # One markdown element per candidate (each element costs the browser a markdown parse).
             st.markdown(f"{name}  \n:small[:gray[{small}]]")
         right.button(

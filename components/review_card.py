@@ -23,10 +23,10 @@ from components.score_bars import score_bars_spec
 from components.several_banner import accepted_names, other_notes, several_banner
 from components.text import clean, ror_link, safe_md
 from components.errors import guarded
+from components.keyboard import SEARCH_FIELD_KEY
 
 POLL_SECONDS = 1.0
 SEARCH_LIMIT = 8
-FALLBACK_CHARS = 90  # the rest of a long fallback reason is in the caption's tooltip
 CURRENT_KEY = "review_current_item"  # the item on the card as last drawn
 SEVERAL_KEY = "review_several_item"  # the item whose accepted institutions Alt+digit changed on this visit
 FILTERS = {"undecided": "Undecided", "accepted": "Accepted", "none": "None of these", "skipped": "Skipped", "all": "All"}
@@ -149,8 +149,9 @@ def decide(batch_id: int, status: str, order: str, item_id: int, action: str, ca
             if action == "reject":
                 _notify(f"Rejected {clean(cand.name, 80)}", "info")
                 return  # stay on the item
+            skipped = "Skipped: it waits under the Skipped filter" if status == "undecided" else "Skipped"
             label = {"accept": f"Accepted {clean(cand.name, 80) if cand else ''}", "none": "None of these",
-                     "skip": "Skipped"}[action]
+                     "skip": skipped}[action]
             _notify(label, "success")
     except CuratorError as err:
         _notify(str(err), "error")
@@ -215,19 +216,23 @@ def _notice() -> None:
 
 
 def _action_bar(batch_id: int, status: str, order: str, item: Any | None, disabled: bool) -> None:
-    cols = st.columns(5)
+    """The card's keys in one row under the string: N, S, U, left, right and F (the registry search)."""
+    bar = st.container(horizontal=True, gap="xxsmall", wrap=True)
     has_item = item is not None and not disabled
     suffix = f"_{item.id}" if item is not None else ""  # item-bound keys: a stale key press cannot hit the next item
-    cols[0].button("None of these", key=f"act_none{suffix}", shortcut="n", disabled=not has_item, width="stretch",
-                   on_click=decide, args=(batch_id, status, order, item.id if item else 0, "none"))
-    cols[1].button("Skip", key=f"act_skip{suffix}", shortcut="s", disabled=not has_item, width="stretch",
-                   on_click=decide, args=(batch_id, status, order, item.id if item else 0, "skip"))
-    cols[2].button("Undo", key="act_undo", shortcut="u", disabled=disabled, width="stretch",
-                   on_click=undo, args=(batch_id, status, order))
-    cols[3].button("Previous", key="act_prev", shortcut="Left", disabled=disabled, width="stretch",
-                   on_click=move, args=(batch_id, status, order, -1))
-    cols[4].button("Next", key="act_next", shortcut="Right", disabled=disabled, width="stretch",
-                   on_click=move, args=(batch_id, status, order, 1))
+    bar.button("None of these", key=f"act_none{suffix}", shortcut="n", disabled=not has_item,
+               on_click=decide, args=(batch_id, status, order, item.id if item else 0, "none"))
+    bar.button("Skip", key=f"act_skip{suffix}", shortcut="s", disabled=not has_item,
+               on_click=decide, args=(batch_id, status, order, item.id if item else 0, "skip"))
+    bar.button("Undo", key="act_undo", shortcut="u", disabled=disabled,
+               on_click=undo, args=(batch_id, status, order))
+    bar.button("Prev", key="act_prev", shortcut="Left", disabled=disabled,
+               on_click=move, args=(batch_id, status, order, -1))
+    bar.button("Next", key="act_next", shortcut="Right", disabled=disabled,
+               on_click=move, args=(batch_id, status, order, 1))
+    if item is not None:
+        bar.button("Search", key=f"search_open_{item.id}", shortcut="f", help="Search the registry for another institution",
+                   on_click=_open_search, args=(item.id,))
 
 
 SEARCH_OPEN_KEY = "registry_search_item"  # the item whose registry search is open
@@ -235,20 +240,25 @@ SEARCH_OPEN_KEY = "registry_search_item"  # the item whose registry search is op
 
 def _set_search(item_id: int | None) -> None:
     st.session_state[SEARCH_OPEN_KEY] = item_id
-    st.session_state.pop("registry_search", None)
+    st.session_state.pop(SEARCH_FIELD_KEY, None)
+
+
+def _open_search(item_id: int) -> None:
+    """F: open the search under the string (its field takes the focus); when open, keep what was typed."""
+    if st.session_state.get(SEARCH_OPEN_KEY) != item_id:
+        _set_search(item_id)
 
 
 def _search(batch_id: int, status: str, order: str, item: Any, registry: Any, disabled: bool) -> None:
-    """Registry search for the card's item: closed (one button, key F) until asked for."""
+    """Registry search for the card's item, under the string: closed until F (or its button) opens it."""
     if st.session_state.get(SEARCH_OPEN_KEY) != item.id:
-        st.button("Search the registry", key=f"search_open_{item.id}", shortcut="f", icon=":material/search:",
-                  on_click=_set_search, args=(item.id,))
         return
     with st.container(border=True):
         query_col, close_col = st.columns([8, 1.3], vertical_alignment="bottom")
-        query = query_col.text_input("Search the registry: name, acronym or ROR id", key="registry_search",
+        query = query_col.text_input("Search the registry: name, acronym or ROR id", key=SEARCH_FIELD_KEY,
                                      max_chars=300, placeholder="e.g. TUM, Technische Universität München or 02kkvpp62")
-        close_col.button("Close", key=f"search_close_{item.id}", width="stretch", on_click=_set_search, args=(None,))
+        close_col.button("Close", key=f"search_close_{item.id}", shortcut="Escape", width="stretch",
+                         on_click=_set_search, args=(None,))
         if not query or not query.strip():
             return
         if registry is None:
@@ -302,10 +312,31 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
         what = {"accept": f"accepted {accepted_names(d)}",
                 "none": "none of these", "skip": "skipped"}[d.action]
         head.append(f"your decision: {what}")
-    st.caption(safe_md(" · ".join(head)))
-    st.code(item.affiliation, language=None, wrap_lines=True)
-    for note in other_notes(item.notes):
-        st.caption(safe_md(note))
+    ranked_with_candidates = not unranked and bool(item.candidates)
+    threshold = item.threshold if item.threshold is not None else 0.5
+    fallback = ""
+    if not unranked:  # one caption line: where the item is, what scored it, against which registry
+        model = item.model_id or "?"
+        fallback = scorer_notes.get(model, "")
+        combined = registry is not None and resources.with_combiner(registry.name, model)
+        head.append(f"scored by {model}" + (" + learned combiner" if combined else "")
+                    + (" (stand-in)" if fallback else ""))
+        head.append(f"threshold {threshold:.2f}")
+        if registry is not None:
+            head.append(f"registry {registry.name} ({registry.meta.version})")
+    st.caption(safe_md(" · ".join(head)),
+               help=f"Why a stand-in scored this item: {fallback}" if fallback else None)  # one line, the reason on hover
+    # The string with the decision keys under it, its score bars beside it: the candidates
+    # start within the first screen.
+    text_col, bars_col = st.columns([2, 1], gap="small") if ranked_with_candidates else (st.container(), None)
+    with text_col:
+        st.code(item.affiliation, language=None, wrap_lines=True)
+        for note in other_notes(item.notes):
+            st.caption(safe_md(note))
+        _action_bar(batch_id, status, order, item, disabled)
+    if bars_col is not None:
+        bars_col.vega_lite_chart(score_bars_spec(item.candidates, threshold), width="stretch")
+    _search(batch_id, status, order, item, registry, disabled)
 
     if unranked:
         if waiting:
@@ -315,26 +346,10 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
             error = job.progress().error if job is not None else ""
             st.warning(safe_md("This item is not ranked and ranking is not running"
                                + (f" ({error})" if error else "") + ". Reload the page to start it again."))
-        _action_bar(batch_id, status, order, item, disabled)
         return
-
-    threshold = item.threshold if item.threshold is not None else 0.5
-    model = item.model_id or "?"
-    fallback = scorer_notes.get(model, "")
-    registry_note = f"registry {registry.name} ({registry.meta.version})" if registry is not None else ""
-    combined = registry is not None and resources.with_combiner(registry.name, model)
-    st.caption(
-        safe_md(" · ".join(p for p in (
-            f"scored by {model}" + (" + learned combiner" if combined else "")
-            + (f" (fallback: {clean(fallback, FALLBACK_CHARS)})" if fallback else ""),
-            f"threshold {threshold:.2f}", registry_note) if p)),
-        help=f"Fallback: {fallback}" if fallback and len(fallback) > FALLBACK_CHARS else None,
-    )
-
     if item.candidates:
         several_banner(item.candidates, item.accepted_ids, disabled=disabled, key=f"several_accept_all_{item.id}",
                        on_accept_all=lambda cs: decide(batch_id, status, order, item.id, "accept", several=cs))
-        st.vega_lite_chart(score_bars_spec(item.candidates, threshold), width="stretch")
         candidate_list(
             item.candidates,
             on_accept=lambda c: decide(batch_id, status, order, item.id, "accept", c),
@@ -349,8 +364,6 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
         )
     else:
         st.warning("No candidates for this string. Search the registry (F), or choose None of these (N).")
-    _action_bar(batch_id, status, order, item, disabled)
-    _search(batch_id, status, order, item, registry, disabled)
 
 
 @st.fragment

@@ -19,7 +19,7 @@ from affiliation_curator.engine.results import Candidate
 from components.text import clean
 
 LABEL_CHARS = 48
-BAR_STEP = 20  # pixels per candidate
+BAR_STEP = 12  # pixels per candidate: ten bars fit beside the affiliation string
 ABOVE, BELOW, UNSCORED = "above threshold", "below threshold", "not scored"
 
 
@@ -48,13 +48,14 @@ def _chart(rows: list[dict[str, Any]]) -> alt.LayerChart:
         "label:N",
         sort=alt.EncodingSortField("rank", op="min", order="ascending"),  # min: layers share the y domain
         title=None,
-        axis=alt.Axis(labelLimit=300, labelFontSize=12, labelOverlap=False),
+        axis=alt.Axis(labelLimit=125, labelFontSize=11, labelOverlap=False),
     )
     x = alt.X(
         "score:Q",
         scale=alt.Scale(domain=[0, 1], clamp=True),
         title=None,
-        axis=alt.Axis(values=[0, 0.25, 0.5, 0.75, 1], format=".2f"),
+        # grid lines at quarters, no tick labels: each bar prints its score, the rule marks the threshold
+        axis=alt.Axis(values=[0, 0.25, 0.5, 0.75, 1], labels=False, ticks=False, domain=False),
     )
     base = alt.Chart()
     bars = base.mark_bar(cornerRadiusEnd=3).encode(

@@ -1,13 +1,18 @@
-"""Regenerate the README screenshots (docs/match.png, docs/review.png) with headless Chromium.
+"""Regenerate the README screenshots with headless Chromium.
 
     python docs/screenshots.py
 
 Starts ``streamlit run app.py`` on a fresh data directory, pastes the sample affiliations on
-the Match page, decides a few on the Review page with the keyboard and photographs both pages.
+the Match page, decides a few on the Review page with the keyboard and photographs both pages:
+docs/match.png and docs/review.png (whole pages), then the Review card as a curator sees it
+without scrolling, docs/review-1280x720.png and docs/review-1920x1080.png (the window only; the
+boxes of the first three Accept buttons are printed), and docs/review-search-1280x720.png (F
+pressed and a name typed: the search opens under the string, its field focused).
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 import time
@@ -51,7 +56,7 @@ def main() -> int:
             wait_idle(page)
             page.screenshot(path=str(PROJECT_DIR / "docs" / "match.png"), full_page=True)
 
-            page.get_by_role("link", name="Review this batch").click()
+            page.get_by_role("link", name="Review this batch").first.click()  # the polled panel may show it twice mid-run
             page.wait_for_selector("[data-testid=stCode]")
             wait_idle(page)
             page.evaluate("document.activeElement && document.activeElement.blur()")
@@ -69,10 +74,30 @@ def main() -> int:
             time.sleep(4)  # let the toast fade
             wait_idle(page)
             page.screenshot(path=str(PROJECT_DIR / "docs" / "review.png"), full_page=True)
+
+            for width, height in ((1920, 1080), (1280, 720)):  # what fits the first screen
+                page.set_viewport_size({"width": width, "height": height})
+                time.sleep(1)
+                wait_idle(page)
+                page.evaluate("window.scrollTo(0, 0)")
+                boxes = [page.get_by_role("button", name=re.compile(r"^Accept\b")).nth(i).bounding_box() for i in range(3)]
+                print(f"{width}x{height}: first three Accept buttons at "
+                      + ", ".join(f"y={b['y']:.0f}..{b['y'] + b['height']:.0f}" for b in boxes))
+                page.screenshot(path=str(PROJECT_DIR / "docs" / f"review-{width}x{height}.png"))
+            page.keyboard.press("f")
+            search = page.get_by_role("textbox", name="Search the registry: name, acronym or ROR id")
+            search.wait_for()
+            wait_idle(page)
+            page.keyboard.type("TU Munich")  # into the focused field
+            page.keyboard.press("Enter")
+            wait_idle(page)
+            time.sleep(1)
+            page.screenshot(path=str(PROJECT_DIR / "docs" / "review-search-1280x720.png"))
             browser.close()
     finally:
         stop_server(proc)
-    print("wrote docs/match.png and docs/review.png")
+    print("wrote docs/match.png, docs/review.png, docs/review-1280x720.png, docs/review-1920x1080.png, "
+          "docs/review-search-1280x720.png")
     return 0
 
 

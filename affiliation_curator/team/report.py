@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from affiliation_curator.errors import CuratorError
-from affiliation_curator.curation.store import Store
+from affiliation_curator.curation.store import AcceptedInstitution, Store
 from affiliation_curator.team.agreement import PairAgreement, decisions_per_hour, fleiss_kappa, pairwise
 from affiliation_curator.team.resolve import ItemLabels, conflicts, label_of, labels_by_item, resolve_items, status_counts
 from affiliation_curator.team.users import Identity, require_lead
@@ -71,12 +71,16 @@ def resolve_conflict(store: Store, actor: Identity | None, item_id: int, label: 
         return store.decide(item_id, "none", actor.name, method="resolution")
     if not label.startswith("accept:") or len(label) <= len("accept:"):
         raise CuratorError(f"not a label: {label!r} (accept:<ROR id> or none)")
-    inst = label[len("accept:"):]
-    known = {d["institution_id"]: d for d in store.decisions(item.batch_id) if d["item_id"] == item_id and label_of(d) == label}
-    shown = known.get(inst)
+    inst, *also = label[len("accept:"):].split("|")  # several institutions: the first, and the others
+    same = [d for d in store.decisions(item.batch_id) if d["item_id"] == item_id and label_of(d) == label]
+    shown = same[-1] if same else None  # a curator's decision of this label gives names and documents
+    if shown is not None:
+        inst = shown["institution_id"]
+        also = [AcceptedInstitution(a["id"], a.get("name"), a.get("document")) for a in shown.get("also") or [] if a.get("id")]
     return store.decide(
         item_id, "accept", actor.name, institution_id=inst, method="resolution",
         institution_name=shown["institution_name"] if shown else None, document=shown["document"] if shown else None,
+        also=also,
     )
 
 

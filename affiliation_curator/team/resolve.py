@@ -24,9 +24,11 @@ STATUSES = ("single", "agreed", "conflict", "resolved")
 
 
 def label_of(decision: Mapping[str, Any]) -> str | None:
-    """"accept:<id>", "none", or None (skip, reject: not a label)."""
+    """"accept:<id>" ("accept:<id>|<id>" for a string naming several institutions: the same set
+    is the same label, whatever the order it was accepted in), "none", or None (skip, reject)."""
     if decision["action"] == "accept":
-        return f"accept:{decision['institution_id']}"
+        ids = {decision["institution_id"], *(a["id"] for a in decision.get("also") or [] if a.get("id"))}
+        return "accept:" + "|".join(sorted(i for i in ids if i))
     if decision["action"] == "none":
         return "none"
     return None

@@ -113,6 +113,7 @@ def test_accept_none_skip_reject_undo(review):
     assert shown(at) == ROWS[3][0]
     click(at, "act_skip")
     assert decision(store, batch_id, ROWS[3][0]).action == "skip"
+    assert ["waits under the Skipped filter" in t.value for t in at.toast] == [True]  # says where it went
     assert shown(at) == ROWS[4][0]
     # reject one candidate: the item stays, the candidate is marked
     click(at, "cand_reject_1")
@@ -192,8 +193,36 @@ def test_search_the_registry_and_accept(review):
     click(at, "search_open")
     at.text_input(key="registry_search").input("no such institute xyz").run()
     assert any("Nothing found" in c.value for c in at.caption)
+    click(at, "search_open")  # F again while open: back to the field, the query kept
+    assert at.text_input(key="registry_search").value == "no such institute xyz"
+    assert button(at, "search_close").proto.shortcut == "escape"  # Escape closes, even from the field
     click(at, "search_close")
     assert not [t for t in at.text_input if t.key == "registry_search"]
+
+
+def test_the_card_keys_sit_under_the_string_and_the_search_opens_there(review):
+    """The order of the card: caption, string, the keys (N S U left right F), the search when open,
+    then the candidates; the score bars beside the string; one script for the focus, no user text in it."""
+    from components.keyboard import SCRIPT
+
+    at, store, batch_id = review
+    keys = [b.proto.shortcut for b in at.button if b.key and re.fullmatch(r"(act_\w+|search_open_\d+)", b.key)]
+    assert keys == ["n", "s", "u", "left", "right", "f"]
+    assert len(at.get("vega_lite_chart")) == 1
+    assert not at.header  # no page title above the card: the card starts on the first screen
+    click(at, "search_open")
+    order = [e.key for e in at.main if getattr(e, "key", None) and re.fullmatch(
+        r"(act_none|search_open|registry_search|search_close|cand\d+_accept_1)(_\d+)?", e.key)]
+    assert order[:2] == [f"act_none_{shown_id(store, batch_id, at)}", f"search_open_{shown_id(store, batch_id, at)}"]
+    assert order[2:4] == ["registry_search", f"search_close_{shown_id(store, batch_id, at)}"]
+    assert re.fullmatch(r"cand\d+_accept_1", order[4])  # the candidates come after the search
+    scripts = at.get("html")
+    assert [h.proto.body for h in scripts] == [SCRIPT.strip()] and scripts[0].proto.unsafe_allow_javascript
+    assert ROWS[0][0] not in SCRIPT
+
+
+def shown_id(store: Store, batch_id: int, at) -> int:
+    return next(i.id for i in store.items(batch_id) if i.affiliation == shown(at))
 
 
 def test_least_confident_first_and_filters(review):

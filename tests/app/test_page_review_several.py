@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from affiliation_curator.engine.results import Candidate, Evidence, MatchResult
-from affiliation_curator.config import Settings
 from affiliation_curator.curation.store import Store
 from test_page_review import button, click, shown
 
@@ -29,13 +28,13 @@ ROWS = [(STRING, [UMCU, UU, HU], [NOTE]), ("Wyeth Research, Pearl River", [OLD, 
 
 @pytest.fixture
 def review(navigation_apptest):  # noqa: F811
-    Settings(curator="Ann").save()
     store = Store()
     batch_id = store.create_batch("Several", [r[0] for r in ROWS], registry_name="demo", model_id="test-scorer")
     for item, (_, cands, notes) in zip(store.items(batch_id), ROWS):
         store.save_result(item.id, MatchResult(item.affiliation, list(cands), None, "test-scorer", 0.5, notes))
     at = navigation_apptest()
     at.query_params["batch"] = str(batch_id)
+    at.query_params["curator"] = "Ann"  # this tab's curator (team curation keeps the name per tab)
     at.run()
     at.switch_page("app_pages/review.py").run()
     assert not at.exception, at.exception

@@ -102,7 +102,7 @@ def test_a_version_3_database_keeps_every_decision_when_it_gains_several_ids(tmp
     one, two = store.items(1)
     assert one.accepted_ids == [UU] and one.decision.also == [] and one.decision.curator == "old"
     assert two.status == "none" and two.accepted_ids == []
-    store.toggle_accept(one.id, "new", UMCU, institution_name="UMC Utrecht")
+    store.toggle_accept(one.id, "old", UMCU, institution_name="UMC Utrecht")  # its curator adds one (decisions are per curator)
     assert store.item(one.id).accepted_ids == [UU, UMCU]
     assert store.item(one.id).decision.institution_names == ["Utrecht University", "UMC Utrecht"]
 

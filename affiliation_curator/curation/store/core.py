@@ -674,8 +674,8 @@ class Store:
         inst = _norm_id(institution_id) if institution_id else None
         if not inst:
             raise StoreError("accept needs an institution id")
-        with self._read() as session:
-            current = self._current(session, [item_id]).get(item_id)
+        with self._read() as session:  # the curator's own current decision (nobody else's changes)
+            current = self._current(session, [item_id], curator=_curator(curator)).get(item_id)
             accepted = _accepted_ids(current) if current is not None else []
             kept = [a for a in (current.also_accepted or []) if isinstance(a, dict)] if current is not None else []
             first = (current.institution_id, current.institution_name, current.document) if current is not None else None
@@ -1261,11 +1261,14 @@ class _Chosen:
         self.score = row["score"]
         self.document = row.get("document")
         self.seconds_spent = row.get("seconds_spent")
+        self.also_accepted = row.get("also") or None
 
     def view(self) -> DecisionView:
         return DecisionView(
             id=self.id, action=self.action, institution_id=self.institution_id, institution_name=self.institution_name,
             curator=self.curator, at=self.created_at, score=self.score, document=self.document, seconds=self.seconds_spent,
+            also=[AcceptedInstitution(str(a["id"]), a.get("name"), a.get("document"), a.get("score"))
+                  for a in _also_list(self) if a.get("id")],
         )
 
 
