@@ -70,6 +70,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         [res.match for res in results],
         matcher.threshold,
         [r.affiliation for r in rows],
+        by_id={inst.id: inst for inst in registry},
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))

@@ -18,10 +18,12 @@ them is found; "right match" means the match is one of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from affiliation_curator.levels import level_breakdown
+from affiliation_curator.levels import summary as level_summary
 from affiliation_curator.text import acronym_tokens, institution_groups
 
 
@@ -95,6 +97,7 @@ class Report:
     accept: dict[str, float]
     threshold: float
     by_trait: dict[str, "Report"]
+    levels: dict[str, int] | None = None  # top-1 errors by relation to the gold (levels.py), with a registry
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "by_trait"}
@@ -111,7 +114,7 @@ class Report:
             f"  F1 {self.no_match['f1']:.3f}",
             f"{indent}auto-accept at threshold {self.threshold:.3f}: precision {self.accept['precision']:.3f}"
             f"  coverage {self.accept['coverage']:.3f}",
-        ]
+        ] + ([f"{indent}{level_summary(self.levels)}"] if self.levels is not None else [])
 
     def to_text(self) -> str:
         out = self.lines()
@@ -128,8 +131,10 @@ def evaluate(
     threshold: float,
     affiliations: Sequence[str] | None = None,
     ks: Sequence[int] = (1, 5, 10, 20),
+    by_id: Mapping[str, Any] | None = None,
 ) -> Report:
-    """Every metric over the rows; with ``affiliations`` also split by string trait."""
+    """Every metric over the rows; with ``affiliations`` also split by string trait; with ``by_id``
+    (the registry's institutions by id) the top-1 errors counted by their relation to the gold."""
     gold = [list(g) for g in gold]
     report = Report(
         n=len(gold),
@@ -142,6 +147,7 @@ def evaluate(
         accept=auto_accept(gold, matches),
         threshold=threshold,
         by_trait={},
+        levels=level_breakdown(gold, ranked, by_id) if by_id is not None else None,
     )
     if affiliations is not None:
         groups: dict[str, list[int]] = {"non-ascii": [], "multi-institution": [], "short/acronym": []}
