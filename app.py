@@ -22,12 +22,12 @@ except CuratorError as err:
 
 # (file, title, icon, section); the first page is the default.
 PAGES = [
-    ("pages/match.py", "Match", ":material/upload_file:", "Curate"),
-    ("pages/review.py", "Review", ":material/fact_check:", "Curate"),
-    ("pages/export.py", "Export", ":material/download:", "Curate"),
-    ("pages/registry.py", "Registry", ":material/account_balance:", "Data"),
-    ("pages/train.py", "Train", ":material/model_training:", "Model"),
-    ("pages/evaluate.py", "Evaluate", ":material/analytics:", "Model"),
+    ("app_pages/match.py", "Match", ":material/upload_file:", "Curate"),
+    ("app_pages/review.py", "Review", ":material/fact_check:", "Curate"),
+    ("app_pages/export.py", "Export", ":material/download:", "Curate"),
+    ("app_pages/registry.py", "Registry", ":material/account_balance:", "Data"),
+    ("app_pages/train.py", "Train", ":material/model_training:", "Model"),
+    ("app_pages/evaluate.py", "Evaluate", ":material/analytics:", "Model"),
 ]
 
 sections: dict[str, list[st.Page]] = {}

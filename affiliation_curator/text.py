@@ -21,6 +21,10 @@ from typing import Iterable
 from affiliation_curator.config import MAX_AFFILIATION_CHARS
 from affiliation_curator.registry.countries import COUNTRY_ALIASES
 
+# Function words that carry no identity in an institution's name ("University *of the* Arts"):
+# one list for retrieval, the combiner's features and the lexical scorer.
+STOPWORDS = frozenset("of the and for de la le des du di del della der und in at et y e da do dos das van von".split())
+
 # --- sanitising -------------------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")

@@ -55,7 +55,7 @@ def shared_registry():
 
 def gold_rows(side: str, per_file: int | None, seed: int = 0, matchable_only: bool = False):
     """(file, GoldRow) pairs: scorable rows (all gold ids in the shared registry, or no match) of one side."""
-    from affiliation_curator.gold import read_gold, split
+    from affiliation_curator.curation.gold import read_gold, split
 
     out = []
     for name in GOLD_FILES:

@@ -1,4 +1,4 @@
-"""The learned second stage (affiliation_curator/combiner.py): error analysis, cross-validation, fitting.
+"""The learned second stage (affiliation_curator/engine/combiner.py): error analysis, cross-validation, fitting.
 
     python bench/bench_combiner.py --dump   [--model M] [--side train]   # retrieve + rerank once, cache
     python bench/bench_combiner.py --errors [--model M]                  # categorise today's acc@1 errors
@@ -19,7 +19,7 @@ card) or, from the same train-side rows cached once:
 
 Rows: the scorable rows (all gold ids in the shared registry, or "no match") of the TRAIN side
 of gold.split; with a cross-encoder (--model FOLDER) only strings it never trained on: those its
-training held out (training._heldout_key; default) or, with --ce-rows unseen, also those its
+training held out (learning.pairs.is_heldout; default) or, with --ce-rows unseen, also those its
 --gold-rows sample left out (re-drawn with the card's seed), since its scores on strings it was
 trained on are too good. --fit stores the combiner (JSON, combiner_json.py) where the Matcher finds it: ``combiner.json``
 in the model folder, or ``lexical-combiner.json`` in the data dir's models folder for the lexical
@@ -50,8 +50,8 @@ def ce_trained_strings(max_rows: int, seed: int) -> set[str]:
     """The gold strings training.gold_pairs sampled for the cross-encoder (same rows, same seed)."""
     import random
 
-    from affiliation_curator.gold import read_gold, split
-    from affiliation_curator.training import CALIBRATION_SHARE, _heldout_key
+    from affiliation_curator.curation.gold import read_gold, split
+    from affiliation_curator.learning.pairs import CALIBRATION_SHARE, is_heldout
     from _common import SHARED, GOLD_FILES
 
     by_id = {inst.id for inst in shared_registry()}
@@ -59,7 +59,7 @@ def ce_trained_strings(max_rows: int, seed: int) -> set[str]:
     for name in GOLD_FILES:
         rows = split(read_gold(SHARED / "gold" / f"{name}.jsonl"))[0]
         usable = [r for r in rows if r.answerable_in(by_id)]
-        train = [r for r in usable if not _heldout_key(r.affiliation, CALIBRATION_SHARE)]
+        train = [r for r in usable if not is_heldout(r.affiliation, CALIBRATION_SHARE)]
         if len(train) > max_rows:
             train = random.Random(seed).sample(train, max_rows)
         out.update(r.affiliation for r in train)
@@ -67,20 +67,19 @@ def ce_trained_strings(max_rows: int, seed: int) -> set[str]:
 
 
 def load_setup(args):
-    from affiliation_curator.commands_match import load_model
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.engine.assemble import build_engine, open_scorer
+    from affiliation_curator.engine.retrieval import Retriever
 
     registry = shared_registry()
     retriever = Retriever.for_registry(registry)
-    scorer = load_model(args.model or "lexical-fallback")
-    matcher = Matcher(registry, scorer=scorer, top_k=args.n_retrieve, n_retrieve=args.n_retrieve,
+    scorer = open_scorer(args.model or "lexical-fallback")
+    matcher = build_engine(registry, model=scorer, top_k=args.n_retrieve, n_retrieve=args.n_retrieve,
                       retriever=retriever, n_rerank=args.n_rerank, rerank_margin=args.rerank_margin, combiner=False)
     return registry, scorer, matcher
 
 
 def select_rows(side: str, lexical: bool, per_file: int | None, args=None):
-    from affiliation_curator.training import CALIBRATION_SHARE, _heldout_key
+    from affiliation_curator.learning.pairs import CALIBRATION_SHARE, is_heldout
 
     rows = gold_rows(side, per_file if lexical else None)
     if not lexical and side == "train":  # only strings the cross-encoder never trained on
@@ -88,7 +87,7 @@ def select_rows(side: str, lexical: bool, per_file: int | None, args=None):
             trained = ce_trained_strings(args.ce_gold_rows, args.ce_seed)
             rows = [(n, r) for n, r in rows if r.affiliation not in trained]
         else:
-            rows = [(n, r) for n, r in rows if _heldout_key(r.affiliation, CALIBRATION_SHARE)]
+            rows = [(n, r) for n, r in rows if is_heldout(r.affiliation, CALIBRATION_SHARE)]
         if per_file:
             kept, count = [], Counter()
             for n, r in rows:
@@ -136,7 +135,7 @@ def load_dump(args):
 
 
 def build_lists(data, registry, use_rerank: bool):
-    from affiliation_curator.combiner import LabelledList, candidate_features, country_sizes
+    from affiliation_curator.engine.combiner import LabelledList, candidate_features, country_sizes
 
     by_id = {inst.id: inst for inst in registry}
     sizes = country_sizes(registry)
@@ -166,7 +165,7 @@ def baseline_scores(data, weight: float, lexical: bool):
 
 def summarise(out, label, data, scores, threshold=None):
     """acc@1 / recall@5 / no-match F1 per source (ties keep retrieval order), with a calibrated threshold."""
-    from affiliation_curator.calibration import Outcome, calibrate_threshold, metrics_at
+    from affiliation_curator.engine.calibration import Outcome, calibrate_threshold, metrics_at
 
     outcomes = []
     per = defaultdict(list)
@@ -210,7 +209,7 @@ def model_created(model_id: str) -> str | None:
 
 def fit_base(args, out, exclude: set[str]):
     """The lexical combiner fitted on the lexical dump's rows other than ``exclude`` (for stacking)."""
-    from affiliation_curator import combiner as cb
+    from affiliation_curator.engine import combiner as cb
 
     class Lex:
         model = None
@@ -228,14 +227,14 @@ def fit_base(args, out, exclude: set[str]):
 
 
 def stacked(lists, base):
-    from affiliation_curator import combiner as cb
+    from affiliation_curator.engine import combiner as cb
 
     return [cb.LabelledList(np.hstack([ll.x, base.predict(cb.without_rerank(ll.x))[:, None]]) if len(ll.x) else
                             np.zeros((0, ll.x.shape[1] + 1)), ll.y, ll.source, ll.no_match) for ll in lists]
 
 
 def do_cv(args, out):
-    from affiliation_curator import combiner as cb
+    from affiliation_curator.engine import combiner as cb
 
     data = load_dump(args)
     registry = shared_registry()
@@ -262,8 +261,8 @@ def do_fit(args, out):
     threshold), store JSON and its card."""
     from pathlib import Path
 
-    from affiliation_curator import combiner as cb
-    from affiliation_curator.combiner_fit import card_path, card_text, fit_calibrated
+    from affiliation_curator.engine import combiner as cb
+    from affiliation_curator.learning.combiner_fit import card_path, card_text, fit_calibrated
 
     t0 = time.perf_counter()
     data = load_dump(args)
@@ -309,10 +308,10 @@ def do_fit(args, out):
 
 def do_score(args, out):
     """A stored combiner (--combiner-file) on a dump (--side test: the final figures, once)."""
-    from affiliation_curator import combiner as cb
-    from affiliation_curator.calibration import calibrate_threshold, metrics_at
-    from affiliation_curator.combiner_fit import reliability, top_outcomes
-    from affiliation_curator.levels import level_breakdown, summary
+    from affiliation_curator.engine import combiner as cb
+    from affiliation_curator.engine.calibration import calibrate_threshold, metrics_at
+    from affiliation_curator.learning.combiner_fit import reliability, top_outcomes
+    from affiliation_curator.learning.levels import level_breakdown, summary
 
     comb = cb.Combiner.load(args.combiner_file)
     if comb is None:

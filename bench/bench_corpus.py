@@ -39,7 +39,7 @@ from _common import RESULTS, SHARED, UNION, Tee, shared_registry  # noqa: E402
 
 def zipf_corpus(unique: int, total: int, s: float, seed: int = 0) -> tuple[list[str], list[str]]:
     """(corpus lines, unique strings): gold strings repeated with Zipf-like counts, shuffled."""
-    from affiliation_curator.intake import clean
+    from affiliation_curator.curation.intake import clean
 
     seen: dict[str, None] = {}
     for path in sorted((SHARED / "gold").glob("*.jsonl")):
@@ -85,7 +85,7 @@ def main() -> None:
     work = RESULTS / "corpus"
     work.mkdir(parents=True, exist_ok=True)
     registry = shared_registry()  # imported once
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.engine.retrieval import Retriever
 
     Retriever.for_registry(registry)  # the index built and cached before anything is timed
     lines, strings = zipf_corpus(args.unique, args.total, args.zipf)
@@ -120,7 +120,7 @@ def main() -> None:
         ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
                  logging_level="warning", object_store_memory=500 * 1024**2)
         try:
-            from affiliation_curator.corpus.run import _quiet_data, read_corpus, shuffle_partitions
+            from affiliation_curator.curation.corpus.run import _quiet_data, read_corpus, shuffle_partitions
 
             _quiet_data()
             start = time.monotonic()

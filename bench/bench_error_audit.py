@@ -63,13 +63,12 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=12, help="examples printed per category")
     args = ap.parse_args()
 
-    from affiliation_curator.commands_match import load_model
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.engine.assemble import build_engine, open_scorer
+    from affiliation_curator.engine.retrieval import Retriever
 
     registry = shared_registry()
     by_id = {inst.id: inst for inst in registry}
-    matcher = Matcher(registry, load_model(args.model), retriever=Retriever.for_registry(registry))
+    matcher = build_engine(registry, open_scorer(args.model), retriever=Retriever.for_registry(registry))
     rows = gold_rows(args.side, None, matchable_only=True)
     out = Tee(f"bench_error_audit_{args.side}_{matcher.model_id.replace('/', '_')[-40:]}")
     combiner = matcher.combiner.path if matcher.combiner is not None else "none"

@@ -29,8 +29,8 @@ def build(items: int) -> int:
 
     from sqlalchemy import insert, update
 
-    from affiliation_curator.store import Store
-    from affiliation_curator.store.models import CandidateRow, Decision, Item, UndoGroup
+    from affiliation_curator.curation.store import Store
+    from affiliation_curator.curation.store.models import CandidateRow, Decision, Item, UndoGroup
 
     store = Store()
     existing = {b.name: b.id for b in store.batches()}
@@ -90,20 +90,12 @@ def main() -> None:
     batch_id = build(args.items)
     print(f"data directory {home}: batch {batch_id} ready in {time.perf_counter() - start:.1f} s")
 
-    from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
-    original = PagesManager.__init__
-
-    def init(self, *a, **k):  # noqa: ANN001, ANN002, ANN003
-        original(self, *a, **k)
-        PagesManager.uses_pages_directory = False
-
-    PagesManager.__init__ = init
     at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=600)
     at.query_params["batch"] = str(batch_id)
     at.run()
-    times = [timed("load (Export page, the batch open)", lambda: at.switch_page("pages/export.py").run())]
+    times = [timed("load (Export page, the batch open)", lambda: at.switch_page("app_pages/export.py").run())]
     times.append(timed("rerun, nothing changed", lambda: at.run()))
     times.append(timed("click: hard negatives 3 -> 4", lambda: at.number_input(key="export_hard").set_value(4).run()))
     times.append(timed("click: mapping, also undecided", lambda: at.checkbox(key="mapping_undecided").check().run()))

@@ -55,7 +55,7 @@ def round_robin(lists: list[list]) -> list:
 
 def side_rows(side: str, seed: int) -> list[list]:
     """Per gold file: its scorable rows of one side of the split, shuffled (seeded)."""
-    from affiliation_curator.gold import read_gold, split
+    from affiliation_curator.curation.gold import read_gold, split
 
     out = []
     for name in GOLD_FILES:
@@ -67,7 +67,7 @@ def side_rows(side: str, seed: int) -> list[list]:
 
 
 def make_matcher(registry, scorer, retriever):
-    from affiliation_curator.matching import Matcher
+    from affiliation_curator.engine.matcher import Matcher
 
     extra = {"combiner": None} if "combiner" in inspect.signature(Matcher).parameters else {}
     return Matcher(registry, scorer=scorer, retriever=retriever, **extra)
@@ -75,7 +75,7 @@ def make_matcher(registry, scorer, retriever):
 
 def measure(matcher, rows, other_threshold: float | None = None) -> dict[str, float]:
     """accuracy@1 and no-match F1 at the matcher's threshold (and no-match F1 at ``other_threshold``)."""
-    from affiliation_curator.curated_eval import evaluate_rows
+    from affiliation_curator.learning.curated_eval import evaluate_rows
 
     run = evaluate_rows(matcher, rows, source="test sample")
     s = run.summary()
@@ -106,11 +106,11 @@ def main() -> int:
     parser.add_argument("--tag", default="", help="suffix of the results file (bench_learning_curve_TAG.txt)")
     args = parser.parse_args()
 
-    from affiliation_curator.decisions_import import KnownAnswer, import_decisions
-    from affiliation_curator.finetune import PACKAGED_BASE_LABEL, _base_scorer, curated_training_data, finetune
-    from affiliation_curator.reranker import load_cross_encoder
-    from affiliation_curator.retrieval import Retriever
-    from affiliation_curator.store import Store
+    from affiliation_curator.curation.decisions_import import KnownAnswer, import_decisions
+    from affiliation_curator.learning.finetune import PACKAGED_BASE_LABEL, _base_scorer, curated_training_data, finetune
+    from affiliation_curator.engine.reranker import load_cross_encoder
+    from affiliation_curator.engine.retrieval import Retriever
+    from affiliation_curator.curation.store import Store
 
     out = Tee("bench_learning_curve" + (f"_{args.tag}" if args.tag else ""))
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})

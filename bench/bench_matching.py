@@ -6,7 +6,7 @@
     python bench/bench_matching.py --combiner none ...                     # without the learned combiner
 
 The Matcher uses the second-stage combiner stored for its scorer when there is one
-(affiliation_curator/combiner.py; fitted by bench/bench_combiner.py); the first line says which.
+(affiliation_curator/engine/combiner.py; fitted by bench/bench_combiner.py); the first line says which.
 
 Reports, on scorable gold rows (all gold ids in the shared registry, plus "no match" rows):
 retrieval recall@20 (first stage), accuracy@1 and recall@k after reranking, no-match
@@ -44,14 +44,13 @@ def main() -> None:
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    from affiliation_curator.commands_match import load_model
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.reranker import load_scorer
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.engine.assemble import build_engine, open_scorer
+    from affiliation_curator.engine.reranker import load_scorer
+    from affiliation_curator.engine.retrieval import Retriever
 
     registry = shared_registry()
     retriever = Retriever.for_registry(registry)
-    scorer = load_model(args.model) if args.model else load_scorer()
+    scorer = open_scorer(args.model) if args.model else load_scorer()
     startup = time.perf_counter() - t0
     tag = "documents" if args.documents else ("calibrate" if args.calibrate else args.side)
     if args.combiner == "none":
@@ -83,12 +82,12 @@ def main() -> None:
     if args.combiner == "none":
         combiner = False
     elif args.combiner:
-        from affiliation_curator.combiner import Combiner
+        from affiliation_curator.engine.combiner import Combiner
 
         combiner = Combiner.load(args.combiner)
         if combiner is None:
             raise SystemExit(f"cannot load the combiner {args.combiner}")
-    matcher = Matcher(registry, scorer=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever,
+    matcher = build_engine(registry, model=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever,
                       n_rerank=args.n_rerank, rerank_margin=args.rerank_margin, combiner=combiner)
     if matcher.combiner is not None:
         meta = matcher.combiner.meta
@@ -113,7 +112,7 @@ def main() -> None:
         out.save()
         return
 
-    from affiliation_curator.evaluation import evaluate
+    from affiliation_curator.learning.evaluation import evaluate
 
     reranked = sum(len(matcher._to_rerank(f)) for f in first) / max(1, len(first))
     out(f"retrieval weight in the score: {getattr(matcher, 'retrieval_weight', 0.0)}")
@@ -135,8 +134,8 @@ def main() -> None:
             f"MRR {rep.mrr:.3f} | no-match P {rep.no_match['precision']:.3f} R {rep.no_match['recall']:.3f} "
             f"F1 {rep.no_match['f1']:.3f} | auto-accept precision {rep.accept['precision']:.3f} "
             f"coverage {rep.accept['coverage']:.3f}")
-    from affiliation_curator.calibration import Outcome, calibrate_threshold
-    from affiliation_curator.levels import level_breakdown, summary
+    from affiliation_curator.engine.calibration import Outcome, calibrate_threshold
+    from affiliation_curator.learning.levels import level_breakdown, summary
 
     outcomes = [Outcome(res.top.score if res.top else None, bool(res.top and res.top.id in row.ror_ids),
                         row.is_no_match, name) for (name, row), res in zip(sample, results)]
@@ -178,7 +177,7 @@ def baseline(out, registry, sample, n):
 
 
 def calibrate(out, sample, results):
-    from affiliation_curator.calibration import Outcome, calibrate_threshold
+    from affiliation_curator.engine.calibration import Outcome, calibrate_threshold
 
     outcomes = [Outcome(res.top.score if res.top else None, bool(res.top and res.top.id in row.ror_ids),
                         row.is_no_match, name) for (name, row), res in zip(sample, results)]
@@ -217,7 +216,7 @@ class DenseProxyScorer:
 
 def compare_documents(out, registry, retriever, scorer, sample, args):
     """Which institution text makes the scorer rank the right institution first (same candidates)."""
-    from affiliation_curator.matching import Matcher
+    from affiliation_curator.engine.assemble import build_engine
 
     def fmt(parts):
         return ", ".join(p for p in parts if p)
@@ -232,7 +231,7 @@ def compare_documents(out, registry, retriever, scorer, sample, args):
         "name, aliases, city, country": lambda i: fmt([i.name.replace(",", "")] + [
             n.value for n in i.names if "alias" in n.types or "label" in n.types][:3] + [i.city, i.country_name]),
     }
-    import affiliation_curator.matching as matching
+    import affiliation_curator.engine.matcher as matching
 
     if scorer.model_id == "lexical-fallback":  # no reranker here: an off-the-shelf model's view as proxy
         scorer = DenseProxyScorer()
@@ -243,7 +242,7 @@ def compare_documents(out, registry, retriever, scorer, sample, args):
     original = matching.document_text
     for label, fn in styles.items():
         matching.document_text = fn
-        matcher = Matcher(registry, scorer=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever,
+        matcher = build_engine(registry, model=scorer, top_k=20, n_retrieve=args.n_retrieve, retriever=retriever,
                           n_rerank=args.n_rerank, rerank_margin=args.rerank_margin)
         results = list(matcher.match_many(texts))
         acc = sum(bool(res.top and res.top.id in r.ror_ids) for (_, r), res in zip(rows, results)) / len(rows)

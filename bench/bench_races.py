@@ -4,7 +4,7 @@
 2. all four rank one 200-item batch: items ranked by each (one ranker, the others wait), items
    with a duplicate candidate set, seconds;
 3. the ranker is killed halfway: who finishes the batch, and whether every item is ranked.
-Workers are tests/race_worker.py (the race tests use them too).
+Workers are tests/fixtures/race_worker.py (the race tests use them too).
 
     python bench/bench_races.py [--pg postgresql+psycopg://USER@/DB?host=/var/run/postgresql]
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
-WORKER = PROJECT_DIR / "tests" / "race_worker.py"
+WORKER = PROJECT_DIR / "tests" / "fixtures" / "race_worker.py"
 N = 4
 
 
@@ -39,7 +39,7 @@ def result(proc: subprocess.Popen) -> tuple[dict, str]:
 
 
 def run(url: str, label: str) -> None:
-    from affiliation_curator.store import Store
+    from affiliation_curator.curation.store import Store
 
     store = Store(url)
     name = f"Race {uuid.uuid4().hex[:6]}"

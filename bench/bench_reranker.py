@@ -111,7 +111,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, help="torch threads (default: reranker.cpu_threads(), the free cores)")
     args = parser.parse_args()
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
-    from affiliation_curator.reranker import cpu_threads
+    from affiliation_curator.engine.reranker import cpu_threads
 
     threads = args.threads or cpu_threads()
     affs = affiliations(args.pairs)

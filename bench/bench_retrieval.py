@@ -50,8 +50,8 @@ def main() -> None:
     ap.add_argument("--dense", action="store_true", help="also the dense MiniLM retriever (slow on CPU: minutes)")
     ap.add_argument("--methods", default="bm25-words,char3-tfidf,fused,fused-nolocation,fused-noparents,fused-nosegments")
     args = ap.parse_args()
-    from affiliation_curator import retrieval
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.engine import retrieval
+    from affiliation_curator.engine.retrieval import Retriever
 
     out = Tee(f"bench_retrieval_{args.side}" + ("_dense" if args.dense else ""))
     registry = shared_registry()

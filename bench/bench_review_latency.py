@@ -77,15 +77,15 @@ def affiliations(n: int) -> list[str]:
 def build_batch(home: Path, n: int) -> int:
     os.environ["AFFILIATION_CURATOR_HOME"] = str(home)
     from affiliation_curator.config import Settings
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.ranking_jobs import rank_batch
+    from affiliation_curator.engine.assemble import build_engine
+    from affiliation_curator.curation.ranking_jobs import rank_batch
     from affiliation_curator.registry import RegistryCatalog
-    from affiliation_curator.reranker import load_scorer
-    from affiliation_curator.store import Store
+    from affiliation_curator.engine.reranker import load_scorer
+    from affiliation_curator.curation.store import Store
 
     Settings(curator="Bench").save()
     registry = RegistryCatalog().load()
-    matcher = Matcher(registry, load_scorer())
+    matcher = build_engine(registry, load_scorer())
     store = Store()
     batch_id = store.create_batch(
         "latency bench", affiliations(n), registry_name=registry.name,

@@ -35,7 +35,7 @@ from _common import PROJECT_DIR, UNION, gold_rows, peak_rss_mb, run_child  # noq
 
 def child_build() -> dict:
     from affiliation_curator.registry import RegistryCatalog
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.engine.retrieval import Retriever
 
     registry = RegistryCatalog().load("scale")
     start = time.perf_counter()
@@ -47,10 +47,10 @@ def child_build() -> dict:
 
 
 def child_serve(strings: list[str], model: str) -> dict:
-    from affiliation_curator.matching import Matcher
+    from affiliation_curator.engine.assemble import build_engine
     from affiliation_curator.registry import RegistryCatalog
-    from affiliation_curator.reranker import load_scorer
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.engine.reranker import load_scorer
+    from affiliation_curator.engine.retrieval import Retriever
 
     start = time.perf_counter()
     registry = RegistryCatalog().load("scale")
@@ -61,7 +61,7 @@ def child_serve(strings: list[str], model: str) -> dict:
     for text in strings:
         retriever.search(text, k=20)
     search_seconds = time.perf_counter() - t0
-    matcher = Matcher(registry, scorer=load_scorer(model), retriever=retriever)
+    matcher = build_engine(registry, model=load_scorer(model), retriever=retriever)
     t0 = time.perf_counter()
     results = list(matcher.match_many(strings))
     match_seconds = time.perf_counter() - t0

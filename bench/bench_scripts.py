@@ -94,9 +94,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tag", default="", help="suffix of the saved result file (e.g. 'before')")
     args = ap.parse_args()
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.reranker import load_scorer
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.engine.reranker import load_scorer
+    from affiliation_curator.engine.retrieval import Retriever
 
     out = Tee("bench_scripts" + (f"_{args.tag}" if args.tag else ""))
     registry = shared_registry()

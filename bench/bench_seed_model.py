@@ -56,7 +56,7 @@ def build(out: Path) -> Path:
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from affiliation_curator.reranker import patch_xlm_roberta_position_ids
+    from affiliation_curator.engine.reranker import patch_xlm_roberta_position_ids
 
     patch_xlm_roberta_position_ids()
     snapshot = next((STANDIN / MODEL_REPO / "snapshots").iterdir())
@@ -87,7 +87,7 @@ def child(variant: str, folder: str, n_pairs: int, n_aff: int) -> dict:
     import numpy as np
     import torch
 
-    from affiliation_curator.reranker import load_cross_encoder
+    from affiliation_curator.engine.reranker import load_cross_encoder
 
     length = 64 if variant.endswith("len64") else None
     t0 = time.perf_counter()
@@ -117,8 +117,8 @@ def end_to_end(scorer, n_aff: int) -> dict:  # noqa: ANN001
     sys.path.insert(0, str(PROJECT_DIR / "bench"))
     from _common import gold_rows, shared_registry
 
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.ranking_jobs import FIRST_CHUNK
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.curation.ranking_jobs import FIRST_CHUNK
 
     registry = shared_registry()
     matcher = Matcher(registry, scorer)

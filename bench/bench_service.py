@@ -6,7 +6,7 @@ affiliation strings of the held-out gold side: single ROR-API queries
 (``GET /v2/organizations?affiliation=``), then OpenRefine-sized reconciliation batches of 10
 and of 50 queries (``POST /reconcile``). Each request's latency is measured at the client; the
 figures are requests/s, affiliations/s and p50/p95 latency. Afterwards the same strings go
-through the engine ``match`` builds (``commands_match.build_matcher`` + ``match_many``, batches of
+through the engine ``match`` builds (``engine.assemble.build_engine`` + ``match_many``, batches of
 32), in this process with the server stopped, for the ratio service/match. The score cache
 file is emptied before the server starts and before the ``match`` run, so no run reuses another's
 scores.
@@ -107,10 +107,9 @@ def load(server: Server, jobs: list[list[str]], clients: int) -> dict[str, float
 
 def match_rate(registry_name: str, model: str, strings: list[str]) -> float:
     """Affiliations/s of the engine ``match`` builds, on the same strings (batches of 32, as ``match``)."""
-    from affiliation_curator.commands_match import build_matcher
+    from affiliation_curator.engine.assemble import build_engine
 
-    args = argparse.Namespace(registry=registry_name, model=model)
-    matcher = build_matcher(args, top_k=10, quiet=True)
+    matcher = build_engine(registry_name, model, top_k=10)
     list(matcher.match_many(["University of Oxford", "TU Munich", "CNRS, Paris"]))  # warm up, as the server
     start = time.perf_counter()
     n = sum(1 for _ in matcher.match_many(strings, batch_size=32))

@@ -31,12 +31,12 @@ REGISTRY = SHARED / "ror" / "ror-union-2026-06-23.json.gz"
 
 
 def main() -> int:
-    from affiliation_curator.calibration import Outcome, metrics_at
-    from affiliation_curator.gold import read_gold, split
-    from affiliation_curator.matching import Matcher
+    from affiliation_curator.engine.calibration import Outcome, metrics_at
+    from affiliation_curator.curation.gold import read_gold, split
+    from affiliation_curator.engine.assemble import build_engine
     from affiliation_curator.registry import RegistryCatalog
-    from affiliation_curator.reranker import load_scorer
-    from affiliation_curator.retrieval import Retriever
+    from affiliation_curator.engine.reranker import load_scorer
+    from affiliation_curator.engine.retrieval import Retriever
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="model folder or id (load_scorer)")
@@ -62,7 +62,7 @@ def main() -> int:
             rows = random.Random(0).sample(rows, args.limit)
         scorer = load_scorer(args.model, reuse=False, persist_cache=False)  # fresh cache: every pair is scored
         threshold = args.threshold if args.threshold is not None else scorer.threshold
-        matcher = Matcher(registry, scorer=scorer, retriever=retriever, threshold=threshold)
+        matcher = build_engine(registry, model=scorer, retriever=retriever, threshold=threshold)
         start = time.perf_counter()
         matched = list(matcher.match_many([r.affiliation for r in rows], batch_size=32))
         seconds = time.perf_counter() - start

@@ -53,7 +53,7 @@ def ror_dump(path: Path, size: int) -> int:
     """A ROR-shaped JSON array of about ``size`` bytes (synthetic records); returns the record count."""
     import json
 
-    from registry_fixtures import ror_record
+    from fixtures.registries import ror_record
 
     count = 0
     with path.open("w", encoding="utf-8") as out:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from affiliation_curator import config
 from affiliation_curator.errors import CuratorError
-from affiliation_curator.intake import open_xlsx
+from affiliation_curator.curation.intake import open_xlsx
 from components import resources, state
 from components.text import clean, safe_md
 from components.errors import guarded
@@ -181,4 +181,4 @@ def batches_overview() -> None:
     )
     if current is not None:
         ranking_progress(current)
-        st.page_link("pages/review.py", label="Review this batch", icon=":material/fact_check:", query_params={"batch": str(current)})
+        st.page_link("app_pages/review.py", label="Review this batch", icon=":material/fact_check:", query_params={"batch": str(current)})

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from affiliation_curator.candidates import Candidate
+from affiliation_curator.engine.results import Candidate
 from components.text import ror_link, safe_md
 
 MAX_SHORTCUTS = 9

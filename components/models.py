@@ -8,8 +8,8 @@ from typing import Any
 import streamlit as st
 
 from affiliation_curator import config
-from affiliation_curator.model_source import is_hub_id
-from affiliation_curator.reranker import LEXICAL_MODEL_ID, local_models
+from affiliation_curator.engine.model_source import is_hub_id
+from affiliation_curator.engine.reranker import LEXICAL_MODEL_ID, local_models
 from components.text import clean, safe_md
 
 CONFIGURED = ""  # the value meaning "the configured model" in pickers

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import streamlit as st
 
 from affiliation_curator import config
-from affiliation_curator.ranking_jobs import RankingJobs
+from affiliation_curator.curation.ranking_jobs import RankingJobs
+
+if TYPE_CHECKING:
+    from affiliation_curator.engine.matcher import Matcher
+    from affiliation_curator.registry import Registry, RegistryCatalog
 
 # model setting ("" = the default model) -> the newest engine built for it; read live, since an engine
 # whose model fails while scoring replaces its scorer (matching.Matcher._fall_back)
@@ -17,7 +21,7 @@ _COMBINED: set[tuple[str, str]] = set()  # (registry, model id) engines that ran
 
 @st.cache_resource(show_spinner=False)
 def _store(url: str) -> Any:
-    from affiliation_curator.store import Store
+    from affiliation_curator.curation.store import Store
 
     return Store(url)
 
@@ -28,7 +32,7 @@ def get_store() -> Any:
 
 
 @st.cache_resource(show_spinner=False)
-def _catalog(registries_dir: str) -> Any:
+def _catalog(registries_dir: str) -> RegistryCatalog:
     from affiliation_curator.registry import RegistryCatalog
 
     catalog = RegistryCatalog()
@@ -36,23 +40,22 @@ def _catalog(registries_dir: str) -> Any:
     return catalog
 
 
-def get_catalog() -> Any:
+def get_catalog() -> RegistryCatalog:
     """The registry catalogue of the data directory (the demo registry imported on first use)."""
     return _catalog(str(config.registries_dir()))
 
 
-def get_registry(name: str | None = None) -> Any:
+def get_registry(name: str | None = None) -> Registry:
     """A registry by name (the active one by default); the catalogue caches it by name and content."""
     return get_catalog().load(name or None)
 
 
 @st.cache_resource(show_spinner="Loading the reranker model…", max_entries=4)
-def _matcher(registries_dir: str, registry_name: str, version_key: str, model: str) -> Any:
-    from affiliation_curator.matching import Matcher
-    from affiliation_curator.reranker import load_scorer
+def _matcher(registries_dir: str, registry_name: str, version_key: str, model: str) -> Matcher:
+    from affiliation_curator.engine.assemble import build_engine
 
     registry = get_registry(registry_name)
-    matcher = Matcher(registry, load_scorer(model or None))
+    matcher = build_engine(registry, model or None, exact=False)  # the configured model, or a stand-in that says why
     model_id, _fallback = scorer_note(matcher)
     _ENGINES[model] = matcher
     # whether a combiner ranks depends on the registry too (none for one much smaller than it was fitted on)
@@ -63,14 +66,14 @@ def _matcher(registries_dir: str, registry_name: str, version_key: str, model: s
     return matcher
 
 
-def get_matcher(registry_name: str | None = None, model: str | None = None) -> Any:
+def get_matcher(registry_name: str | None = None, model: str | None = None) -> Matcher:
     """The engine for a registry and model (the configured model by default)."""
     registry = get_registry(registry_name)
     model = config.Settings.load().model if model is None else model
     return _matcher(str(config.registries_dir()), registry.name, _version_key(registry), model or "")
 
 
-def _version_key(registry: Any) -> str:
+def _version_key(registry: Registry) -> str:
     return str(registry.version_key)
 
 
@@ -84,7 +87,7 @@ def get_jobs() -> RankingJobs:
     return _jobs(config.database_url())
 
 
-def scorer_note(matcher: Any) -> tuple[str, str]:
+def scorer_note(matcher: Matcher) -> tuple[str, str]:
     """(model id, fallback reason or "") of the matcher's scorer."""
     scorer = getattr(matcher, "scorer", None)
     return str(getattr(scorer, "model_id", "") or "?"), str(getattr(scorer, "fallback_reason", "") or "")

@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from affiliation_curator.candidates import Candidate
+from affiliation_curator.engine.results import Candidate
 from affiliation_curator.errors import CuratorError
 from components import resources, state
 from components.candidate_list import candidate_list
@@ -150,10 +150,8 @@ def move(batch_id: int, status: str, order: str, step: int) -> None:
 
 
 def _document(institution: Any) -> str | None:
-    try:
-        from affiliation_curator.matching import document_text
-    except ImportError:
-        return None
+    from affiliation_curator.engine.documents import document_text
+
     try:
         return document_text(institution)
     except Exception:

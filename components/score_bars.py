@@ -15,7 +15,7 @@ from typing import Any
 
 import altair as alt
 
-from affiliation_curator.candidates import Candidate
+from affiliation_curator.engine.results import Candidate
 from components.text import clean
 
 LABEL_CHARS = 48

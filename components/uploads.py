@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from affiliation_curator.errors import ColumnChoiceNeeded, CuratorError
-from affiliation_curator.intake import IntakeResult, read_affiliations
+from affiliation_curator.curation.intake import IntakeResult, read_affiliations
 from components import batch_panel
 
 _KEY = "_upload_parsed"

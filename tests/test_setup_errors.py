@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from apptest_support import PROJECT_DIR, navigation_apptest  # noqa: F401 - fixture
+from fixtures.apptest import PROJECT_DIR
 
 from affiliation_curator.cli import main
 

@@ -14,8 +14,9 @@ from affiliation_curator.institution import Institution, Relationship, normalize
 
 DEMO_NAME = "demo"
 DEMO_NOTICE = (
-    "Using the built-in demo registry — import a ROR dump to match against the full registry "
-    "(python -m affiliation_curator registry import PATH, or the Registry page)."
+    "Using the built-in demo registry — get the full registry with one command "
+    "(python -m affiliation_curator registry download), import a ROR dump you have "
+    "(registry import PATH), or use the Registry page."
 )
 
 _TYPE_RANK = {"ror_display": 0, "label": 1, "alias": 2, "acronym": 3}

@@ -17,7 +17,7 @@ import logging
 import re
 import threading
 import time
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
@@ -27,11 +27,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from affiliation_curator.candidates import MatchResult
+from affiliation_curator.engine.results import MatchResult
 from affiliation_curator.service import reconcile
 from affiliation_curator.service.errors import ServiceError
 from affiliation_curator.service.limits import MAX_BODY_BYTES, MAX_QUERY_CHARS, RateLimiter
 from affiliation_curator.service.ror import affiliation_answer, registry_date, ror_record
+
+if TYPE_CHECKING:
+    from affiliation_curator.engine.matcher import Matcher
 
 log = logging.getLogger("affiliation_curator.service")
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,63}$")
@@ -42,7 +45,7 @@ _SEARCH_LIMIT = 1_000  # ``number_of_results`` of a search counts up to this
 class Engine:
     """The matcher behind the service, one call at a time, with the facts /health reports."""
 
-    def __init__(self, matcher: Any) -> None:
+    def __init__(self, matcher: Matcher) -> None:
         self.matcher = matcher
         self.registry = matcher.registry
         self.lock = threading.Lock()
@@ -92,7 +95,7 @@ class RateLimit:
         await self.app(scope, receive, send)
 
 
-def create_app(matcher: Any, limiter: RateLimiter | None = None) -> FastAPI:
+def create_app(matcher: Matcher, limiter: RateLimiter | None = None) -> FastAPI:
     """The service over one matcher (registry + scorer + threshold)."""
     engine = Engine(matcher)
     app = FastAPI(title="Affiliation Curator service", docs_url="/docs", redoc_url=None)

@@ -14,14 +14,17 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from affiliation_curator.candidates import Candidate, MatchResult
+from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.institution import Institution
 from affiliation_curator.registry import resolve_country
 from affiliation_curator.service.errors import ServiceError
 from affiliation_curator.service.limits import MAX_BATCH, MAX_LIMIT, MAX_QUERY_CHARS
 from affiliation_curator.text import fold
+
+if TYPE_CHECKING:
+    from affiliation_curator.registry import Registry
 
 DEFAULT_TYPE = {"id": "Organization", "name": "Organization"}
 PROPERTIES = (
@@ -163,7 +166,7 @@ def _candidate(c: Candidate, match: bool) -> dict[str, Any]:
     }
 
 
-def suggest_entities(registry: Any, prefix: str, cursor: int = 0, size: int = 10) -> dict[str, Any]:
+def suggest_entities(registry: Registry, prefix: str, cursor: int = 0, size: int = 10) -> dict[str, Any]:
     """Entity suggestions for OpenRefine's 'search for match' box (name, acronym or id)."""
     found = registry.find(prefix[:MAX_QUERY_CHARS], limit=cursor + size) if prefix.strip() else []
     return {"result": [{"id": public_id(inst.id), "name": inst.name, "description": _describe(inst)}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from affiliation_curator.candidates import Candidate, MatchResult
+from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.institution import Institution
 from affiliation_curator.text import fold
 

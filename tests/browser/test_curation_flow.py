@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import CONNECTED, PROJECT_DIR, open_app, wait_idle
-from affiliation_curator.store import Store
+from affiliation_curator.curation.store import Store
 
 pytestmark = pytest.mark.browser
 

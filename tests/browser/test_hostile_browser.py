@@ -18,12 +18,11 @@ VALID_LINK = re.compile(r"https://ror\.org/0[a-hj-km-np-tv-z0-9]{6}[0-9]{2}")
 @pytest.fixture
 def hostile_app(chromium_path: str, curator_home: Path, tmp_path: Path):
     """A server of its own whose data directory holds the hostile registry (active) and a ranked hostile batch."""
-    from hostile_fixtures import AFFILIATIONS, hostile_records
-    from registry_fixtures import write_json
-
-    from affiliation_curator.candidates import Candidate, MatchResult
+    from fixtures.hostile import AFFILIATIONS, hostile_records
+    from fixtures.registries import write_json
+    from affiliation_curator.engine.results import Candidate, MatchResult
     from affiliation_curator.registry import RegistryCatalog
-    from affiliation_curator.store import Store, dispose_engines
+    from affiliation_curator.curation.store import Store, dispose_engines
 
     catalog = RegistryCatalog()
     catalog.import_file(write_json(tmp_path / "hostile.json", hostile_records()), name="hostile")

@@ -1,0 +1,191 @@
+"""Schema migrations: an ordered list of steps keyed by schema version, applied on open.
+
+Each step runs in its own transaction together with the row recording it in
+``schema_version``, so a failed step leaves the database at the previous version. Migration 1
+is the baseline schema, frozen here as it was first released (it must never change); later
+steps change it. To change the schema: add a step with the next number and update
+``models.py`` to match (``tests/curation/test_store.py`` checks that they agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    insert,
+    inspect,
+    text,
+)
+
+from affiliation_curator.errors import CuratorError
+from affiliation_curator.curation.store.models import SchemaVersion, UTCDateTime
+
+
+class StoreError(CuratorError):
+    """The store cannot do what was asked (unknown item, bad action, database too new...)."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _baseline(conn: Connection) -> None:
+    """Version 1: batches, items, candidates, undo groups, decisions (frozen; never edit)."""
+    md = MetaData()
+    Table(
+        "schema_version", md,
+        Column("version", Integer, primary_key=True, autoincrement=False),
+        Column("applied_at", UTCDateTime),
+        Column("description", Text),
+    )
+    Table(
+        "batches", md,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(200), nullable=False, unique=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("source", Text),
+        Column("registry_name", String(200)),
+        Column("registry_version", String(200)),
+        Column("model_id", String(500)),
+    )
+    Table(
+        "items", md,
+        Column("id", Integer, primary_key=True),
+        Column("batch_id", Integer, ForeignKey("batches.id", ondelete="CASCADE"), nullable=False),
+        Column("position", Integer, nullable=False),
+        Column("affiliation", Text, nullable=False),
+        Column("affiliation_hash", String(40), nullable=False),
+        Column("count", Integer, nullable=False),
+        Column("ranked_at", UTCDateTime),
+        Column("model_id", String(500)),
+        Column("registry_version", String(200)),
+        Column("threshold", Float),
+        Column("top_score", Float),
+        Column("second_score", Float),
+        Column("notes", JSON),
+        UniqueConstraint("batch_id", "affiliation_hash", name="uq_items_batch_hash"),
+    )
+    Table(
+        "candidates", md,
+        Column("id", Integer, primary_key=True),
+        Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+        Column("rank", Integer, nullable=False),
+        Column("institution_id", String(200), nullable=False),
+        Column("name", Text, nullable=False),
+        Column("score", Float, nullable=False),
+        Column("retrieval_score", Float),
+        Column("document", Text),
+        Column("city", Text),
+        Column("country_code", String(8)),
+        Column("country_name", Text),
+        Column("types", JSON),
+        Column("status", String(20)),
+        Column("evidence", JSON),
+        Column("model_id", String(500)),
+        Column("registry_version", String(200)),
+        UniqueConstraint("item_id", "rank", name="uq_candidates_item_rank"),
+    )
+    Table(
+        "undo_groups", md,
+        Column("id", Integer, primary_key=True),
+        Column("batch_id", Integer, ForeignKey("batches.id", ondelete="CASCADE"), nullable=False),
+        Column("kind", String(20), nullable=False),
+        Column("description", Text),
+        Column("curator", String(200)),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("undone_at", UTCDateTime),
+    )
+    Table(
+        "decisions", md,
+        Column("id", Integer, primary_key=True),
+        Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+        Column("action", String(10), nullable=False),
+        Column("institution_id", String(200)),
+        Column("institution_name", Text),
+        Column("document", Text),
+        Column("score", Float),
+        Column("curator", String(200), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("undo_group", Integer, ForeignKey("undo_groups.id", ondelete="SET NULL")),
+        Column("undone_at", UTCDateTime),
+    )
+    md.create_all(conn)
+
+
+def _seconds_spent(conn: Connection) -> None:
+    """Version 2: how long the curator looked at an item before deciding (for throughput)."""
+    conn.execute(text("ALTER TABLE decisions ADD COLUMN seconds_spent FLOAT"))
+
+
+def _indexes(conn: Connection) -> None:
+    """Version 3: indexes for the review queue, current-decision look-ups and undo."""
+    for statement in (
+        "CREATE INDEX IF NOT EXISTS ix_items_batch_position ON items (batch_id, position)",
+        "CREATE INDEX IF NOT EXISTS ix_decisions_item ON decisions (item_id, id)",
+        "CREATE INDEX IF NOT EXISTS ix_decisions_group ON decisions (undo_group)",
+        "CREATE INDEX IF NOT EXISTS ix_undo_groups_batch ON undo_groups (batch_id, id)",
+    ):
+        conn.execute(text(statement))
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "baseline: batches, items, candidates, undo groups, decisions", _baseline),
+    Migration(2, "decisions.seconds_spent", _seconds_spent),
+    Migration(3, "indexes for the review queue and undo", _indexes),
+]
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def current_version(conn: Connection) -> int:
+    """Schema version of a database (0: empty)."""
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    return int(conn.execute(text("SELECT max(version) FROM schema_version")).scalar() or 0)
+
+
+def migrate(engine: Engine, target: int | None = None) -> list[int]:
+    """Apply the missing migrations up to ``target`` (default: all); returns the versions applied."""
+    target = LATEST_VERSION if target is None else target
+    applied: list[int] = []
+    with engine.connect() as probe:
+        version = current_version(probe)
+        probe.rollback()
+    if version > LATEST_VERSION:
+        raise StoreError(
+            f"the database {engine.url.render_as_string(hide_password=True)} has schema version {version}, "
+            f"newer than this app knows ({LATEST_VERSION}); upgrade Affiliation Curator"
+        )
+    for migration in MIGRATIONS:
+        if migration.version <= version or migration.version > target:
+            continue
+        with engine.connect().execution_options(sqlite_immediate=True) as conn:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(4711001)"))
+                if current_version(conn) >= migration.version:
+                    continue  # another process got there first
+                migration.apply(conn)
+                conn.execute(
+                    insert(SchemaVersion.__table__).values(
+                        version=migration.version, applied_at=datetime.now(timezone.utc), description=migration.description
+                    )
+                )
+        applied.append(migration.version)
+    return applied
