@@ -182,7 +182,8 @@ def card_text(meta: dict[str, Any]) -> str:
         lines += [f"| {b['band']} | {b['rows']} | {b['mean_score']:.3f} | {b['right']:.3f} |" for b in rel]
     test = meta.get("test_figures")
     if test:
-        lines += ["", f"Test side (reported once): {test}"]
+        lines += ["", "## Test side of the gold split (measured once, after every choice was made)", "", "```",
+                  str(test), "```"]
     lines += ["", "Refit: run the command above; the file it writes in the data directory's models folder "
               "takes precedence over the shipped one.", ""]
     return "\n".join(lines)
