@@ -96,7 +96,8 @@ class Settings:
     """
 
     model: str = ""  # empty: the default hub model, falling back to the best local scorer
-    curator: str = ""  # the name the app last stored decisions under (prefills the sidebar)
+    curator: str = ""  # kept from older versions; nothing reads it: the app keeps the name per browser session
+    sign_in: str = ""  # "" / off: a one-person tool; users: the app's own user list; oidc: st.login (team/users.py)
     model_revision: str = ""  # commit of the default model ("" until its first load pins it)
     code_revision: str = ""  # commit of the default model's remote code ("" until first load)
     trusted_models: list[str] = field(default_factory=list)  # hub ids / folders allowed to run their own code
@@ -113,7 +114,7 @@ class Settings:
         if not isinstance(data, dict):
             return cls()
         settings = cls()
-        for name in ("model", "curator", "model_revision", "code_revision"):
+        for name in ("model", "curator", "model_revision", "code_revision", "sign_in"):
             if isinstance(data.get(name), str):
                 setattr(settings, name, data[name].strip() if name != "curator" else data[name])
         for name in ("trusted_models", "allowed_models"):
@@ -125,7 +126,7 @@ class Settings:
 
     @classmethod
     def _fields(cls) -> set[str]:
-        return {"model", "curator", "model_revision", "code_revision", "trusted_models", "allowed_models"}
+        return {"model", "curator", "model_revision", "code_revision", "sign_in", "trusted_models", "allowed_models"}
 
     def save(self) -> None:
         path = home() / "settings.json"

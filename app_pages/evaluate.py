@@ -13,6 +13,7 @@ from affiliation_curator.learning.curated_eval import evaluate_rows, gold_from_s
 from affiliation_curator.errors import CuratorError, InputError
 from affiliation_curator.curation.formats import CsvWriter
 from affiliation_curator.curation.gold import read_gold, split
+from affiliation_curator.learning.trained_on import model_card, overlap_warning
 from components import models, resources, state
 from components.batch_panel import batch_label
 from components.pr_curve import precision_coverage_chart
@@ -22,6 +23,13 @@ SHARED_GOLD = config.PROJECT_DIR.parent / "shared" / "data" / "gold"
 UPLOADED = "__upload__"  # gold picker value: an uploaded file
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 20_000
+
+
+def figure(value: float | None) -> str:
+    """A metric as the tables show it: three decimals, or n/a where it is undefined."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 ERROR_COLUMNS = ["affiliation", "error", "expected", "predicted", "top candidate", "top score", "expected score",
                  "expected rank", "source"]
 
@@ -82,8 +90,9 @@ def _model() -> str | None:
     return None if value == models.CONFIGURED else value
 
 
-def _rows() -> tuple[list[Any], str, str | None]:
-    """(gold rows, description, registry name) from the form; raises CuratorError."""
+def _rows() -> tuple[list[Any], str, str | None, dict[str, Any]]:
+    """(gold rows, description, registry name, what they are for overlap_warning) from the form;
+    raises CuratorError."""
     if st.session_state.get("eval_source") == "gold":
         choice = st.session_state.get("eval_gold")
         if choice == UPLOADED or not choice:
@@ -98,23 +107,24 @@ def _rows() -> tuple[list[Any], str, str | None]:
         else:
             rows = read_gold(choice)
             name = Path(choice).name
-        if st.session_state.get("eval_test_side", True):
+        test_side = bool(st.session_state.get("eval_test_side", True))
+        if test_side:
             rows = split(rows)[1]
-            name += " (test side)"
-        return rows, f"gold file {name}", None
+        where = {"gold_file": name, "test_side_only": test_side}
+        return rows, f"gold file {name}" + (" (test side)" if test_side else ""), None, where
     chosen = list(st.session_state.get("eval_batches") or []) or sorted(by_id)
     if not chosen:
         raise InputError("no batches yet: curate some affiliations first, or pick a gold file")
     rows = gold_from_store(store, chosen)
     names = [by_id[i].registry_name for i in chosen if by_id[i].registry_name]
     label = ", ".join(by_id[i].name for i in chosen[:3]) + (f" and {len(chosen) - 3} more" if len(chosen) > 3 else "")
-    return rows, f"curated decisions of {label}", names[0] if names else None
+    return rows, f"curated decisions of {label}", names[0] if names else None, {"batches": [by_id[i].name for i in chosen]}
 
 
 if st.button("Evaluate", key="eval_run_button", type="primary", icon=":material/analytics:"):
     bar = st.progress(0.0, text="Loading the model…")
     try:
-        rows, description, registry_name = _rows()
+        rows, description, registry_name, where = _rows()
         matcher = resources.get_matcher(registry_name, _model())
 
         def _tick(done: int, total: int) -> None:
@@ -129,6 +139,7 @@ if st.button("Evaluate", key="eval_run_button", type="primary", icon=":material/
     else:
         bar.empty()
         st.session_state["eval_result"] = run
+        st.session_state["eval_overlap"] = overlap_warning(model_card(matcher), rows, **where)
         st.session_state["eval_threshold"] = round(run.threshold, 2)
 
 run = st.session_state.get("eval_result")
@@ -144,6 +155,9 @@ st.caption(
     f"{safe_md(run.source, 200)}: {sample} rows · model {safe_md(run.model_id, 120)} (threshold {run.threshold:.3f}) · "
     f"registry {safe_md(run.registry_name)} · {run.seconds:.1f} s"
 )
+overlap = st.session_state.get("eval_overlap")
+if overlap:
+    st.warning(safe_md(overlap), icon=":material/warning:")
 if run.fallback_reason:
     st.warning(f"The model asked for could not be loaded ({safe_md(run.fallback_reason, 300)}); "
                f"{safe_md(run.model_id)} scored instead.", icon=":material/warning:")
@@ -159,16 +173,17 @@ threshold = st.slider("Accept threshold", 0.0, 1.0, step=0.01, key="eval_thresho
 st.session_state["eval_threshold_kept"] = threshold
 chosen_figures = run.summary(threshold)
 own_figures = run.summary(run.threshold)
-table = [
-    {"metric": name, "at the chosen threshold": chosen_figures[name], "at the model's threshold": own_figures[name]}
+table = [  # text cells: "n/a" where a figure is undefined (precision with nothing accepted)
+    {"metric": name, "at the chosen threshold": figure(chosen_figures[name]),
+     "at the model's threshold": figure(own_figures[name])}
     for name in chosen_figures if name not in ("rows", "threshold")
 ]
 metrics_col, chart_col = st.columns([2, 3])
 metrics_col.dataframe(
     table, hide_index=True, key="eval_metrics",
     column_config={
-        "at the chosen threshold": st.column_config.NumberColumn(f"at {threshold:.2f}", format="%.3f"),
-        "at the model's threshold": st.column_config.NumberColumn(f"at {run.threshold:.2f} (model)", format="%.3f"),
+        "at the chosen threshold": st.column_config.TextColumn(f"at {threshold:.2f}"),
+        "at the model's threshold": st.column_config.TextColumn(f"at {run.threshold:.2f} (model)"),
     },
 )
 chart_col.altair_chart(precision_coverage_chart(run.curve(), threshold, run.threshold), key="eval_curve")
@@ -177,8 +192,10 @@ if report.by_trait:
     with st.expander("By string trait"):
         st.dataframe(
             [
-                {"trait": name, "rows": sub.n, "accuracy@1": sub.accuracy_at_1, "no-match F1": sub.no_match["f1"],
-                 "auto-accept precision": sub.accept["precision"], "coverage": sub.accept["coverage"]}
+                {"trait": name, "rows": sub.n, "accuracy@1": figure(sub.accuracy_at_1 if sub.n_matchable else None),
+                 "no-match F1": figure(sub.no_match["f1"] if sub.no_match["support"] or sub.no_match["predicted"] else None),
+                 "auto-accept precision": figure(sub.accept["precision"] if sub.accept["accepted"] else None),
+                 "coverage": figure(sub.accept["coverage"])}
                 for name, sub in report.by_trait.items()
             ],
             hide_index=True, key="eval_traits",

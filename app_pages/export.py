@@ -32,7 +32,7 @@ batches = store.batches()
 if not batches:
     st.info("Nothing to export yet: bring affiliations in on the Match page and decide them on the Review page.",
             icon=":material/info:")
-    st.page_link("pages/match.py", label="Go to Match", icon=":material/upload_file:")
+    state.page_link("app_pages/match.py", label="Go to Match", icon=":material/upload_file:")
     st.stop()
 
 # ------------------------------------------------------------------ which decisions

@@ -18,7 +18,7 @@ top_left, top_right = st.columns([3, 2], vertical_alignment="bottom")
 batch_id = batch_panel.batch_picker(top_left)
 if batch_id is None:
     st.info("No batch is open. Bring affiliations in on the Match page first.", icon=":material/info:")
-    st.page_link("pages/match.py", label="Go to Match", icon=":material/upload_file:")
+    state.page_link("app_pages/match.py", label="Go to Match", icon=":material/upload_file:")
     st.stop()
 
 store = resources.get_store()

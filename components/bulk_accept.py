@@ -18,7 +18,8 @@ def _apply(batch_id: int, threshold: float, previewed: list[tuple[int, str]]) ->
     curator = state.curator()
     store = resources.get_store()
     try:
-        now = {(b.item_id, b.institution_id): b for b in store.bulk_accept(batch_id, threshold, curator, preview=True)}
+        now = {(b.item_id, b.institution_id): b for b in store.bulk_accept(batch_id, threshold, curator, preview=True)
+               if not b.held}
         chosen = [now[key] for key in previewed if key in now]
         if not chosen:
             st.session_state["bulk_notice"] = ("info", "Nothing to accept: the previewed items are decided already.")
@@ -57,20 +58,25 @@ def bulk_accept_panel(batch_id: int, default_threshold: float) -> None:
         "Accept the top candidate of every undecided item scoring at least",
         min_value=0.0, max_value=1.0, value=float(round(default_threshold, 2)), step=0.01, key="bulk_threshold",
     )
-    preview: list[Any] = store.bulk_accept(batch_id, threshold, curator or "preview", preview=True)
-    st.markdown(f"**{len(preview):,}** undecided ranked items have a top score of at least {threshold:.2f}.")
-    if preview:
+    listed: list[Any] = store.bulk_accept(batch_id, threshold, curator or "preview", preview=True)
+    preview = [b for b in listed if not b.held]
+    held = len(listed) - len(preview)
+    st.markdown(f"**{len(preview):,}** undecided ranked items have a top score of at least {threshold:.2f}."
+                + (f" **{held:,}** more are held back for review (flagged below): their top candidate is an "
+                   "inactive or withdrawn record whose active successor is among the candidates." if held else ""))
+    if listed:
         st.dataframe(
             [
-                {"affiliation": b.affiliation, "institution": b.name, "id": b.institution_id, "score": round(b.score, 3)}
-                for b in preview[:PREVIEW_ROWS]
+                {"affiliation": b.affiliation, "institution": b.name, "id": b.institution_id, "score": round(b.score, 3),
+                 "flag": f"not accepted: {b.held}" if b.held else ""}
+                for b in listed[:PREVIEW_ROWS]
             ],
             hide_index=True,
             key="bulk_preview",
             column_config={"score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0, format="%.3f")},
         )
-        if len(preview) > PREVIEW_ROWS:
-            st.caption(f"first {PREVIEW_ROWS:,} of {len(preview):,} shown")
+        if len(listed) > PREVIEW_ROWS:
+            st.caption(f"first {PREVIEW_ROWS:,} of {len(listed):,} shown")
     cols = st.columns(2)
     cols[0].button(
         f"Accept these {len(preview):,} items",

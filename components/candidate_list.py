@@ -1,4 +1,8 @@
-"""The ranked candidates of one affiliation: accept / reject buttons (keys 1-9), details, evidence, ror.org link."""
+"""The ranked candidates of one affiliation: accept / reject buttons (keys 1-9), details, evidence, ror.org link.
+
+A string naming several institutions: ``Alt`` + 1-9 (the "+" button) adds a candidate to
+the accepted ones, or takes it out again, without leaving the item.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,11 @@ def evidence_line(cand: Candidate) -> str:
     return safe_md(" · ".join(lines)) if lines else ""
 
 
+def score_text(cand: Candidate) -> str:
+    """"score 0.87", or "not scored" for a candidate the engine did not score (never an invented number)."""
+    return f"score {cand.score:.2f}" if cand.scored else "not scored"
+
+
 def candidate_list(
     candidates: Sequence[Candidate],
     *,
@@ -37,26 +46,45 @@ def candidate_list(
     threshold: float = 0.5,
     disabled: bool = False,
     key: str = "cand",
+    accepted_ids: Sequence[str] = (),
+    on_also: Callable[[Candidate], None] | None = None,
 ) -> None:
-    """One row per candidate, best first. Keys 1-9 accept, Shift+1-9 reject."""
+    """One row per candidate, best first. Keys 1-9 accept, Shift+1-9 reject; with ``on_also``,
+    Alt+1-9 adds the candidate to the accepted ones (or takes it out)."""
     rejected_ids = set(rejected)
+    accepted = set(accepted_ids) | ({accepted_id} if accepted_id else set())
     for rank, cand in enumerate(candidates, 1):
         shortcut = str(rank) if rank <= MAX_SHORTCUTS else None
-        is_accepted = cand.id == accepted_id
+        is_accepted = cand.id in accepted
         is_rejected = cand.id in rejected_ids
-        left, middle, right = st.columns([1.3, 8, 1.3], vertical_alignment="center")
+        if on_also is None:
+            left, middle, right = st.columns([1.3, 8, 1.3], vertical_alignment="center")
+        else:
+            left, middle, also, right = st.columns([1.3, 7.4, 1.1, 1.5], vertical_alignment="center")
+            also.button(
+                "−" if is_accepted and len(accepted) > 1 else "+",
+                key=f"{key}_also_{rank}",
+                shortcut=f"Alt+{rank}" if shortcut else None,
+                help="Accept this one too (a string naming several institutions); again takes it out",
+                on_click=on_also,
+                args=(cand,),
+                disabled=disabled or is_rejected or (is_accepted and len(accepted) == 1),
+                width="stretch",
+                type="tertiary",
+            )
         left.button(
             "Accepted" if is_accepted else "Accept",
             key=f"{key}_accept_{rank}",
             shortcut=shortcut,
-            type="primary" if is_accepted or (rank == 1 and cand.score >= threshold and not is_rejected) else "secondary",
+            type="primary" if is_accepted or (rank == 1 and cand.scored and cand.score >= threshold and not is_rejected)
+            else "secondary",
             on_click=on_accept,
             args=(cand,),
             disabled=disabled,
             width="stretch",
         )
         with middle:
-            name = f"{rank}\\. **{safe_md(cand.name)}** — score {cand.score:.2f}"
+            name = f"{rank}\\. **{safe_md(cand.name)}** — {score_text(cand)}"
             if is_rejected:
                 name = f"{rank}\\. ~~{safe_md(cand.name)}~~ — rejected"
             link = ror_link(cand.id)

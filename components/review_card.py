@@ -16,9 +16,11 @@ import streamlit as st
 
 from affiliation_curator.engine.results import Candidate
 from affiliation_curator.errors import CuratorError
+from affiliation_curator.team import sharing as team_sharing
 from components import resources, state
 from components.candidate_list import candidate_list
 from components.score_bars import score_bars_spec
+from components.several_banner import accepted_names, other_notes, several_banner
 from components.text import clean, ror_link, safe_md
 from components.errors import guarded
 
@@ -26,6 +28,7 @@ POLL_SECONDS = 1.0
 SEARCH_LIMIT = 8
 FALLBACK_CHARS = 90  # the rest of a long fallback reason is in the caption's tooltip
 CURRENT_KEY = "review_current_item"  # the item on the card as last drawn
+SEVERAL_KEY = "review_several_item"  # the item whose accepted institutions Alt+digit changed on this visit
 FILTERS = {"undecided": "Undecided", "accepted": "Accepted", "none": "None of these", "skipped": "Skipped", "all": "All"}
 ORDERS = {"input": "Input order", "uncertain": "Least confident first"}
 
@@ -59,17 +62,25 @@ def current_item(batch_id: int, status: str, order: str) -> tuple[Any | None, in
     """(item or None, its 0-based place in the queue, queue length)."""
     store = resources.get_store()
     cur = cursor(batch_id, status, order)
-    total = store.count_items(batch_id, _status_arg(status))
+    me = state.curator() or None
+    total = store.count_items(batch_id, _status_arg(status), curator=me)
     if cur.pinned is not None:
         try:
-            return store.item(cur.pinned), cur.pos, total
+            return store.item(cur.pinned, curator=me), cur.pos, total
         except CuratorError:
             cur.pinned = None
     if total == 0:
         return None, 0, 0
     if cur.pos >= total or cur.pos < 0:
         cur.pos = 0  # past the end: wrap around to what is left
-    items = store.items(batch_id, status=_status_arg(status), order=order, limit=1, offset=cur.pos)
+    items = store.items(batch_id, status=_status_arg(status), order=order, limit=1, offset=cur.pos, curator=me)
+    if items and me and status == "undecided" and team_sharing.sharing(store, batch_id).mode == "split":
+        # a split batch: the item shown is claimed, so nobody else is given it meanwhile
+        for _ in range(10):
+            if not items or team_sharing.claim(store, items[0].id, me):
+                break
+            items = store.items(batch_id, status="undecided", order=order, limit=1, offset=cur.pos, curator=me)
+        total = store.count_items(batch_id, "undecided", curator=me)
     return (items[0] if items else None), cur.pos, total
 
 
@@ -89,14 +100,16 @@ def _advance(batch_id: int, status: str, order: str, item_id: int) -> None:
         cur.pinned = None
         return
     store = resources.get_store()
-    here = store.items(batch_id, status=_status_arg(status), order=order, limit=1, offset=cur.pos)
+    here = store.items(batch_id, status=_status_arg(status), order=order, limit=1, offset=cur.pos,
+                       curator=state.curator() or None)
     if here and here[0].id == item_id:
         cur.pos += 1
 
 
 def decide(batch_id: int, status: str, order: str, item_id: int, action: str, cand: Candidate | None = None,
-           institution: Any = None) -> None:
-    """Commit one decision (accept / none / skip / reject) and move on."""
+           institution: Any = None, several: list[Candidate] | None = None) -> None:
+    """Commit one decision (accept / none / skip / reject) and move on; "also" adds a candidate to
+    the accepted ones or takes it out (staying on the item), ``several`` accepts them all."""
     curator = state.curator()
     if not curator:
         _notify("Enter your name in the sidebar first: it is stored with each decision.", "warning")
@@ -109,10 +122,25 @@ def decide(batch_id: int, status: str, order: str, item_id: int, action: str, ca
     store = resources.get_store()
     cur = cursor(batch_id, status, order)
     try:
-        if institution is not None:
+        if action == "also" and cand is not None:
+            _, on = store.toggle_accept(item_id, curator, cand.id, seconds=_seconds(cur, item_id))
+            st.session_state[SEVERAL_KEY] = item_id
+            cur.pinned = item_id  # stay on it even when it leaves the filtered queue (now accepted)
+            _notify(f"{'Also accepted' if on else 'Took out'} {clean(cand.name, 80)}", "success")
+            return  # stay on the item: more may follow
+        if action == "accept" and cand is not None and st.session_state.get(SEVERAL_KEY) == item_id:
+            # Alt+digit marked some on this visit: the digit adds its candidate to them and moves on
+            if cand.id not in store.item(item_id).accepted_ids:
+                store.toggle_accept(item_id, curator, cand.id, seconds=_seconds(cur, item_id))
+            _notify("Accepted " + accepted_names(store.item(item_id).decision), "success")
+        elif several:
+            store.decide(item_id, "accept", curator, several[0].id, seconds=_seconds(cur, item_id),
+                         also=[c.id for c in several[1:]])
+            _notify("Accepted " + " + ".join(clean(c.name, 60) for c in several), "success")
+        elif institution is not None:
             store.decide(
                 item_id, "accept", curator, institution_id=institution.id, seconds=_seconds(cur, item_id),
-                institution_name=institution.name, document=_document(institution),
+                institution_name=institution.name, document=_document(institution), method="search",
             )
             _notify(f"Accepted {clean(institution.name, 80)} (from the registry search)", "success")
         else:
@@ -128,6 +156,7 @@ def decide(batch_id: int, status: str, order: str, item_id: int, action: str, ca
         _notify(str(err), "error")
         return
     _set_search(None)
+    st.session_state.pop(SEVERAL_KEY, None)
     _advance(batch_id, status, order, item_id)
 
 
@@ -145,7 +174,10 @@ def undo(batch_id: int, status: str, order: str) -> None:
 
 def move(batch_id: int, status: str, order: str, step: int) -> None:
     cur = cursor(batch_id, status, order)
+    several = cur.pinned is not None and st.session_state.pop(SEVERAL_KEY, None) == cur.pinned
     cur.pinned = None
+    if several and step > 0:
+        return  # the item accepted with Alt+digit left the queue: its place already shows the next one
     cur.pos = max(0, cur.pos + step)
 
 
@@ -260,18 +292,19 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
     if cur.shown_item != item.id:
         cur.shown_item, cur.shown_at = item.id, time.monotonic()
 
-    where = "back after undo" if cur.pinned == item.id else f"{pos + 1:,} of {total:,}"
+    several_visit = st.session_state.get(SEVERAL_KEY) == item.id
+    where = ("accepting several" if several_visit else "back after undo") if cur.pinned == item.id else f"{pos + 1:,} of {total:,}"
     head = [f"Item {where}", f"#{item.position + 1} in the input"]
     if item.count > 1:
         head.append(f"seen {item.count:,}×")
     if item.decision is not None:
         d = item.decision
-        what = {"accept": f"accepted {clean(d.institution_name or d.institution_id or '', 60)}",
+        what = {"accept": f"accepted {accepted_names(d)}",
                 "none": "none of these", "skip": "skipped"}[d.action]
-        head.append(f"current decision: {what} by {clean(d.curator, 40)}")
+        head.append(f"your decision: {what}")
     st.caption(safe_md(" · ".join(head)))
     st.code(item.affiliation, language=None, wrap_lines=True)
-    for note in item.notes:
+    for note in other_notes(item.notes):
         st.caption(safe_md(note))
 
     if unranked:
@@ -299,6 +332,8 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
     )
 
     if item.candidates:
+        several_banner(item.candidates, item.accepted_ids, disabled=disabled, key=f"several_accept_all_{item.id}",
+                       on_accept_all=lambda cs: decide(batch_id, status, order, item.id, "accept", several=cs))
         st.vega_lite_chart(score_bars_spec(item.candidates, threshold), width="stretch")
         candidate_list(
             item.candidates,
@@ -306,6 +341,8 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
             on_reject=lambda c: decide(batch_id, status, order, item.id, "reject", c),
             rejected=item.rejected,
             accepted_id=item.decision.institution_id if item.decision and item.decision.action == "accept" else None,
+            accepted_ids=item.accepted_ids,
+            on_also=lambda c: decide(batch_id, status, order, item.id, "also", c),
             threshold=threshold,
             disabled=disabled,
             key=f"cand{item.id}",

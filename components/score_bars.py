@@ -20,21 +20,23 @@ from components.text import clean
 
 LABEL_CHARS = 48
 BAR_STEP = 20  # pixels per candidate
-ABOVE, BELOW = "above threshold", "below threshold"
+ABOVE, BELOW, UNSCORED = "above threshold", "below threshold", "not scored"
 
 
 def score_rows(candidates: Sequence[Candidate], threshold: float) -> list[dict[str, Any]]:
-    """One row per candidate: rank, label, score (clamped to 0-1), its text, the threshold."""
+    """One row per candidate: rank, label, score (clamped to 0-1), its text, the threshold. A
+    candidate the engine did not score gets no bar (score 0) and the text "not scored"."""
     rows = []
     for rank, cand in enumerate(candidates, 1):
-        score = min(1.0, max(0.0, float(cand.score)))
+        scored = cand.scored
+        score = min(1.0, max(0.0, float(cand.score))) if scored else 0.0
         rows.append(
             {
                 "rank": rank,
                 "label": f"{rank}. {clean(cand.name, LABEL_CHARS)}",
                 "score": score,
-                "text": f"{score:.2f}",
-                "clears": ABOVE if score >= threshold else BELOW,
+                "text": f"{score:.2f}" if scored else UNSCORED,
+                "clears": UNSCORED if not scored else ABOVE if score >= threshold else BELOW,
                 "threshold": float(threshold),
             }
         )
@@ -58,8 +60,9 @@ def _chart(rows: list[dict[str, Any]]) -> alt.LayerChart:
     bars = base.mark_bar(cornerRadiusEnd=3).encode(
         x=x,
         y=y,
-        color=alt.Color("clears:N", scale=alt.Scale(domain=[ABOVE, BELOW], range=["#2e7d32", "#9e9e9e"]), legend=None),
-        tooltip=[alt.Tooltip("label:N", title="candidate"), alt.Tooltip("score:Q", format=".3f")],
+        color=alt.Color("clears:N", scale=alt.Scale(domain=[ABOVE, BELOW, UNSCORED], range=["#2e7d32", "#9e9e9e", "#e0e0e0"]),
+                        legend=None),
+        tooltip=[alt.Tooltip("label:N", title="candidate"), alt.Tooltip("text:N", title="score")],
     )
     labels = base.mark_text(align="left", dx=4, fontSize=11).encode(x="score:Q", y=y, text="text:N")
     rule = base.mark_rule(color="#c62828", strokeDash=[4, 3]).encode(

@@ -2,8 +2,11 @@
 
 The open batch lives in the URL (``?batch=ID``) so a reload returns to it; the session
 remembers it across page switches (which drop query parameters) and puts it back.
-The curator's name is asked once in the sidebar and saved in the settings file, so a
-restart or a new tab prefills it.
+
+The curator's name belongs to one browser tab, never to the server: with sign-in on it is the
+signed-in user's (``components.signin``); with sign-in off it is asked in the sidebar and kept
+in the session and the tab's URL (``?curator=NAME``), so a reload of that tab keeps it while
+another tab or another person starts with an empty box.
 """
 
 from __future__ import annotations
@@ -13,32 +16,41 @@ import streamlit as st
 from affiliation_curator.config import Settings
 
 CURATOR_KEY = "curator"
+IDENTITY_KEY = "identity"  # set by components.signin: the signed-in Identity
 BATCH_KEY = "batch_id"
 PENDING_KEY = "batch_id_pending"  # set by callbacks: the query string of that rerun still names the old batch
 MAX_NAME_CHARS = 80
 
 
-def _save_curator() -> None:
+def _url_name() -> str:
+    raw = st.query_params.get(CURATOR_KEY)
+    return str(raw or "").strip()[:MAX_NAME_CHARS]
+
+
+def _keep_curator_in_url() -> None:
     name = (st.session_state.get(CURATOR_KEY) or "").strip()
-    settings = Settings.load()
-    if settings.curator != name:
-        settings.curator = name
-        settings.save()
+    if name:
+        st.query_params[CURATOR_KEY] = name
+    else:
+        st.query_params.pop(CURATOR_KEY, None)
 
 
 def curator_sidebar() -> str:
-    """The sidebar name field; returns the (trimmed) curator name, "" when none is given."""
+    """The sidebar name field (sign-in off); returns the (trimmed) curator name, "" when none is given."""
     if CURATOR_KEY not in st.session_state:
-        st.session_state[CURATOR_KEY] = Settings.load().curator
+        st.session_state[CURATOR_KEY] = _url_name()  # this tab's own name after a reload
     name = st.sidebar.text_input(
         "Curator",
         key=CURATOR_KEY,
         max_chars=MAX_NAME_CHARS,
         placeholder="Your name (stored with each decision)",
-        on_change=_save_curator,
-        help="Asked once: stored with every decision you make and remembered on this machine.",
+        on_change=_keep_curator_in_url,
+        help="Stored with every decision you make; kept for this browser tab (a reload keeps it).",
     )
-    return (name or "").strip()
+    name = (name or "").strip()
+    if name and st.query_params.get(CURATOR_KEY) != name:
+        st.query_params[CURATOR_KEY] = name  # page switches drop query parameters: put it back
+    return name
 
 
 def context_sidebar() -> None:
@@ -67,7 +79,22 @@ def context_sidebar() -> None:
     st.sidebar.caption(f"Registry: {registry}  \nModel: {model}")
 
 
+def identity():  # noqa: ANN201 - affiliation_curator.team.users.Identity | None
+    """Who acts in this session: the signed-in user; with sign-in off, the sidebar name as a lead
+    (a one-person tool may do everything); None without a name."""
+    from affiliation_curator.team.users import Identity
+
+    signed_in = st.session_state.get(IDENTITY_KEY)
+    if signed_in is not None:
+        return signed_in
+    name = (st.session_state.get(CURATOR_KEY) or "").strip()
+    return Identity(name, "lead") if name else None
+
+
 def curator() -> str:
+    who = st.session_state.get(IDENTITY_KEY)
+    if who is not None:
+        return who.name
     return (st.session_state.get(CURATOR_KEY) or "").strip()
 
 
@@ -104,3 +131,13 @@ def open_batch(batch_id: int | None) -> None:
     st.session_state[BATCH_KEY] = int(batch_id)
     st.session_state[PENDING_KEY] = int(batch_id)
     st.query_params["batch"] = str(int(batch_id))
+
+
+def page_link(page: str, **kwargs) -> None:  # noqa: ANN003
+    """``st.page_link`` to a page this user may open; nothing for a page their role does not have."""
+    from streamlit.errors import StreamlitPageNotFoundError
+
+    try:
+        st.page_link(page, **kwargs)
+    except StreamlitPageNotFoundError:
+        pass  # with sign-in on, a curator's navigation has no lead pages: no link to them

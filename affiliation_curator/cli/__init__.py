@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "affiliation_curator.cli.export",
     "affiliation_curator.cli.serve",
     "affiliation_curator.cli.corpus",
+    "affiliation_curator.cli.team",
 ]
 
 

@@ -39,6 +39,7 @@ def evaluate_batches(args: argparse.Namespace) -> int:
     from affiliation_curator.learning.curated_eval import evaluate_rows, gold_from_store
     from affiliation_curator.curation.gold import split
     from affiliation_curator.curation.store import Store
+    from affiliation_curator.learning.trained_on import model_card, overlap_warning
 
     if getattr(args, "gold", None):
         raise InputError("give a gold file or --batch, not both")
@@ -55,9 +56,13 @@ def evaluate_batches(args: argparse.Namespace) -> int:
     matcher = build_matcher(args, top_k=20)
     run = evaluate_rows(matcher, rows, limit=args.limit or None, all_rows=args.all_rows, source=names)
     report = run.report()
+    warning = overlap_warning(model_card(matcher), rows, batches=[b.name for b in infos])
     if args.json:
-        print(json.dumps({"batches": [b.name for b in infos], "left_out": run.left_out, **report.to_dict()}, indent=1))
+        print(json.dumps({"batches": [b.name for b in infos], "left_out": run.left_out, **report.to_dict(),
+                          **({"warning": warning} if warning else {})}, indent=1))
         return 0
+    if warning:
+        print(f"warning: {warning}")
     print(f"batch {names}; registry {run.registry_name}; scorer {run.model_id}")
     print("rows: the curators' current decisions (accept -> that institution, none of these -> no match); "
           f"{run.left_out} left out (institution not in the registry)")

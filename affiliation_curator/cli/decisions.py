@@ -32,7 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", metavar="FILE", help="gold .jsonl or .csv with affiliation,ror_id")
     p.add_argument("--batch", required=True, metavar="NAME", help="name of the new batch (a taken name gets ' (2)')")
-    p.add_argument("--curator", required=True, metavar="NAME", help="who the decisions are recorded for")
+    p.add_argument("--curator", required=True, metavar="NAME",
+                   help="who the decisions are recorded for: they stay this curator's own (nobody else's change)")
+    p.add_argument("--add-to-batch", action="store_true",
+                   help="record into the existing batch NAME (strings matched, new ones added): another curator's "
+                        "answers on the same affiliations, for the agreement figures (team agreement)")
     p.add_argument("--registry", metavar="NAME", help="registry name or file (default: the active one)")
     p.add_argument("--model", metavar="ID", help="reranker model id or folder (default: the configured one)")
     p.add_argument("--affiliation-column", metavar="NAME",
@@ -107,7 +111,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         model_id = matcher.model_id
     report = import_decisions(
         Store(), answers, args.batch, args.curator, matcher=matcher, registry=registry,
-        model_id=model_id, source=path.name, progress=_Progress(),
+        model_id=model_id, source=path.name, progress=_Progress(), add_to_batch=args.add_to_batch,
     )
     for line in report.summary():
         print(line)
@@ -141,6 +145,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no decisions")
     for r in rows:
         what = r["action"] + (f" {r['institution_id']} {r['institution_name'] or ''}".rstrip() if r["institution_id"] else "")
+        what += "".join(f" + {a['id']} {a.get('name') or ''}".rstrip() for a in r.get("also") or [])
         undone = "  (undone)" if r["undone_at"] else ""
         print(f"{r['created_at']:%Y-%m-%d %H:%M:%S}  {r['curator']:<16} {what}  <- {r['affiliation'][:80]}{undone}")
     return 0

@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from affiliation_curator.learning.evaluation import evaluate
     from affiliation_curator.curation.gold import read_gold, split
+    from affiliation_curator.learning.trained_on import model_card, overlap_warning
 
     if args.batch:  # the curators' decisions of a batch instead of a gold file
         return evaluate_batches(args)
@@ -70,10 +71,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         matcher.threshold,
         [r.affiliation for r in rows],
         by_id={inst.id: inst for inst in registry},
+        suggested=[[c.id for c in res.several] or [c.id for c in res.candidates[:1]] for res in results],
     )
+    warning = overlap_warning(model_card(matcher), rows, gold_file=str(args.gold), test_side_only=bool(args.test_split))
     if args.json:
-        print(json.dumps(report.to_dict(), indent=1))
+        print(json.dumps({**report.to_dict(), **({"warning": warning} if warning else {})}, indent=1))
     else:
+        if warning:
+            print(f"warning: {warning}")
         print(f"gold {args.gold}; registry {registry.name}; scorer {matcher.model_id}")
         print(matcher.combiner_note())
         print("scored rows: gold ids all in the registry, plus 'no match' rows")

@@ -3,7 +3,8 @@
 Two inputs: the gold JSON Lines format (``affiliation``, ``ror_ids``; see ``gold.py``) and a
 CSV with the columns ``affiliation,ror_id`` (an empty ``ror_id`` means no institution is
 right; several ids in one cell may be separated by ``;`` or ``|``). A row with several ids
-accepts the first; the others are noted in the report.
+(a string naming several institutions) accepts every one of them, as the mapping export writes
+them.
 
 Other column names are named with ``affiliation_column`` / ``id_column``, or found: an OpenRefine
 project reconciled against ``serve`` and exported as CSV has the original column under its
@@ -27,14 +28,14 @@ from typing import TYPE_CHECKING
 
 from affiliation_curator import config
 from affiliation_curator.errors import InputError
-from affiliation_curator.curation.export import MAPPING_COLUMNS
+from affiliation_curator.curation.export import MAPPING_BASE_COLUMNS
 from affiliation_curator.curation.formats import unneutralise
 from affiliation_curator.curation.gold import read_gold
 from affiliation_curator.engine.documents import document_text
 from affiliation_curator.institution import normalize_ror_id
 from affiliation_curator.curation.intake import IntakeResult, clean, decode
 from affiliation_curator.curation.ranking_jobs import rank_batch
-from affiliation_curator.curation.store import Store, affiliation_hash
+from affiliation_curator.curation.store import AcceptedInstitution, Store, affiliation_hash
 
 if TYPE_CHECKING:
     from affiliation_curator.engine.matcher import Matcher
@@ -86,7 +87,7 @@ class ImportReport:
                 f"accepted strings ({self.answer_on_top:,} first)"
             )
         if self.multi_id_rows:
-            lines.append(f"{self.multi_id_rows:,} rows named several institutions: the first was accepted")
+            lines.append(f"{self.multi_id_rows:,} rows named several institutions: each of them was accepted")
         if self.conflicts:
             lines.append(f"{self.conflicts:,} strings appeared with different answers: the first answer was kept")
         if self.duplicates:
@@ -141,7 +142,7 @@ def _read_csv(
     aff, rid = _columns(path.name, rows, affiliation_column, id_column)
     # a mapping CSV this project exported: its cells follow export's reversible CSV rule, undone here
     header = [h.strip().casefold() for h in rows[0]]
-    ours = {c.casefold() for c in MAPPING_COLUMNS} <= set(header)
+    ours = {c.casefold() for c in MAPPING_BASE_COLUMNS} <= set(header)
     answers = []
     for number, row in enumerate(rows[1:], 2):
         if not any(c.strip() for c in row):
@@ -203,11 +204,15 @@ def import_decisions(
     model_id: str = "",
     source: str = "",
     progress: ProgressFn | None = None,
+    add_to_batch: bool = False,
 ) -> ImportReport:
     """Create a batch from known answers, rank it (when a matcher is given), record the answers.
 
     ``registry`` (optional) names the accepted institutions and gives their document text
     when the matcher did not list them; ``matcher`` None skips ranking (no candidates stored).
+    The answers are ``curator``'s own decisions: nobody else's change. ``add_to_batch``: record
+    them in the existing batch of that name (its strings matched, new ones added), so several
+    curators' answers on the same affiliations stand side by side for the agreement figures.
     """
     if not curator or not curator.strip():
         raise InputError("give the curator the decisions are recorded for")
@@ -215,13 +220,20 @@ def import_decisions(
     if len(intake.strings) > config.MAX_BATCH_ROWS:
         raise InputError(f"too many affiliations: more than {config.MAX_BATCH_ROWS:,} in one batch; split the file")
     meta = getattr(registry, "meta", None)
-    batch_id = store.create_batch(
-        batch_name, intake,
-        registry_name=getattr(registry, "name", "") or "",
-        registry_version=str(getattr(meta, "version", "") or ""),
-        model_id=model_id or str(getattr(matcher, "model_id", "") or getattr(getattr(matcher, "scorer", None), "model_id", "") or ""),
-        source=source,
-    )
+    existing = store.batch_by_name(batch_name) if add_to_batch else None
+    if add_to_batch and existing is None:
+        raise InputError(f"no batch {batch_name!r} to add to; leave out --add-to-batch to create it")
+    if existing is not None:
+        batch_id = existing.id
+        store.add_items(batch_id, intake)
+    else:
+        batch_id = store.create_batch(
+            batch_name, intake,
+            registry_name=getattr(registry, "name", "") or "",
+            registry_version=str(getattr(meta, "version", "") or ""),
+            model_id=model_id or str(getattr(matcher, "model_id", "") or getattr(getattr(matcher, "scorer", None), "model_id", "") or ""),
+            source=source,
+        )
     info = store.batch(batch_id)
     report = ImportReport(batch_id, info.name, len(intake.strings), **stats)
     total = len(intake.strings)
@@ -250,8 +262,15 @@ def import_decisions(
             missing.append(inst_id)
         if inst is not None:
             inst_id = inst.id  # the registry's spelling of the id
+        also = []
+        for other in answer.other_ids:
+            extra = registry.get(other) if registry is not None else None
+            if registry is not None and extra is None and other not in missing:
+                missing.append(other)
+            also.append(AcceptedInstitution(extra.id if extra else other, extra.name if extra else None,
+                                            document_text(extra) if extra and document_text else None))
         decisions.append(
-            (view.id, "accept", inst_id, inst.name if inst else None, document_text(inst) if inst else None)
+            (view.id, "accept", inst_id, inst.name if inst else None, document_text(inst) if inst else None, also)
         )
         report.accepted += 1
     report.not_in_registry = missing
@@ -283,7 +302,7 @@ def _fold(answers: list[KnownAnswer]) -> tuple[IntakeResult, dict[str, KnownAnsw
         if h in by_hash:
             first = kept[by_hash[h]]
             stats["duplicates"] += 1
-            stats["conflicts"] += first.ror_id != answer.ror_id
+            stats["conflicts"] += {first.ror_id, *first.other_ids} != {answer.ror_id, *answer.other_ids}
             intake.counts[by_hash[h]] += 1
             continue
         by_hash[h] = text

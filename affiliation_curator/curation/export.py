@@ -5,7 +5,8 @@
 nothing else, so ``datasets.load_dataset`` + ``CrossEncoderTrainer`` + ``BinaryCrossEntropyLoss``
 take the file unchanged. Labels come from the current decisions:
 
-- accepted institution: 1 (``positive``);
+- every accepted institution: 1 (``positive``; a string naming several has several, and an
+  accepted institution is never a negative of its string);
 - a rejected candidate: 0 (``rejected``); "none of these": every shown candidate 0 (``none``);
 - hard negatives (``hard``): up to K shown-but-not-accepted candidates of an accepted item;
 - easy negatives (``easy``): K random registry institutions per accepted item (needs the registry).
@@ -15,7 +16,7 @@ repeat; between explicit labels the latest decision wins. The validation split i
 affiliation string (a stable hash, ``gold.is_validation_string``), so one
 affiliation is never on both sides; it is hashed apart from the benchmarks' gold test split.
 
-**Mapping**: one row per decided affiliation: ROR id, institution name, decision, score,
+**Mapping**: one row per decided affiliation: ROR id(s), institution name(s), decision, score,
 model, registry version, curator, time: what downstream metadata work consumes.
 
 Formats follow the file ending (.csv, .jsonl, .parquet), one small writer class each. JSON
@@ -49,11 +50,15 @@ if TYPE_CHECKING:  # the registry is optional here (easy negatives, documents of
     import pandas as pd
 
 PAIR_COLUMNS = ["query", "document", "label"]
-MAPPING_COLUMNS = [
+MAPPING_BASE_COLUMNS = [  # every mapping export has these (the decisions import recognises them)
     "affiliation", "ror_id", "institution_name", "decision", "score", "count", "model_id",
     "registry_name", "registry_version", "curator", "decided_at", "batch",
 ]
+# provenance (team curation): every curator with a label on the item, how each decided
+# (curator:key|search|bulk|import), agreement (single, agreed, conflict, resolved), the lead who resolved it
+MAPPING_COLUMNS = [*MAPPING_BASE_COLUMNS, "curators", "methods", "agreement", "resolved_by"]
 EXPLICIT = ("positive", "rejected", "none")
+MULTI_ID_SEPARATOR = "; "  # between the institutions of one string in a mapping cell
 
 
 # ----------------------------------------------------------------------------- selection
@@ -73,6 +78,8 @@ class ExportOptions:
     validation_share: float = 0.0  # > 0: a train/validation split by affiliation string
     seed: int = 13
     include_undecided: bool = False  # mapping only: also list items without a decision
+    # where curators disagree and no lead resolved it: "leave_out" the item, or take the "majority" label
+    conflict_rule: str = "leave_out"
 
 
 def resolve_batches(store: Store, wanted: list[str | int] | None) -> list[BatchInfo]:
@@ -202,7 +209,7 @@ def build_pairs(store: Store, options: ExportOptions | None = None, registry: Re
     pool = _InstitutionPool(registry) if registry is not None else None
     pairs: list[Pair] = []
     missing_docs = 0
-    for info, views in store.labelled_items([b.id for b in batches]):
+    for info, views in store.labelled_items([b.id for b in batches], rule=_rule(options)):
         rejections = store.rejections([v.id for v in views])
         for view in views:
             made, missing = _item_pairs(view, info, rejections.get(view.id, []), keep, options, rng, pool)
@@ -275,29 +282,35 @@ def _item_pairs(
         return pool.document(institution_id) if pool is not None else None
 
     decision = view.decision if keep(view.decision) else None
-    accepted = decision.institution_id if decision is not None and decision.action == "accept" else None
+    # every institution the curator accepted (a string may name several): each a positive, none a negative
+    accepted = set(view.decision.institution_ids) if view.decision is not None else set()
     if decision is not None and decision.action == "accept" and accepted:
-        doc = document(accepted, decision.document)
-        if doc:
-            pairs.append(Pair(query, doc, 1, "positive", accepted, info.name, decision.curator, decision.at))
+        fallbacks = {decision.institution_id: decision.document, **{a.id: a.document for a in decision.also}}
+        positives = 0
+        for inst_id in decision.institution_ids:
+            doc = document(inst_id, fallbacks.get(inst_id))
+            if doc:
+                positives += 1
+                pairs.append(Pair(query, doc, 1, "positive", inst_id, info.name, decision.curator, decision.at))
+            else:
+                missing += 1
+        if positives:
             rejected_ids = {r.institution_id for r in rejections}
-            hard = [c for c in view.candidates if c.id != accepted and c.id not in rejected_ids and c.document]
+            hard = [c for c in view.candidates if c.id not in accepted and c.id not in rejected_ids and c.document]
             if options.hard_negatives is not None:
                 hard = hard[: options.hard_negatives]
             pairs.extend(Pair(query, c.document, 0, "hard", c.id, info.name, decision.curator, decision.at) for c in hard)
             if pool is not None and options.easy_negatives:
-                exclude = set(shown) | {accepted}
+                exclude = set(shown) | accepted
                 for inst_id, text in pool.sample(rng, options.easy_negatives, exclude):
                     pairs.append(Pair(query, text, 0, "easy", inst_id, info.name, decision.curator, decision.at))
-        else:
-            missing += 1
     elif decision is not None and decision.action == "none":
         for c in view.candidates:
             doc = document(c.id, None)
             if doc:
                 pairs.append(Pair(query, doc, 0, "none", c.id, info.name, decision.curator, decision.at))
     for r in rejections:
-        if not keep(r) or not r.institution_id or r.institution_id == accepted:
+        if not keep(r) or not r.institution_id or r.institution_id in accepted:
             continue
         doc = document(r.institution_id, r.document)
         if doc:
@@ -339,7 +352,7 @@ def build_mapping(store: Store, options: ExportOptions | None = None) -> list[di
     keep = _Filter(options)
     rows: list[dict[str, Any]] = []
     for info in resolve_batches(store, options.batches):
-        for row in store.table(info.id):
+        for row in store.table(info.id, rule=_rule(options)):
             decided = row["decision"] in ("accept", "none")
             if decided:
                 view_decision = DecisionView(0, row["decision"], row["institution_id"] or None, row["institution_name"],
@@ -347,10 +360,14 @@ def build_mapping(store: Store, options: ExportOptions | None = None) -> list[di
                 decided = keep(view_decision)
             if not decided and not options.include_undecided:
                 continue
+            accepted = decided and row["decision"] == "accept"
             rows.append({
                 "affiliation": row["affiliation"],
-                "ror_id": row["institution_id"] if decided and row["decision"] == "accept" else "",
-                "institution_name": row["institution_name"] if decided and row["decision"] == "accept" else "",
+                # several accepted institutions (a string naming several) share the cell, "; "-separated
+                # as decisions import reads it back
+                "ror_id": MULTI_ID_SEPARATOR.join(row["institution_ids"] or [row["institution_id"]]) if accepted else "",
+                "institution_name": MULTI_ID_SEPARATOR.join(row["institution_names"] or [row["institution_name"]])
+                if accepted else "",
                 "decision": row["decision"] if decided else (row["decision"] or "undecided"),
                 "score": row["score"] if decided else None,
                 "count": row["count"],
@@ -360,6 +377,10 @@ def build_mapping(store: Store, options: ExportOptions | None = None) -> list[di
                 "curator": row["curator"] if decided else "",
                 "decided_at": row["decided_at"] if decided else None,
                 "batch": info.name,
+                "curators": row.get("curators", ""),
+                "methods": row.get("methods", ""),
+                "agreement": row.get("agreement", ""),
+                "resolved_by": row.get("resolved_by", ""),
             })
     return rows
 
@@ -462,9 +483,8 @@ def export_pairs(
     else:
         files[f"{stem}{writer.suffix}"] = writer.write(pair_set.rows(), PAIR_COLUMNS)
     stats = pair_set.stats()
-    result = ExportResult(
-        files, f"{stem}.card.md", _pairs_card(pair_set, stats, writer, files), stats, pair_set.warnings, mime=writer.mime
-    )
+    card = _pairs_card(pair_set, stats, writer, files) + _agreement_card(store, pair_set.batches, options)
+    result = ExportResult(files, f"{stem}.card.md", card, stats, pair_set.warnings, mime=writer.mime)
     if write if write is not None else bool(Path(str(output)).suffix):
         result.write(Path(str(output)).parent)
     return result
@@ -487,10 +507,48 @@ def export_mapping(
         "batches": sorted({r["batch"] for r in rows}),
         "curators": sorted({r["curator"] for r in rows if r["curator"]}),
     }
-    result = ExportResult(files, f"{stem}.card.md", _mapping_card(rows, stats, writer, options, files), stats, mime=writer.mime)
+    card = _mapping_card(rows, stats, writer, options, files) + _agreement_card(
+        store, resolve_batches(store, options.batches), options)
+    result = ExportResult(files, f"{stem}.card.md", card, stats, mime=writer.mime)
     if write if write is not None else bool(Path(str(output)).suffix):
         result.write(Path(str(output)).parent)
     return result
+
+
+def _rule(options: ExportOptions) -> str:
+    from affiliation_curator.team.resolve import RULES
+
+    if options.conflict_rule not in RULES:
+        raise InputError(f"unknown conflict rule {options.conflict_rule!r}; use one of: {', '.join(RULES)}")
+    return options.conflict_rule
+
+
+def _agreement_card(store: Store, batches: list[BatchInfo], options: ExportOptions) -> str:
+    """The card's agreement section: per batch, how the labels came about and how curators agree."""
+    from affiliation_curator.team.report import batch_agreement, format_kappa
+
+    lines = [
+        "", "## Agreement", "",
+        "Each item's label is the agreed one, else a lead's resolution, else "
+        + ("the majority label (more than half of the curators)" if options.conflict_rule == "majority"
+           else "left out (curators disagree)") + ".",
+        "",
+        "| batch | labelled once | agreed | conflicts | resolved | curator pair | double-labelled | agree | Cohen's kappa |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for info in batches:
+        report = batch_agreement(store, info.id, options.conflict_rule)
+        s = report.statuses
+        head = f"| {_md(info.name)} | {s['single']} | {s['agreed']} | {s['conflict']} | {s['resolved']} |"
+        if not report.pairs:
+            lines.append(f"{head} - | 0 | - | n/a |")
+        for p in report.pairs:
+            share = "-" if p.share is None else f"{100 * p.share:.1f} %"
+            lines.append(f"{head} {_md(p.a)} / {_md(p.b)} | {p.overlap} | {share} | {format_kappa(p.kappa)} |")
+        if report.fleiss is not None:
+            lines.append(f"| {_md(info.name)} | | | | | Fleiss' kappa, all curators | | | {format_kappa(report.fleiss)} |")
+    lines.append("")
+    return "\n".join(lines)
 
 
 def _md(text: Any) -> str:
@@ -550,7 +608,8 @@ def _pairs_card(pair_set: PairSet, stats: dict[str, Any], writer: Writer, files:
         "",
         "## How the pairs were made",
         "",
-        "- accepted institution: label 1; candidates a curator rejected: label 0; \"none of these\": every shown "
+        "- accepted institution: label 1 (every one, where a string names several; an accepted institution is "
+        "never a negative); candidates a curator rejected: label 0; \"none of these\": every shown "
         "candidate label 0",
         f"- hard negatives: {'all' if o.hard_negatives is None else o.hard_negatives} shown but not accepted "
         "candidates per accepted affiliation",
@@ -606,7 +665,9 @@ def _mapping_card(
         "",
         f"Format: {writer.label}; files: " + ", ".join(f"`{n}`" for n in files) + ".",
         "Columns: " + ", ".join(f"`{c}`" for c in MAPPING_COLUMNS) + ".",
-        "`decision` is `accept` (the `ror_id` is the institution) or `none` (no institution of the registry is right)"
+        "`decision` is `accept` (the `ror_id` is the institution; a string naming several institutions has "
+        "each accepted one in `ror_id`, separated by `; `, their names likewise) or `none` (no institution of the "
+        "registry is right)"
         + ("; `skip`/`undecided` rows have no answer yet" if options.include_undecided else "") + ".",
         "",
         "## Counts",

@@ -37,16 +37,22 @@ class StoreSnapshot:
     def batches(self) -> list[Any]:
         return self._once(("batches",), self.store.batches)
 
-    def labelled_items(self, batch_ids: Sequence[int] | None = None) -> Iterator[tuple[Any, list[Any]]]:
-        key = ("labelled", None if batch_ids is None else tuple(batch_ids))
-        return iter(self._once(key, lambda: list(self.store.labelled_items(batch_ids))))
+    def labelled_items(self, batch_ids: Sequence[int] | None = None, rule: str = "leave_out") -> Iterator[tuple[Any, list[Any]]]:
+        key = ("labelled", None if batch_ids is None else tuple(batch_ids), rule)
+        return iter(self._once(key, lambda: list(self.store.labelled_items(batch_ids, rule=rule))))
 
     def rejections(self, item_ids: Sequence[int]) -> dict[int, list[Any]]:
         ids = tuple(item_ids)
         return self._once(("rejections", ids), lambda: self.store.rejections(ids))
 
-    def table(self, batch_id: int) -> list[dict[str, Any]]:
-        return self._once(("table", batch_id), lambda: self.store.table(batch_id))
+    def table(self, batch_id: int, rule: str = "leave_out") -> list[dict[str, Any]]:
+        return self._once(("table", batch_id, rule), lambda: self.store.table(batch_id, rule=rule))
+
+    def batch(self, batch_id: int) -> Any:
+        return self._once(("batch", batch_id), lambda: self.store.batch(batch_id))
+
+    def decisions(self, batch_id: int | None = None) -> list[dict[str, Any]]:
+        return self._once(("decisions", batch_id), lambda: self.store.decisions(batch_id))
 
     def current(self) -> bool:
         """Whether the store still holds what this snapshot read."""

@@ -8,7 +8,9 @@ For each affiliation the retriever finds ``n_retrieve`` institutions; the scorer
 pair (affiliation, ``document_text(institution)``) for those within ``rerank_margin`` of the
 best retrieval score (at most ``n_rerank``); candidates are ranked by that score (0-1; the
 ones not reranked follow at half the lowest reranked score) and the top ``top_k`` returned
-with their evidence. The top candidate is accepted
+with their evidence (a candidate not reranked is marked not scored, ``Evidence.scored``; a
+string naming several institutions gets each part's institution marked, see several.py). The
+top candidate is accepted
 as the match when its score clears the threshold (the scorer's calibrated one unless given),
 else the answer is "no match" (``match`` None).
 
@@ -39,6 +41,8 @@ from affiliation_curator.errors import ScoringError
 from affiliation_curator.institution import Institution
 from affiliation_curator.registry import Registry
 from affiliation_curator.engine.retrieval import RetrievedCandidate, Retriever
+from affiliation_curator.engine.several import PartMatch, detect_many
+from affiliation_curator.engine.several import note as several_note
 from affiliation_curator.text import sanitize
 
 # Decision threshold when the lexical fallback scores, calibrated (best decision accuracy, each
@@ -63,6 +67,7 @@ class Matcher:
         n_rerank: int = 8,
         rerank_margin: float = 0.25,
         combiner: Any = True,
+        detect_several: bool = True,
     ) -> None:
         if scorer is None:
             from affiliation_curator.engine.reranker import load_scorer
@@ -74,6 +79,7 @@ class Matcher:
         self.n_rerank = max(1, int(n_rerank))
         self.rerank_margin = float(rerank_margin)
         self.retriever = retriever or Retriever.for_registry(registry)
+        self.detect_several = bool(detect_several)  # mark the parts of strings naming several institutions
         self._by_id = {inst.id: inst for inst in self.retriever.institutions}
         self._threshold_given = threshold
         self._combiner_given = combiner
@@ -200,7 +206,15 @@ class Matcher:
             scores = self._combined_scores(unique, examined)
         else:
             scores = {text: self._blended_scores(*ex) for text, ex in zip(unique, examined)}
-        ranked = {text: self._rank(ex[0], scores[text]) for text, ex in zip(unique, examined)}
+        # without a combiner, a candidate not reranked has no score of its own (it only keeps its place)
+        ranked = {text: self._rank(ex[0], scores[text], None if self.combiner is not None else ex[2])
+                  for text, ex in zip(unique, examined)}
+        notes_for: dict[str, list[str]] = {}
+        if self.detect_several and unique:
+            found = detect_many(unique, self.retriever, self._by_id, whole=[ex[0] for ex in examined])
+            for text, matches in zip(unique, found):
+                if matches:
+                    notes_for[text] = [self._mark_parts(ranked[text], matches)]
         results = []
         for raw, (safe, notes) in zip(batch, prepared):
             original = raw if isinstance(raw, str) else safe
@@ -208,7 +222,7 @@ class Matcher:
                 results.append(MatchResult(original, [], None, self.model_id, self.threshold, list(notes)))
                 continue
             cands = [self._copy(c) for c in ranked[safe]]
-            notes = list(notes)
+            notes = list(notes) + notes_for.get(safe, [])
             if not cands:
                 notes.append("no institution of the registry resembles this string")
             match = cands[0].id if cands and cands[0].score >= self.threshold else None
@@ -263,9 +277,29 @@ class Matcher:
         return [v if e else 0.5 * min(floor if floor is not None else rc.score, rc.score)
                 for rc, v, e in zip(found, blended, examined)]
 
-    def _rank(self, found: list[RetrievedCandidate], scores: list[float]) -> list[Candidate]:
+    def _mark_parts(self, cands: list[Candidate], matches: list[PartMatch]) -> str:
+        """Mark the candidates that parts of the string name on their own (appending, unscored,
+        those not listed) and return the note saying so."""
+        listed = {c.id: c for c in cands}
+        for m in matches:
+            cand = listed.get(m.institution_id)
+            if cand is None:
+                inst = self._by_id[m.institution_id]
+                cand = Candidate(
+                    id=inst.id, name=inst.name, score=0.0, document=self.document(inst), city=inst.city,
+                    country_code=inst.country_code, country_name=inst.country_name, types=list(inst.types),
+                    status=inst.status, evidence=Evidence(matched_name=inst.name, name_type="ror_display", scored=False),
+                )
+                cands.append(cand)
+                listed[cand.id] = cand
+            if not cand.evidence.part:
+                cand.evidence.part = m.part + (" (parent)" if m.parent_of else "")
+        return several_note(matches, {c.id: c.name for c in cands})
+
+    def _rank(self, found: list[RetrievedCandidate], scores: list[float],
+              examined: list[bool] | None = None) -> list[Candidate]:
         cands: list[Candidate] = []
-        for rc, score in zip(found, scores):
+        for n, (rc, score) in enumerate(zip(found, scores)):
             inst = self._by_id[rc.institution_id]
             cands.append(
                 Candidate(
@@ -284,6 +318,7 @@ class Matcher:
                         name_type=rc.name_type,
                         city_match=rc.city_match,
                         country_match=rc.country_match,
+                        scored=examined is None or bool(examined[n]),
                     ),
                 )
             )

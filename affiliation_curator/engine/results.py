@@ -16,6 +16,8 @@ class Evidence:
     country_match: bool | None = None  # None: the string names no country
     relations: list[str] = field(default_factory=list)  # e.g. "parent of candidate 2 (X)"
     status_note: str = ""  # e.g. "inactive; successor: Y (https://ror.org/...)"
+    scored: bool = True  # False: the engine computed no score for it (not reranked); ``score`` only orders it
+    part: str = ""  # the part of the string that names this institution on its own (several.py)
 
     def summary(self) -> list[str]:
         """Short human-readable lines (the Review page and CLI show these)."""
@@ -26,6 +28,8 @@ class Evidence:
             lines.append("city agrees" if self.city_match else "city differs")
         if self.country_match is not None:
             lines.append("country agrees" if self.country_match else "country differs")
+        if self.part:
+            lines.append(f"named on its own: {self.part}")
         lines.extend(self.relations)
         if self.status_note:
             lines.append(self.status_note)
@@ -38,7 +42,7 @@ class Candidate:
 
     id: str
     name: str
-    score: float  # 0-1, the reranker's (calibrated) score; what thresholds apply to
+    score: float  # 0-1, the reranker's (calibrated) score; what thresholds apply to (see ``scored``)
     retrieval_score: float = 0.0  # first-stage score, for inspection
     document: str = ""  # the institution text exactly as the reranker saw it
     city: str | None = None
@@ -47,6 +51,11 @@ class Candidate:
     types: list[str] = field(default_factory=list)
     status: str = "active"
     evidence: Evidence = field(default_factory=Evidence)
+
+    @property
+    def scored(self) -> bool:
+        """Whether the engine computed this candidate's score (else it is shown as not scored)."""
+        return self.evidence is None or self.evidence.scored
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +83,13 @@ class MatchResult:
         return self.candidates[0] if self.candidates else None
 
     @property
+    def several(self) -> list[Candidate]:
+        """The candidates that each part of a string naming several institutions names (several.py),
+        in the string's order; [] for a string naming one."""
+        named = [c for c in self.candidates if c.evidence is not None and c.evidence.part]
+        return named if len(named) >= 2 else []
+
+    @property
     def margin(self) -> float:
         """Score gap between the first two candidates (small: the engine is unsure)."""
         if not self.candidates:
@@ -85,6 +101,8 @@ class MatchResult:
         """The batch CLI's output line."""
         return {
             "affiliation": self.affiliation,
-            "candidates": [{"id": c.id, "name": c.name, "score": round(c.score, 6)} for c in self.candidates],
+            # "scored": false marks a candidate the engine did not score (its score only keeps its place)
+            "candidates": [{"id": c.id, "name": c.name, "score": round(c.score, 6), **({} if c.scored else {"scored": False})}
+                           for c in self.candidates],
             "match": self.match,
         }

@@ -44,6 +44,13 @@ class EvalRow:
     candidates: list[tuple[str, str, float]]  # (id, name, score), best first
     expected_names: list[str] = field(default_factory=list)
     source: str = ""
+    several: list[str] = field(default_factory=list)  # ids the parts of a string naming several name
+
+    @property
+    def suggested(self) -> list[str]:
+        """What a curator following the engine would accept together: the institutions the parts
+        name, else the top candidate."""
+        return list(self.several) or ([self.top_id] if self.top_id else [])
 
     @property
     def top_score(self) -> float | None:
@@ -98,6 +105,7 @@ class EvalRun:
             t,
             [r.affiliation for r in self.rows],
             ks=[k for k in RECALL_KS if k <= self.top_k] or [1],
+            suggested=[r.suggested for r in self.rows],
         )
 
     def outcomes(self) -> list[Outcome]:
@@ -106,20 +114,27 @@ class EvalRun:
             for r in self.rows
         ]
 
-    def summary(self, threshold: float | None = None) -> dict[str, float]:
-        """The headline figures at a threshold (one row of a metrics table)."""
+    def summary(self, threshold: float | None = None) -> dict[str, float | None]:
+        """The headline figures at a threshold (one row of a metrics table); None where a figure is
+        undefined (auto-accept precision with nothing accepted, no-match precision with nothing
+        answered "no match", recall with nothing to find), which tables show as n/a."""
         t = self.threshold if threshold is None else float(threshold)
         report = self.report(t)
         decision = metrics_at(self.outcomes(), t)
+        nm = report.no_match
+        matchable = report.n_matchable > 0
         return {
             "rows": float(report.n),
-            "accuracy@1": report.accuracy_at_1,
-            "MRR": report.mrr,
-            **{f"recall@{k}": v for k, v in sorted(report.recall.items())},
-            "no-match precision": report.no_match["precision"],
-            "no-match recall": report.no_match["recall"],
-            "no-match F1": report.no_match["f1"],
-            "auto-accept precision": report.accept["precision"],
+            "accuracy@1": report.accuracy_at_1 if matchable else None,
+            "MRR": report.mrr if matchable else None,
+            **{f"recall@{k}": (v if matchable else None) for k, v in sorted(report.recall.items())},
+            "no-match precision": nm["precision"] if nm["predicted"] else None,
+            "no-match recall": nm["recall"] if nm["support"] else None,
+            "no-match F1": nm["f1"] if nm["predicted"] or nm["support"] else None,
+            **({f"set recall@{max(report.set_recall)} (several institutions)": report.set_recall[max(report.set_recall)],
+                "suggested set recall (several institutions)": report.suggested_set_recall}
+               if report.set_recall else {}),
+            "auto-accept precision": report.accept["precision"] if report.accept["accepted"] else None,
             "coverage": report.accept["coverage"],
             "decision accuracy": decision.decision_accuracy,
             "threshold": t,
@@ -172,7 +187,8 @@ class EvalRun:
 
 
 def gold_from_store(store: Store, batch_ids: Sequence[int] | None = None, curators: Sequence[str] | None = None) -> list[GoldRow]:
-    """The curators' current answers as gold rows: accept -> [institution id], none of these -> [].
+    """The curators' current answers as gold rows: accept -> [institution ids] (several where the
+    string names several institutions), none of these -> [].
 
     A string decided in several batches counts once, with its latest decision.
     """
@@ -186,7 +202,8 @@ def gold_from_store(store: Store, batch_ids: Sequence[int] | None = None, curato
         for row in store.table(info.id):
             if row["decision"] not in ("accept", "none") or (wanted and row["curator"] not in wanted):
                 continue
-            ids = [row["institution_id"]] if row["decision"] == "accept" and row["institution_id"] else []
+            ids = (list(row.get("institution_ids") or [row["institution_id"]])
+                   if row["decision"] == "accept" and row["institution_id"] else [])
             if row["decision"] == "accept" and not ids:
                 continue
             key = row["affiliation"]
@@ -247,6 +264,7 @@ def evaluate_rows(
             candidates=[(c.id, c.name, float(c.score)) for c in result.candidates],
             expected_names=names,
             source=gold.source,
+            several=[c.id for c in result.several],
         ))
     scorer = getattr(matcher, "scorer", None)
     return EvalRun(

@@ -13,13 +13,16 @@ decision metrics, its match or None), so they are easy to check by hand:
   accepted; coverage = accepted / all rows.
 
 Rows with several gold ids (a string naming two institutions) count as found when any of
-them is found; "right match" means the match is one of them.
+them is found; "right match" means the match is one of them. For those rows alone the report
+also gives set recall (``set_recall_at_k``: the share of a row's gold ids among its first k
+candidates, averaged over the rows) and, where the engine marked the institutions each part of
+a string names (several.py), the set recall of that suggested set (else of the top candidate).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from affiliation_curator.learning.levels import level_breakdown
@@ -38,6 +41,18 @@ def recall_at_k(gold: Sequence[Sequence[str]], ranked: Sequence[Sequence[str]], 
 
 def accuracy_at_1(gold: Sequence[Sequence[str]], ranked: Sequence[Sequence[str]]) -> float:
     return recall_at_k(gold, ranked, 1)
+
+
+def set_recall_at_k(gold: Sequence[Sequence[str]], ranked: Sequence[Sequence[str]], k: int) -> float:
+    """Mean share of the gold ids found within the first k candidates, over rows with several gold ids."""
+    rows = [(set(g), list(r)) for g, r in zip(gold, ranked) if len(set(g)) > 1]
+    return _div(sum(len(g & set(r[:k])) / len(g) for g, r in rows), len(rows))
+
+
+def set_recall(gold: Sequence[Sequence[str]], chosen: Sequence[Sequence[str]]) -> float:
+    """Mean share of the gold ids in a chosen set (what would be accepted), over rows with several gold ids."""
+    rows = [(set(g), set(c)) for g, c in zip(gold, chosen) if len(set(g)) > 1]
+    return _div(sum(len(g & c) / len(g) for g, c in rows), len(rows))
 
 
 def mrr(gold: Sequence[Sequence[str]], ranked: Sequence[Sequence[str]]) -> float:
@@ -97,6 +112,9 @@ class Report:
     accept: dict[str, float]
     threshold: float
     by_trait: dict[str, "Report"]
+    n_multi: int = 0  # rows with several gold ids (a string naming several institutions)
+    set_recall: dict[int, float] = field(default_factory=dict)  # over those rows, by k
+    suggested_set_recall: float | None = None  # of the set the engine suggests (its parts, else top 1)
     levels: dict[str, int] | None = None  # top-1 errors by relation to the gold (levels.py), with a registry
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,9 +130,18 @@ class Report:
             f"{indent}accuracy@1 {self.accuracy_at_1:.3f}  MRR {self.mrr:.3f}",
             f"{indent}no-match precision {self.no_match['precision']:.3f}  recall {self.no_match['recall']:.3f}"
             f"  F1 {self.no_match['f1']:.3f}",
-            f"{indent}auto-accept at threshold {self.threshold:.3f}: precision {self.accept['precision']:.3f}"
+            f"{indent}auto-accept at threshold {self.threshold:.3f}: precision {_fig(self.accept['precision'], self.accept['accepted'])}"
             f"  coverage {self.accept['coverage']:.3f}",
-        ] + ([f"{indent}{level_summary(self.levels)}"] if self.levels is not None else [])
+        ] + self._multi_lines(indent) + (
+            [f"{indent}{level_summary(self.levels)}"] if self.levels is not None else [])
+
+    def _multi_lines(self, indent: str) -> list[str]:
+        if not self.n_multi:
+            return []
+        rec = "  ".join(f"set recall@{k} {v:.3f}" for k, v in sorted(self.set_recall.items()))
+        suggested = ("" if self.suggested_set_recall is None
+                     else f"  suggested set {self.suggested_set_recall:.3f}")
+        return [f"{indent}rows naming several institutions {self.n_multi}: {rec}{suggested}"]
 
     def to_text(self) -> str:
         out = self.lines()
@@ -124,6 +151,11 @@ class Report:
         return "\n".join(out)
 
 
+def _fig(value: float, support: float) -> str:
+    """A figure, or n/a where it is undefined (nothing to divide by)."""
+    return f"{value:.3f}" if support else "n/a"
+
+
 def evaluate(
     gold: Sequence[Sequence[str]],
     ranked: Sequence[Sequence[str]],
@@ -131,10 +163,12 @@ def evaluate(
     threshold: float,
     affiliations: Sequence[str] | None = None,
     ks: Sequence[int] = (1, 5, 10, 20),
+    suggested: Sequence[Sequence[str]] | None = None,
     by_id: Mapping[str, Any] | None = None,
 ) -> Report:
-    """Every metric over the rows; with ``affiliations`` also split by string trait; with ``by_id``
-    (the registry's institutions by id) the top-1 errors counted by their relation to the gold."""
+    """Every metric over the rows; with ``affiliations`` also split by string trait. ``suggested``:
+    per row, the institutions the engine suggests accepting together (for the set recall). With
+    ``by_id`` (the registry's institutions by id) the top-1 errors counted by their relation to the gold."""
     gold = [list(g) for g in gold]
     report = Report(
         n=len(gold),
@@ -147,8 +181,13 @@ def evaluate(
         accept=auto_accept(gold, matches),
         threshold=threshold,
         by_trait={},
+        n_multi=sum(len(set(g)) > 1 for g in gold),
+        set_recall={k: set_recall_at_k(gold, ranked, k) for k in ks},
+        suggested_set_recall=set_recall(gold, suggested) if suggested is not None else None,
         levels=level_breakdown(gold, ranked, by_id) if by_id is not None else None,
     )
+    if not report.n_multi:
+        report.set_recall, report.suggested_set_recall = {}, None
     if affiliations is not None:
         groups: dict[str, list[int]] = {"non-ascii": [], "multi-institution": [], "short/acronym": []}
         for i, (text, g) in enumerate(zip(affiliations, gold)):
@@ -157,5 +196,6 @@ def evaluate(
         for name, idx in groups.items():
             if idx:
                 report.by_trait[name] = evaluate([gold[i] for i in idx], [ranked[i] for i in idx],
-                                                 [matches[i] for i in idx], threshold, None, ks)
+                                                 [matches[i] for i in idx], threshold, None, ks,
+                                                 None if suggested is None else [suggested[i] for i in idx])
     return report

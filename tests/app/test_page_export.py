@@ -107,9 +107,9 @@ def test_the_page_reads_the_decisions_once_until_they_change(navigation_apptest,
     reads: list[object] = []
     real = Store.labelled_items
 
-    def counting(self, batch_ids=None):  # noqa: ANN001
+    def counting(self, batch_ids=None, rule="leave_out"):  # noqa: ANN001
         reads.append(batch_ids)
-        return real(self, batch_ids)
+        return real(self, batch_ids, rule)
 
     monkeypatch.setattr(Store, "labelled_items", counting)
     at = navigation_apptest()

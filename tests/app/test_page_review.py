@@ -39,11 +39,13 @@ def make_batch(rows=ROWS, name: str = "Review test") -> tuple[Store, int]:
     return store, batch_id
 
 
-def open_review(navigation_apptest):  # noqa: F811
+def open_review(navigation_apptest, curator: str | None = None):  # noqa: F811
     """The Review page of a freshly ranked batch: (AppTest, store, batch id)."""
     store, batch_id = make_batch()
     at = navigation_apptest()
     at.query_params["batch"] = str(batch_id)
+    if curator:
+        at.query_params["curator"] = curator  # this tab's name, as a reload of it keeps it
     at.run()
     at.switch_page("app_pages/review.py").run()
     assert not at.exception, at.exception
@@ -52,9 +54,8 @@ def open_review(navigation_apptest):  # noqa: F811
 
 @pytest.fixture
 def review(navigation_apptest):  # noqa: F811
-    """The Review page of a ranked batch, curator 'Ann' remembered from an earlier session."""
-    Settings(curator="Ann").save()
-    return open_review(navigation_apptest)
+    """The Review page of a ranked batch, curator 'Ann' in this tab's URL (a reload keeps it)."""
+    return open_review(navigation_apptest, curator="Ann")
 
 
 def shown(at) -> str:
@@ -165,7 +166,8 @@ def test_no_curator_no_decisions(navigation_apptest):  # noqa: F811
     assert not button(at, "cand_accept_1").disabled
     click(at, "cand_accept_1")
     assert decision(store, batch_id, ROWS[0][0]).curator == "Bo"
-    assert Settings.load().curator == "Bo"  # remembered for the next session
+    assert at.query_params["curator"] == ["Bo"] or at.query_params["curator"] == "Bo"  # kept for this tab
+    assert Settings.load().curator == ""  # never stored server-wide
 
 
 def test_search_the_registry_and_accept(review):
@@ -300,7 +302,6 @@ class _HeldJob:
 def test_unranked_item_waits_for_ranking(navigation_apptest):  # noqa: F811
     from components import resources
 
-    Settings(curator="Ann").save()
     store = Store()
     batch_id = store.create_batch("unranked", ["ETH Zurich", "EPFL"], registry_name="demo")
     first, second = store.items(batch_id)
@@ -308,6 +309,7 @@ def test_unranked_item_waits_for_ranking(navigation_apptest):  # noqa: F811
     resources.get_jobs()._jobs[batch_id] = _HeldJob()  # "EPFL" is still being ranked
     at = navigation_apptest()
     at.query_params["batch"] = str(batch_id)
+    at.query_params["curator"] = "Ann"
     at.run()
     at.switch_page("app_pages/review.py").run()
     assert "1 of 2 items ranked" in at.get("progress")[0].proto.text
@@ -347,13 +349,13 @@ class _StoppedJob:
 def test_a_stopped_ranking_job_is_reported_not_polled(navigation_apptest, monkeypatch):  # noqa: F811
     from components import batch_panel, resources
 
-    Settings(curator="Ann").save()
     store = Store()
     batch_id = store.create_batch("stopped", ["ETH Zurich"], registry_name="demo")
     monkeypatch.setattr(batch_panel, "ensure_ranking", lambda batch_id: resources.get_jobs().get(batch_id))
     resources.get_jobs()._jobs[batch_id] = _StoppedJob()
     at = navigation_apptest()
     at.query_params["batch"] = str(batch_id)
+    at.query_params["curator"] = "Ann"
     at.run()
     at.switch_page("app_pages/review.py").run()
     assert not at.exception

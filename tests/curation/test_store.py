@@ -218,13 +218,15 @@ def test_bulk_accept_preview_commit_and_undo_as_one_step(ranked):
 def test_bulk_accept_only_the_previewed_items_that_still_qualify(ranked):
     store, batch, ids = ranked
     preview = store.bulk_accept(batch, 0.5, "ana", preview=True)
-    store.decide(ids[0], "none", "ben")  # decided meanwhile by someone else
+    store.decide(ids[0], "none", "ana")  # decided meanwhile (in another tab)
+    store.decide(ids[1], "none", "ben")  # another curator's decision is theirs: ana's bulk accept still takes it
     assert [p.item_id for p in preview] == ids[:3]
     previewed = [(p.item_id, p.institution_id) for p in preview if p.item_id != ids[2]] + [(ids[2], MIT)]
     done = store.bulk_accept(batch, 0.5, "ana", only=previewed)
     # ids[0] was decided meanwhile; ids[2]'s top candidate is ETH, not the MIT "previewed"
     assert [(d.item_id, d.institution_id) for d in done] == [(ids[1], HARVARD)]
     assert store.item(ids[0]).status == "none"
+    assert store.item(ids[1], curator="ben").status == "none" and store.item(ids[1], curator="ana").status == "accepted"
     assert store.bulk_accept(batch, 0.5, "ana", only=[(ids[3], MIT)]) == []  # below the threshold
 
 

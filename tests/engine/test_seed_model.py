@@ -116,9 +116,9 @@ def test_curation_loop_on_the_seed_model(seed_env, tmp_path):
             original(self, *a, **k)
             PagesManager.uses_pages_directory = False
         PagesManager.__init__ = init
-        config.Settings(curator='Ann').save()
         at = AppTest.from_file('app.py', default_timeout=120)
         at.query_params['batch'] = str(batch)
+        at.query_params['curator'] = 'Ann'
         at.run(); at.switch_page('app_pages/review.py').run()
         captions = [c.value.replace(chr(92), '') for c in at.caption]  # as shown: markdown escapes removed
         sidebar = [c.value.replace(chr(92), '') for c in at.sidebar.caption]

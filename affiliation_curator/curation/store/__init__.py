@@ -6,6 +6,7 @@ decisions; ``migrations`` brings any older database up to date when it is opened
 
 from affiliation_curator.curation.store.core import (
     DECIDING_ACTIONS,
+    AcceptedInstitution,
     BatchInfo,
     BulkAccept,
     DecisionView,
@@ -20,6 +21,7 @@ from affiliation_curator.curation.store.models import ACTIONS
 
 __all__ = [
     "ACTIONS",
+    "AcceptedInstitution",
     "DECIDING_ACTIONS",
     "LATEST_VERSION",
     "MIGRATIONS",

@@ -1,10 +1,13 @@
 """The curation store: batches of affiliation strings, their ranked candidates, the decisions.
 
 Every write runs in its own transaction and commits before the method returns, so a killed
-server loses nothing. Decisions are append-only: the current decision of an item is its
-latest decision that is not undone and is not a "reject"; undo marks decisions as undone
-(one undo group at a time: a single decision, or a whole bulk accept), which brings the
-previous decision back.
+server loses nothing. Decisions are append-only and every curator's are their own: a
+curator's current decision on an item is their latest decision on it that is not undone, not
+a "reject" and not a lead's resolution; no curator's decision replaces another's. Undo marks
+decisions as undone (one undo group at a time: a single decision, or a whole bulk accept),
+which brings that curator's previous decision back. Where no curator is named (the batch's
+counts, the one-person tool) an item's current decision is its latest one of anyone; exports
+read the *resolved* label instead (``affiliation_curator.team.resolve``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, delete, func, insert, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,7 +35,7 @@ from affiliation_curator.curation.intake import IntakeResult
 from affiliation_curator.curation.store.claims import ranking_claim
 from affiliation_curator.curation.store.engine import forget_engine, get_engine
 from affiliation_curator.curation.store.migrations import StoreError, migrate
-from affiliation_curator.curation.store.models import ACTIONS, Batch, CandidateRow, Decision, Item, UndoGroup
+from affiliation_curator.curation.store.models import ACTIONS, METHODS, Batch, CandidateRow, Decision, Item, UndoGroup
 
 DECIDING_ACTIONS = ("accept", "none", "skip")  # actions that set an item's current decision
 STATUSES = {  # items(status=...) -> current action (None: no current decision)
@@ -63,6 +66,19 @@ def _now() -> datetime:
 
 
 @dataclass(slots=True)
+class AcceptedInstitution:
+    """One institution of an accept beyond the first (a string naming several institutions)."""
+
+    id: str
+    name: str | None = None
+    document: str | None = None
+    score: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "document": self.document, "score": self.score}
+
+
+@dataclass(slots=True)
 class DecisionView:
     """A decision as the pages show it."""
 
@@ -75,6 +91,20 @@ class DecisionView:
     score: float | None = None
     document: str | None = None
     seconds: float | None = None
+    also: list[AcceptedInstitution] = field(default_factory=list)  # accepted beyond institution_id
+
+    @property
+    def institution_ids(self) -> list[str]:
+        """Every accepted institution id, the first one first (empty unless an accept)."""
+        if self.action != "accept" or not self.institution_id:
+            return []
+        return [self.institution_id, *(a.id for a in self.also if a.id != self.institution_id)]
+
+    @property
+    def institution_names(self) -> list[str]:
+        if self.action != "accept" or not self.institution_id:
+            return []
+        return [self.institution_name or self.institution_id, *(a.name or a.id for a in self.also)]
 
 
 @dataclass(slots=True)
@@ -108,6 +138,11 @@ class ItemView:
         if self.top_score is None:
             return 0.0
         return self.top_score - (self.second_score or 0.0)
+
+    @property
+    def accepted_ids(self) -> list[str]:
+        """The institutions the current decision accepts (several for a multi-institution string)."""
+        return self.decision.institution_ids if self.decision is not None else []
 
     @property
     def status(self) -> str:
@@ -159,13 +194,15 @@ class BatchInfo:
 
 
 class BulkAccept(NamedTuple):
-    """An item that a bulk accept takes (or would take) with its top candidate."""
+    """An item that a bulk accept takes (or would take) with its top candidate. ``held``: why a
+    bulk accept leaves it for a curator although it scores high enough (only in a preview)."""
 
     item_id: int
     affiliation: str
     institution_id: str
     name: str
     score: float
+    held: str = ""
 
 
 @dataclass(slots=True)
@@ -322,15 +359,15 @@ class Store:
             _batch_info(b, totals.get(b.id, 0), ranked.get(b.id, 0), actions.get(b.id, {})) for b in rows
         ]
 
-    def batch(self, batch_id: int) -> BatchInfo:
-        """One batch with its counts (StoreError when there is none)."""
+    def batch(self, batch_id: int, curator: str | None = None) -> BatchInfo:
+        """One batch with its counts (StoreError when there is none); ``curator``: of their decisions."""
         with self._read() as session:
             b = self._batch_row(session, batch_id)
             total = session.scalar(select(func.count()).where(Item.batch_id == batch_id)) or 0
             ranked = session.scalar(
                 select(func.count()).where(Item.batch_id == batch_id, Item.ranked_at.is_not(None))
             ) or 0
-            current = _current_decisions_subquery(batch_id)
+            current = _current_decisions_subquery(batch_id, curator)
             actions = dict(
                 session.execute(
                     select(Decision.action, func.count())
@@ -376,12 +413,14 @@ class Store:
         order: str = "input",
         limit: int | None = None,
         offset: int = 0,
+        curator: str | None = None,
     ) -> list[ItemView]:
         """Items of a batch with candidates and current decision.
 
         ``status``: None (all), "undecided" (no current decision), "accepted", "none",
         "skipped". ``order``: "input", or "uncertain" (least confident first: small margin
         between the two best scores or a top score near the threshold; unranked items last).
+        ``curator``: statuses and decisions are that curator's own (None: anyone's latest).
         """
         if status is not None and status not in STATUSES:
             raise StoreError(f"unknown status {status!r}; use one of: {', '.join(sorted(set(STATUSES)))}")
@@ -390,19 +429,7 @@ class Store:
         with self._read() as session:
             self._batch_row(session, batch_id)
             # Filter, order and page in SQL; load whole items only for the page asked for.
-            query = select(Item.id).where(Item.batch_id == batch_id)
-            if status is not None:
-                # the current action, per item (index ix_decisions_item makes this one probe an item)
-                action = (
-                    select(Decision.action)
-                    .where(Decision.item_id == Item.id, Decision.undone_at.is_(None), Decision.action != "reject")
-                    .order_by(Decision.id.desc())
-                    .limit(1)
-                    .correlate(Item)
-                    .scalar_subquery()
-                )
-                want = STATUSES[status]
-                query = query.where(action.is_(None) if want is None else action == want)
+            query = self._status_query(session, batch_id, status, curator)
             if order == "uncertain":
                 margin = Item.top_score - func.coalesce(Item.second_score, 0.0)
                 distance = func.abs(Item.top_score - func.coalesce(Item.threshold, 0.5))
@@ -417,9 +444,32 @@ class Store:
             if limit is not None:
                 query = query.limit(limit)
             page = list(session.scalars(query))
-            return self._load_views(session, page)
+            return self._load_views(session, page, curator)
 
-    def _load_views(self, session: Session, item_ids: list[int]) -> list[ItemView]:
+    def _status_query(self, session: Session, batch_id: int, status: str | None, curator: str | None):  # noqa: ANN202
+        """SELECT item ids of a batch with this status (of ``curator``'s own decisions when given;
+        in a batch split between curators, only the items of their queue: ``team.sharing``)."""
+        from affiliation_curator.team.sharing import queue_condition
+
+        query = select(Item.id).where(Item.batch_id == batch_id)
+        shared = queue_condition(self, session, batch_id, _curator(curator) if curator else None, status, self.clock())
+        if shared is not None:
+            query = query.where(shared)
+        if status is not None:
+            # the current action, per item (indexes on (item, id) and (item, curator, id) make this one probe)
+            action = (
+                select(Decision.action)
+                .where(Decision.item_id == Item.id, *_current_conditions(curator))
+                .order_by(Decision.id.desc())
+                .limit(1)
+                .correlate(Item)
+                .scalar_subquery()
+            )
+            want = STATUSES[status]
+            query = query.where(action.is_(None) if want is None else action == want)
+        return query
+
+    def _load_views(self, session: Session, item_ids: list[int], curator: str | None = None) -> list[ItemView]:
         """Full views of these items, in the order given."""
         if not item_ids:
             return []
@@ -428,7 +478,7 @@ class Store:
             for row in session.scalars(select(Item).where(Item.id.in_(chunk))):
                 by_id[row.id] = row
         rows = [by_id[i] for i in item_ids if i in by_id]
-        return self._views(session, rows, self._current(session, [r.id for r in rows]))
+        return self._views(session, rows, self._current(session, [r.id for r in rows], curator=curator))
 
     def _current_actions(self, session: Session, batch_id: int) -> dict[int, str]:
         """item id -> action of its current decision, for one batch."""
@@ -439,15 +489,21 @@ class Store:
             ).all()
         )
 
-    def item(self, item_id: int) -> ItemView:
-        """One item (StoreError when there is none)."""
+    def item(self, item_id: int, curator: str | None = None) -> ItemView:
+        """One item (StoreError when there is none); its decision is ``curator``'s own when given."""
         with self._read() as session:
             row = session.get(Item, item_id)
             if row is None:
                 raise StoreError(f"no item {item_id}")
-            return self._views(session, [row], self._current(session, [row.id]))[0]
+            return self._views(session, [row], self._current(session, [row.id], curator=curator))[0]
 
-    def count_items(self, batch_id: int, status: str | None = None) -> int:
+    def count_items(self, batch_id: int, status: str | None = None, curator: str | None = None) -> int:
+        if curator:
+            if status is not None and status not in STATUSES:
+                raise StoreError(f"unknown status {status!r}")
+            with self._read() as session:
+                sub = self._status_query(session, batch_id, status, curator).subquery()
+                return session.scalar(select(func.count()).select_from(sub)) or 0
         if status is None:
             with self._read() as session:
                 return session.scalar(select(func.count()).where(Item.batch_id == batch_id)) or 0
@@ -541,17 +597,24 @@ class Store:
         *,
         institution_name: str | None = None,
         document: str | None = None,
+        method: str = "key",
+        also: Sequence[str | AcceptedInstitution] = (),
     ) -> int:
         """Record a decision; returns its id.
 
         accept: ``institution_id`` is the match (any institution, not only a candidate: pass
         ``institution_name``/``document`` when it is not a candidate). none: no institution
         is right. skip: decide later. reject: mark one candidate wrong without deciding the
-        item. A new accept/none/skip supersedes the current decision; each call is one undo step.
+        item. A new accept/none/skip supersedes the same curator's current decision (never
+        another curator's); each call is one undo step. ``method``: how it was made (key,
+        search, bulk, import, resolution: a lead's resolution of a conflict).
+        ``also`` (accept only): further institutions the string names, accepted with the first.
         """
         action = (action or "").strip().lower()
         if action not in ACTIONS:
             raise StoreError(f"unknown action {action!r}; use one of: {', '.join(ACTIONS)}")
+        if method not in METHODS:
+            raise StoreError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
         inst = _norm_id(institution_id) if institution_id else None
         if action in ("accept", "reject") and not inst:
             raise StoreError(f"{action} needs an institution id")
@@ -569,15 +632,17 @@ class Store:
                     select(CandidateRow).where(CandidateRow.item_id == item_id, CandidateRow.institution_id == inst)
                 ).first()
             if action == "reject":
-                current = self._current(session, [item_id]).get(item_id)
-                if current is not None and current.action == "accept" and current.institution_id == inst:
-                    raise StoreError("this institution is the accepted match; undo the accept or decide again first")
+                current = self._current(session, [item_id], curator=curator).get(item_id)
+                if current is not None and inst in _accepted_ids(current):
+                    raise StoreError("this institution is an accepted match; undo the accept or decide again first")
             name = cand.name if cand is not None else institution_name
-            summary = {"accept": f"accept {name or inst}", "none": "none of these", "skip": "skip",
-                       "reject": f"reject {name or inst}"}[action]
+            extra = _also_entries(session, item_id, inst, also) if action == "accept" else []
+            summary = {"accept": f"accept {name or inst}" + (f" and {len(extra)} more" if extra else ""),
+                       "none": "none of these", "skip": "skip", "reject": f"reject {name or inst}"}[action]
             group = UndoGroup(
-                batch_id=item.batch_id, kind="decision", curator=curator, created_at=now,
-                description=f"{summary} for {_short(item.affiliation)}",
+                batch_id=item.batch_id, kind="resolution" if method == "resolution" else "decision",
+                curator=curator, created_at=now,
+                description=f"{'resolution: ' if method == 'resolution' else ''}{summary} for {_short(item.affiliation)}",
             )
             session.add(group)
             session.flush()
@@ -585,11 +650,54 @@ class Store:
                 item_id=item_id, action=action, institution_id=inst, institution_name=name,
                 document=cand.document if cand is not None else document,
                 score=cand.score if cand is not None else None, curator=curator, created_at=now,
-                seconds_spent=_seconds(seconds), undo_group=group.id,
+                seconds_spent=_seconds(seconds), undo_group=group.id, method=method, also_accepted=extra or None,
             )
             session.add(decision)
             session.flush()
             return decision.id
+
+    def toggle_accept(
+        self,
+        item_id: int,
+        curator: str,
+        institution_id: str,
+        seconds: float | None = None,
+        *,
+        institution_name: str | None = None,
+        document: str | None = None,
+    ) -> tuple[int, bool]:
+        """Add an institution to the item's accepted ones, or take it out when it is one already
+        (a string naming several institutions; the Review card's Alt+digit). Without a current
+        accept this is a plain accept. Returns (decision id, whether it is accepted now); one undo
+        step, like ``decide``. Taking out the only accepted institution is refused: choose
+        "none of these" or undo instead."""
+        inst = _norm_id(institution_id) if institution_id else None
+        if not inst:
+            raise StoreError("accept needs an institution id")
+        with self._read() as session:
+            current = self._current(session, [item_id]).get(item_id)
+            accepted = _accepted_ids(current) if current is not None else []
+            kept = [a for a in (current.also_accepted or []) if isinstance(a, dict)] if current is not None else []
+            first = (current.institution_id, current.institution_name, current.document) if current is not None else None
+        if not accepted:
+            return self.decide(item_id, "accept", curator, inst, seconds,
+                               institution_name=institution_name, document=document), True
+        if inst in accepted:
+            if len(accepted) == 1:
+                raise StoreError("this is the only accepted institution; choose None of these or undo instead")
+            rest = [a for a in accepted if a != inst]
+            entries = {a["id"]: a for a in kept}
+            if first and first[0] != inst:
+                entries[first[0]] = {"id": first[0], "name": first[1], "document": first[2]}
+            head = entries[rest[0]]
+            also = [AcceptedInstitution(a, entries[a].get("name"), entries[a].get("document")) for a in rest[1:]]
+            return self.decide(item_id, "accept", curator, head["id"], seconds, institution_name=head.get("name"),
+                               document=head.get("document"), also=also), False
+        assert first is not None
+        also = [AcceptedInstitution(a["id"], a.get("name"), a.get("document")) for a in kept]
+        also.append(AcceptedInstitution(inst, institution_name, document))
+        return self.decide(item_id, "accept", curator, first[0], seconds, institution_name=first[1],
+                           document=first[2], also=also), True
 
     def undo(self, batch_id: int, curator: str | None = None) -> UndoResult | None:
         """Take back the last undo group of a batch (by ``curator`` when given); None when nothing is left."""
@@ -639,21 +747,24 @@ class Store:
     ) -> list[BulkAccept]:
         """Accept the top candidate of every undecided ranked item scoring >= ``threshold``.
 
-        Items whose top candidate a curator rejected are left alone. ``preview=True`` only
-        lists them (a read; nothing is locked). ``only``: (item_id, institution_id) pairs
+        Items whose top candidate a curator rejected are left alone, and so are items whose top
+        candidate is an inactive or withdrawn record whose active successor is among the
+        candidates: a preview lists those with ``held`` saying why, the accept never takes them.
+        ``preview=True`` only lists them (a read; nothing is locked). ``only``: (item_id, institution_id) pairs
         from an earlier preview; just those that still qualify are accepted, checked in the
         same transaction as the write. All accepts form one undo group.
         """
         threshold = float(threshold)
         if preview:
             with self._read() as session:
-                return self._bulk_candidates(session, batch_id, threshold, only)[0]
+                return self._bulk_candidates(session, batch_id, threshold, only, _curator(curator))[0]
         with self._write() as session:
-            chosen, tops = self._bulk_candidates(session, batch_id, threshold, only)
+            curator = _curator(curator)
+            chosen, tops = self._bulk_candidates(session, batch_id, threshold, only, curator)
+            chosen = [c for c in chosen if not c.held]
             if not chosen:
                 return chosen
             now = self.clock()
-            curator = _curator(curator)
             group = UndoGroup(
                 batch_id=batch_id, kind="bulk_accept", curator=curator, created_at=now,
                 description=f"bulk accept of {len(chosen):,} items scoring >= {threshold:g}",
@@ -666,7 +777,7 @@ class Store:
                     {
                         "item_id": c.item_id, "action": "accept", "institution_id": c.institution_id,
                         "institution_name": c.name, "document": tops[c.item_id].document, "score": c.score,
-                        "curator": curator, "created_at": now, "undo_group": group.id,
+                        "curator": curator, "created_at": now, "undo_group": group.id, "method": "bulk",
                     }
                     for c in chosen
                 ],
@@ -674,7 +785,8 @@ class Store:
             return chosen
 
     def _bulk_candidates(
-        self, session: Session, batch_id: int, threshold: float, only: Iterable[tuple[int, str]] | None
+        self, session: Session, batch_id: int, threshold: float, only: Iterable[tuple[int, str]] | None,
+        curator: str | None = None,
     ) -> tuple[list[BulkAccept], dict[int, CandidateRow]]:
         self._batch_row(session, batch_id)
         query = select(Item.id, Item.affiliation).where(
@@ -685,7 +797,7 @@ class Store:
         if wanted is not None:
             ids = {i for i, _ in wanted}
             rows = [r for r in rows if r[0] in ids]
-        current = self._current(session, [r[0] for r in rows], batch_id)
+        current = self._current(session, [r[0] for r in rows], batch_id, curator=curator)
         rows = [r for r in rows if r[0] not in current]
         ids = [r[0] for r in rows]
         tops = {
@@ -694,6 +806,11 @@ class Store:
             for c in session.scalars(select(CandidateRow).where(CandidateRow.item_id.in_(chunk), CandidateRow.rank == 1))
         }
         rejected = self._rejected(session, ids)
+        retired = [i for i, top in tops.items() if (top.status or "active") != "active"]
+        others: dict[int, list[CandidateRow]] = defaultdict(list)
+        for chunk in _chunks(retired):
+            for c in session.scalars(select(CandidateRow).where(CandidateRow.item_id.in_(chunk), CandidateRow.rank > 1)):
+                others[c.item_id].append(c)
         chosen = []
         for item_id, affiliation in rows:
             top = tops.get(item_id)
@@ -701,7 +818,8 @@ class Store:
                 continue
             if wanted is not None and (item_id, top.institution_id) not in wanted:
                 continue
-            chosen.append(BulkAccept(item_id, affiliation, top.institution_id, top.name, top.score))
+            held = _successor_listed(top, others.get(item_id, []))
+            chosen.append(BulkAccept(item_id, affiliation, top.institution_id, top.name, top.score, held))
         return chosen, tops
 
     def record_decisions(
@@ -714,9 +832,14 @@ class Store:
     ) -> int:
         """Record many decisions as one undo group (an import: one undo step takes it all back).
 
-        Each decision is ``(item_id, action, institution_id, institution_name[, document])``;
-        name, document and score come from the item's candidates when the institution is one.
+        Each decision is ``(item_id, action, institution_id, institution_name[, document[, also]])``
+        (``also``: further accepted institutions, ids or ``AcceptedInstitution``); name, document
+        and score come from the item's candidates when the institution is one.
+        They are ``curator``'s own: nobody else's decisions on these items change.
         """
+        method = {"bulk_accept": "bulk", "decision": "key"}.get(kind, kind)
+        if method not in METHODS:
+            raise StoreError(f"unknown kind {kind!r}")
         now = self.clock()
         curator = _curator(curator)
         decisions = list(decisions)
@@ -741,6 +864,7 @@ class Store:
             rows = []
             for item_id, action, inst, name, *rest in decisions:
                 document = rest[0] if rest else None
+                also = rest[1] if len(rest) > 1 else ()
                 if action not in ACTIONS:
                     raise StoreError(f"unknown action {action!r}")
                 inst = _norm_id(inst) if inst else None
@@ -752,7 +876,9 @@ class Store:
                     "institution_name": cand.name if cand is not None else name,
                     "document": cand.document if cand is not None and cand.document else document,
                     "score": cand.score if cand is not None else None,
-                    "curator": curator, "created_at": now, "undo_group": group.id,
+                    "curator": curator, "created_at": now, "undo_group": group.id, "method": method,
+                    "also_accepted": _also_rows(also, inst, lambda i, _item=item_id: cands.get((_item, i)))
+                    if action == "accept" and also else None,
                 })
             session.execute(insert(Decision), rows)
             return len(rows)
@@ -763,7 +889,7 @@ class Store:
         """Counts and pace: total, ranked, decided (accept + none), skipped, undecided, by_action,
         rejected, decisions_per_hour (from the recent one-by-one decisions, by ``curator`` when
         given; None until there are two) and eta_seconds for the undecided items."""
-        info = self.batch(batch_id)
+        info = self.batch(batch_id, curator=curator)
         with self._read() as session:
             item_ids = select(Item.id).where(Item.batch_id == batch_id)
             rejected = session.scalar(
@@ -797,10 +923,22 @@ class Store:
             "last_decision_at": times[-1] if times else None,
         }
 
-    def table(self, batch_id: int) -> list[dict[str, Any]]:
+    def resolved(self, batch_id: int, rule: str = "leave_out") -> dict[int, Any]:
+        """item id -> ``team.resolve.ItemLabels``: every curator's label and the label that counts."""
+        from affiliation_curator.team.resolve import resolve_items
+
+        return resolve_items(self.decisions(batch_id), rule)
+
+    def table(self, batch_id: int, rule: str = "leave_out") -> list[dict[str, Any]]:
         """One row per item in input order: affiliation, count, decision, institution, score (the
-        chosen candidate's score when decided), top candidate, curator, time, model, registry."""
+        chosen candidate's score when decided), top candidate, curator, time, model, registry.
+
+        The decision is the item's resolved label (``resolved``): the agreed one, a lead's
+        resolution, or by ``rule`` where curators disagree; provenance columns say who decided how
+        (``curators``, ``methods``: curator:method, ``agreement``: single, agreed, conflict,
+        resolved; ``resolved_by``: single, agreed, resolution, majority)."""
         batch = self.batch(batch_id)
+        labels = self.resolved(batch_id, rule)
         with self._read() as session:
             items = session.execute(
                 select(
@@ -810,7 +948,6 @@ class Store:
                 .where(Item.batch_id == batch_id)
                 .order_by(Item.position)
             ).all()
-            current = self._current(session, [i[0] for i in items], batch_id)
             tops = {
                 item_id: (inst, name, score)
                 for item_id, inst, name, score in session.execute(
@@ -821,7 +958,11 @@ class Store:
             }
         rows = []
         for item_id, position, affiliation, count, model_id, registry_version, ranked in items:
-            d = current.get(item_id)
+            resolved = labels.get(item_id)
+            d = _Chosen(resolved.chosen) if resolved is not None and resolved.chosen is not None else None
+            if d is None and resolved is not None and resolved.status == "undecided":
+                skips = [x for x in resolved.own.values() if x["action"] == "skip"]
+                d = _Chosen(max(skips, key=lambda x: x["id"])) if skips else None
             top = tops.get(item_id)
             rows.append({
                 "batch": batch.name,
@@ -832,6 +973,8 @@ class Store:
                 "decision": d.action if d else "",
                 "institution_id": d.institution_id or "" if d else "",
                 "institution_name": d.institution_name or "" if d else "",
+                "institution_ids": _accepted_ids(d) if d else [],
+                "institution_names": _accepted_names(d) if d else [],
                 "score": d.score if d and d.institution_id else None,
                 "top_id": top[0] if top else "",
                 "top_name": top[1] if top else "",
@@ -843,6 +986,11 @@ class Store:
                 "registry_name": batch.registry_name,
                 "registry_version": registry_version or batch.registry_version,
                 "ranked": bool(ranked),
+                "curators": "; ".join(resolved.curators) if resolved is not None else "",
+                "methods": "; ".join(f"{c}:{m}" for c, m in resolved.methods().items()) if resolved is not None else "",
+                "agreement": resolved.status if resolved is not None and resolved.status != "undecided" else "",
+                "resolved_by": (resolved.chosen or {}).get("curator", "") if resolved is not None and resolved.source == "resolution" else "",
+                "label_source": resolved.source if resolved is not None else "",
             })
         return rows
 
@@ -893,13 +1041,17 @@ class Store:
                     "id": d.id, "batch_id": b, "item_id": d.item_id, "affiliation": aff, "action": d.action,
                     "institution_id": d.institution_id, "institution_name": d.institution_name, "score": d.score,
                     "curator": d.curator, "created_at": d.created_at, "seconds_spent": d.seconds_spent,
-                    "undone_at": d.undone_at,
+                    "undone_at": d.undone_at, "method": d.method or "key", "document": d.document, "also": _also_list(d),
                 }
                 for d, aff, b in session.execute(query)
             ]
 
-    def labelled_items(self, batch_ids: Sequence[int] | None = None) -> Iterator[tuple[BatchInfo, list[ItemView]]]:
-        """(batch, items with a current decision or a reject) for each batch: what exports read."""
+    def labelled_items(
+        self, batch_ids: Sequence[int] | None = None, rule: str = "leave_out"
+    ) -> Iterator[tuple[BatchInfo, list[ItemView]]]:
+        """(batch, items with a resolved label or a reject) for each batch: what exports read.
+
+        Each view's decision is the item's resolved label (``resolved``), not anyone's latest."""
         infos = self.batches()
         if batch_ids is not None:
             wanted = set(batch_ids)
@@ -914,6 +1066,13 @@ class Store:
                     )
                 )
                 views = self._load_views(session, ids)
+                rejected = self._rejected(session, ids)
+            labels = self.resolved(info.id, rule)
+            for view in views:
+                chosen = labels[view.id].chosen if view.id in labels else None
+                view.decision = _Chosen(chosen).view() if chosen is not None else None
+                accepted = view.decision.institution_id if view.decision and view.decision.action == "accept" else None
+                view.rejected = [i for i in rejected.get(view.id, []) if i != accepted]
             yield info, [v for v in views if v.decision is not None or v.rejected]
 
     def rejections(self, item_ids: Sequence[int]) -> dict[int, list[DecisionView]]:
@@ -937,20 +1096,22 @@ class Store:
             raise StoreError(f"no batch {batch_id}")
         return batch
 
-    def _current(self, session: Session, item_ids: list[int], batch_id: int | None = None) -> dict[int, Decision]:
-        """Current decision per item (latest not undone, rejects aside)."""
+    def _current(
+        self, session: Session, item_ids: list[int], batch_id: int | None = None, curator: str | None = None
+    ) -> dict[int, Decision]:
+        """Current decision per item (latest not undone, rejects aside; ``curator``'s own when given)."""
         out: dict[int, Decision] = {}
         if not item_ids:
             return out
         if batch_id is not None:
-            current = _current_decisions_subquery(batch_id)
+            current = _current_decisions_subquery(batch_id, curator)
             for d in session.scalars(select(Decision).where(Decision.id.in_(select(current.c.decision_id)))):
                 out[d.item_id] = d
             return out
         for chunk in _chunks(item_ids):
             latest = (
                 select(func.max(Decision.id))
-                .where(Decision.item_id.in_(chunk), Decision.undone_at.is_(None), Decision.action != "reject")
+                .where(Decision.item_id.in_(chunk), *_current_conditions(curator))
                 .group_by(Decision.item_id)
             )
             for d in session.scalars(select(Decision).where(Decision.id.in_(latest))):
@@ -985,8 +1146,8 @@ class Store:
             view.candidates = cands.get(r.id, [])
             d = current.get(r.id)
             view.decision = _decision_view(d) if d is not None else None
-            accepted = d.institution_id if d is not None and d.action == "accept" else None
-            view.rejected = [i for i in rejected.get(r.id, []) if i != accepted]
+            accepted = set(_accepted_ids(d)) if d is not None else set()
+            view.rejected = [i for i in rejected.get(r.id, []) if i not in accepted]
             views.append(view)
         return views
 
@@ -994,11 +1155,21 @@ class Store:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _current_decisions_subquery(batch_id: int | None = None):  # noqa: ANN202
-    """SELECT max(decision id) AS decision_id per item: the current decisions (of one batch)."""
-    query = select(func.max(Decision.id).label("decision_id")).where(
-        Decision.undone_at.is_(None), Decision.action != "reject"
-    )
+def _current_conditions(curator: str | None = None) -> list[Any]:
+    """WHERE conditions of current-decision candidates: not undone, not a reject; when ``curator``
+    is given, theirs and not a resolution (a lead's resolution is not their own labelling)."""
+    conditions: list[Any] = [Decision.undone_at.is_(None), Decision.action != "reject"]
+    if curator:
+        conditions += [
+            Decision.curator == _curator(curator),
+            or_(Decision.method.is_(None), Decision.method != "resolution"),
+        ]
+    return conditions
+
+
+def _current_decisions_subquery(batch_id: int | None = None, curator: str | None = None):  # noqa: ANN202
+    """SELECT max(decision id) AS decision_id per item: the current decisions (of one batch, of a curator)."""
+    query = select(func.max(Decision.id).label("decision_id")).where(*_current_conditions(curator))
     if batch_id is not None:
         query = query.join(Item, and_(Item.id == Decision.item_id, Item.batch_id == batch_id))
     return query.group_by(Decision.item_id).subquery()
@@ -1076,11 +1247,105 @@ def _candidate(c: Any) -> Candidate:
     )
 
 
+class _Chosen:
+    """A decision of the log (a dict from ``Store.decisions``) read like a Decision row."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.id = row["id"]
+        self.action = row["action"]
+        self.institution_id = row["institution_id"]
+        self.institution_name = row["institution_name"]
+        self.curator = row["curator"]
+        self.created_at = row["created_at"]
+        self.score = row["score"]
+        self.document = row.get("document")
+        self.seconds_spent = row.get("seconds_spent")
+
+    def view(self) -> DecisionView:
+        return DecisionView(
+            id=self.id, action=self.action, institution_id=self.institution_id, institution_name=self.institution_name,
+            curator=self.curator, at=self.created_at, score=self.score, document=self.document, seconds=self.seconds_spent,
+        )
+
+
 def _decision_view(d: Decision) -> DecisionView:
     return DecisionView(
         id=d.id, action=d.action, institution_id=d.institution_id, institution_name=d.institution_name,
         curator=d.curator, at=d.created_at, score=d.score, document=d.document, seconds=d.seconds_spent,
+        also=[AcceptedInstitution(str(a["id"]), a.get("name"), a.get("document"), a.get("score"))
+              for a in _also_list(d) if a.get("id")],
     )
+
+
+def _also_list(d: Decision) -> list[dict[str, Any]]:
+    raw = getattr(d, "also_accepted", None)
+    return [a for a in raw if isinstance(a, dict)] if isinstance(raw, list) else []
+
+
+def _accepted_ids(d: Decision | None) -> list[str]:
+    """Every institution a decision accepts, its first one first ([] unless an accept)."""
+    if d is None or d.action != "accept" or not d.institution_id:
+        return []
+    out = [d.institution_id]
+    for a in _also_list(d):
+        if a.get("id") and a["id"] not in out:
+            out.append(str(a["id"]))
+    return out
+
+
+def _accepted_names(d: Decision | None) -> list[str]:
+    if d is None or d.action != "accept" or not d.institution_id:
+        return []
+    return [d.institution_name or d.institution_id, *(a.get("name") or a["id"] for a in _also_list(d) if a.get("id"))]
+
+
+def _also_rows(also: Iterable[Any], first: str | None, candidate: Callable[[str], Any]) -> list[dict[str, Any]] | None:
+    """The JSON of ``decisions.also_accepted``: ids (or AcceptedInstitution) beyond the first,
+    named from the item's candidates where they are among them; None when there are none."""
+    out: list[dict[str, Any]] = []
+    seen = {first}
+    for a in also or ():
+        entry = a if isinstance(a, AcceptedInstitution) else AcceptedInstitution(str(a))
+        inst = _norm_id(entry.id) if entry.id else None
+        if not inst or inst in seen:
+            continue
+        seen.add(inst)
+        cand = candidate(inst)
+        out.append({
+            "id": inst,
+            "name": cand.name if cand is not None else entry.name,
+            "document": cand.document if cand is not None and cand.document else entry.document,
+            "score": cand.score if cand is not None else entry.score,
+        })
+    return out or None
+
+
+def _also_entries(session: Session, item_id: int, first: str | None, also: Sequence[Any]) -> list[dict[str, Any]]:
+    if not also:
+        return []
+    cands = {c.institution_id: c for c in session.scalars(select(CandidateRow).where(CandidateRow.item_id == item_id))}
+    return _also_rows(also, first, cands.get) or []
+
+
+_SUCCEEDED = re.compile(r"succeeded by candidate (\d+)")
+
+
+def _successor_listed(top: CandidateRow, others: Sequence[CandidateRow]) -> str:
+    """Why a bulk accept must not take this inactive/withdrawn top candidate: its active successor
+    is among the item's candidates (named by the relation evidence or the status note); "" else."""
+    if (top.status or "active") == "active":
+        return ""
+    evidence = top.evidence if isinstance(top.evidence, dict) else {}
+    ranks = {int(m) for r in evidence.get("relations") or [] for m in _SUCCEEDED.findall(str(r))}
+    note = str(evidence.get("status_note") or "")
+    for c in sorted(others, key=lambda c: c.rank):
+        if (c.status or "active") != "active":
+            continue
+        bare = c.institution_id.rsplit("/", 1)[-1]
+        if c.rank in ranks or (bare and bare in note):
+            return f"{top.status} record; its active successor {c.name} is candidate {c.rank}"
+    return ""
 
 
 def _norm_id(value: str) -> str:

@@ -145,10 +145,73 @@ def _indexes(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
+def _team(conn: Connection) -> None:
+    """Version 4: team curation. Every decision stays; each curator's decisions are their own.
+
+    - ``decisions.method``: how a decision was made (key, search, bulk, import, resolution),
+      filled in for existing decisions from their undo group's kind;
+    - index on (item, curator) for each curator's current decision;
+    - ``users``: the app's own user list (name, role, salted password hash, disabled);
+    - ``batch_sharing``: how a lead shares a batch (everyone sees all, or split between named
+      curators with a share labelled twice); ``item_coverage``: how many curators an item needs;
+    - ``item_claims``: who is looking at an item now (claims expire).
+    """
+    conn.execute(text("ALTER TABLE decisions ADD COLUMN method VARCHAR(20)"))
+    conn.execute(text(
+        "UPDATE decisions SET method = COALESCE((SELECT CASE undo_groups.kind WHEN 'decision' THEN 'key' "
+        "WHEN 'bulk_accept' THEN 'bulk' ELSE undo_groups.kind END FROM undo_groups "
+        "WHERE undo_groups.id = decisions.undo_group), 'key')"
+    ))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_decisions_item_curator ON decisions (item_id, curator, id)"))
+    md = MetaData()
+    Table("batches", md, Column("id", Integer, primary_key=True))  # referenced only (they exist)
+    Table("items", md, Column("id", Integer, primary_key=True))
+    new = [Table(
+        "users", md,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(200), nullable=False, unique=True),
+        Column("role", String(20), nullable=False),
+        Column("password_hash", Text),
+        Column("email", String(320)),
+        Column("disabled", Integer, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+    ), Table(
+        "batch_sharing", md,
+        Column("batch_id", Integer, ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+        Column("mode", String(20), nullable=False),
+        Column("double_share", Float, nullable=False),
+        Column("curators", JSON),
+        Column("claim_minutes", Float, nullable=False),
+        Column("updated_by", String(200)),
+        Column("updated_at", UTCDateTime, nullable=False),
+    ), Table(
+        "item_coverage", md,
+        Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+        Column("batch_id", Integer, ForeignKey("batches.id", ondelete="CASCADE"), nullable=False),
+        Column("needed", Integer, nullable=False),
+    ), Table(
+        "item_claims", md,
+        Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+        Column("curator", String(200), primary_key=True),
+        Column("expires_at", UTCDateTime, nullable=False),
+    )]
+    md.create_all(conn, tables=new)
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_item_coverage_batch ON item_coverage (batch_id)"))
+
+
+def _also_accepted(conn: Connection) -> None:
+    """Version 5: an accept may name several institutions (a string naming two of them): the
+    ones beyond ``institution_id``, as a JSON list of {id, name, document, score}. Every existing
+    decision is kept as it is (NULL: one institution, as before)."""
+    conn.execute(text("ALTER TABLE decisions ADD COLUMN also_accepted JSON"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "baseline: batches, items, candidates, undo groups, decisions", _baseline),
     Migration(2, "decisions.seconds_spent", _seconds_spent),
     Migration(3, "indexes for the review queue and undo", _indexes),
+    Migration(4, "team curation: decisions.method, users, batch sharing, coverage, claims", _team),
+    Migration(5, "decisions.also_accepted: several accepted institutions per item", _also_accepted),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -13,6 +13,8 @@ from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text,
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ACTIONS = ("accept", "none", "skip", "reject")
+METHODS = ("key", "search", "bulk", "import", "resolution")  # how a decision was made (migration 4)
+ROLES = ("curator", "lead")
 
 
 class UTCDateTime(TypeDecorator):
@@ -134,3 +136,54 @@ class Decision(Base):
     seconds_spent: Mapped[float | None] = mapped_column(Float, nullable=True)  # migration 2
     undo_group: Mapped[int | None] = mapped_column(ForeignKey("undo_groups.id", ondelete="SET NULL"), nullable=True)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    method: Mapped[str | None] = mapped_column(String(20), nullable=True)  # migration 4: METHODS
+    # migration 5: accepted institutions beyond institution_id ([{id, name, document, score}])
+    also_accepted: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class User(Base):
+    """A user of the app's own sign-in (migration 4); OIDC users are matched by email or name."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    disabled: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BatchSharing(Base):
+    """How a lead shares a batch: mode "all" (everyone labels every item) or "split"."""
+
+    __tablename__ = "batch_sharing"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    mode: Mapped[str] = mapped_column(String(20))
+    double_share: Mapped[float] = mapped_column(Float, default=0.0)
+    curators: Mapped[Any] = mapped_column(JSON, nullable=True)
+    claim_minutes: Mapped[float] = mapped_column(Float, default=15.0)
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ItemCoverage(Base):
+    """How many curators an item of a split batch needs (1, or 2 for the double-labelled share)."""
+
+    __tablename__ = "item_coverage"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    needed: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ItemClaim(Base):
+    """A curator is looking at an item until ``expires_at``; others are not given it meanwhile."""
+
+    __tablename__ = "item_claims"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    curator: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
