@@ -3,26 +3,30 @@
     python bench/bench_combiner.py --dump   [--model M] [--side train]   # retrieve + rerank once, cache
     python bench/bench_combiner.py --errors [--model M]                  # categorise today's acc@1 errors
     python bench/bench_combiner.py --cv     [--model M] [--kind hgb]     # 5-fold CV on the train side
-    python bench/bench_combiner.py --fit    [--model M] [--out PATH]     # fit on the train side and store
+    python bench/bench_combiner.py --fit    [--model M] [--out PATH]     # fit on the train side and store (JSON + card)
+    python bench/bench_combiner.py --score --side test --combiner-file F  # a stored combiner on a dump, once
 
-The shipped artefacts were made with (about 10 CPU-minutes on two cores):
+The lexical combiner that ships (affiliation_curator/artifacts/lexical-combiner.json, card beside
+it) was made with the product's command (`python -m affiliation_curator model fit-combiner`, see its
+card) or, from the same train-side rows cached once:
 
-    python bench/bench_combiner.py --dump && python bench/bench_combiner.py --fit --kind hgb
-        # -> lexical-combiner.pkl in the data dir's models folder (lexical fallback)
+    python bench/bench_combiner.py --dump && python bench/bench_combiner.py --fit --kind hgb \
+        --out affiliation_curator/artifacts/lexical-combiner.json
     python bench/bench_combiner.py --dump --model /work/models/minilm-affiliations-v1 --ce-rows unseen
     python bench/bench_combiner.py --fit --model /work/models/minilm-affiliations-v1 --ce-rows unseen \
         --kind hgb --stack
-        # -> combiner.pkl in the model folder (needs the lexical dump above for --stack)
+        # -> combiner.json in the model folder (needs the lexical dump above for --stack)
 
 Rows: the scorable rows (all gold ids in the shared registry, or "no match") of the TRAIN side
 of gold.split; with a cross-encoder (--model FOLDER) only strings it never trained on: those its
 training held out (learning.pairs.is_heldout; default) or, with --ce-rows unseen, also those its
 --gold-rows sample left out (re-drawn with the card's seed), since its scores on strings it was
-trained on are too good. --fit stores the combiner where the Matcher finds it: ``combiner.pkl``
-in the model folder, or ``lexical-combiner.pkl`` in the data dir's models folder for the lexical
-fallback (--out to write elsewhere). Its accept threshold is calibrated
-(calibration.calibrate_threshold, sources weighted equally) on out-of-fold scores, so on rows the
-fitted model did not see. The files are derived from the gold sets: never commit them.
+trained on are too good. --fit stores the combiner (JSON, combiner_json.py) where the Matcher finds it: ``combiner.json``
+in the model folder, or ``lexical-combiner.json`` in the data dir's models folder for the lexical
+fallback (--out to write elsewhere). Its scores are calibrated (isotonic, out-of-fold) to the
+probability that the top candidate is right and its accept threshold chosen on those scores
+(combiner_fit.fit_calibrated). The files hold weights only (no gold rows); the lexical one ships
+with its card, a cross-encoder's stays with its model.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import time
 from collections import Counter, defaultdict
 
 import numpy as np
-from _common import RESULTS, Tee, gold_rows, shared_registry
+from _common import RESULTS, UNION, Tee, gold_rows, shared_registry
 
 
 def dump_path(model_id: str, side: str, rows: str = "heldout"):
@@ -254,10 +258,14 @@ def do_cv(args, out):
 
 
 def do_fit(args, out):
+    """Fit on the dump as `model fit-combiner` does (combiner_fit: out-of-fold, isotonic calibration,
+    threshold), store JSON and its card."""
     from pathlib import Path
 
     from affiliation_curator.engine import combiner as cb
+    from affiliation_curator.learning.combiner_fit import card_path, card_text, fit_calibrated
 
+    t0 = time.perf_counter()
     data = load_dump(args)
     registry = shared_registry()
     lexical = data["model"] == "lexical-fallback"
@@ -266,22 +274,25 @@ def do_fit(args, out):
     if args.stack and not lexical:
         base = fit_base(args, out, {r["affiliation"] for r in data["rows"]})
         lists = stacked(lists, base)
-    oof = cb.out_of_fold(lists, folds=5, kind=args.kind)
-    cal = summarise(out, f"combiner {args.kind} (5-fold OOF)", data, oof)
+    model, cal, figures = fit_calibrated(lists, kind=args.kind, say=out)
+    out(f"combiner {args.kind} (5-fold OOF, calibrated): {cal.summary()}")
     model_arg = f" --model {args.model} --ce-rows {args.ce_rows}" if args.model else ""
-    model = cb.fit(lists, kind=args.kind)
-    meta = {"rows": len(lists), "sources": dict(Counter(ll.source for ll in lists)), "kind": args.kind,
-            "scorer": data["model"], "side": data["side"], "calibration": cal.to_dict(),
-            "command": f"python bench/bench_combiner.py --dump{model_arg} && "
-                       f"python bench/bench_combiner.py --fit{model_arg} --kind {args.kind}",
-            "ce_rows": args.ce_rows,
-            "scorer_created": model_created(data["model"]),
+    gold = " ".join(f"../shared/data/gold/{n}.jsonl" for n in sorted({r["source"] for r in data["rows"]}))
+    command = (f"python -m affiliation_curator model fit-combiner --registry ../shared/data/ror/{UNION.name} "
+               f"--gold {gold} --kind {args.kind}" + (f" --model {args.model}" if args.model else "")
+               + (f"  (same rows as: python bench/bench_combiner.py --dump{model_arg} && "
+                  f"python bench/bench_combiner.py --fit{model_arg} --kind {args.kind})"))
+    meta = {"rows": len(lists), "candidates": int(sum(len(ll.x) for ll in lists)),
+            "sources": dict(Counter(ll.source for ll in lists)), "kind": args.kind,
+            "scorer": data["model"], "uses_reranker": not lexical, "side": data["side"],
+            "calibration": cal.to_dict(), "figures": figures, "command": command,
+            "ce_rows": args.ce_rows, "scorer_created": model_created(data["model"]),
             "registry": {"name": registry.name, "version": registry.meta.version, "institutions": len(registry)},
+            "seconds": round(time.perf_counter() - t0), "machine": "2 shared CPU cores",
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if base is not None:
         meta["base"] = base.meta
-        meta["command"] = ("python bench/bench_combiner.py --dump && " + meta["command"]
-                           + f" --stack --base-kind {args.base_kind}")
+        meta["command"] += f" --stack --base-kind {args.base_kind}"
     comb = cb.Combiner(model, threshold=cal.threshold, uses_reranker=not lexical, meta=meta, base=base)
     if args.out:
         path = Path(args.out)
@@ -292,7 +303,47 @@ def do_fit(args, out):
     else:
         path = Path(data["model"]) / cb.COMBINER_FILE
     comb.save(path)
-    out(f"saved {path} (threshold {cal.threshold:.3f}, {path.stat().st_size / 1024:.0f} KB)")
+    card_path(path).write_text(card_text(meta), encoding="utf-8")
+    out(f"saved {path} and its card (threshold {cal.threshold:.3f}, {path.stat().st_size / 1024:.0f} KB)")
+
+
+def do_score(args, out):
+    """A stored combiner (--combiner-file) on a dump (--side test: the final figures, once)."""
+    from affiliation_curator.engine import combiner as cb
+    from affiliation_curator.engine.calibration import calibrate_threshold, metrics_at
+    from affiliation_curator.learning.combiner_fit import reliability, top_outcomes
+    from affiliation_curator.learning.levels import level_breakdown, summary
+
+    comb = cb.Combiner.load(args.combiner_file)
+    if comb is None:
+        raise SystemExit(f"no usable combiner at {args.combiner_file}")
+    data = load_dump(args)
+    registry = shared_registry()
+    lists, by_id = build_lists(data, registry, comb.uses_reranker)
+    scores = [comb.predict(ll.x) if len(ll.x) else np.zeros(0) for ll in lists]
+    outcomes = top_outcomes(lists, scores)
+    out(f"{comb.path} on the {data['side']} side: {len(lists)} strings "
+        + ", ".join(f"{k} {v}" for k, v in Counter(ll.source for ll in lists).items()))
+    t = time.perf_counter()
+    for label, subset in [("all", outcomes)] + [(s, [o for o in outcomes if o.source == s])
+                                                 for s in sorted({o.source for o in outcomes})]:
+        m = metrics_at(subset, comb.threshold)
+        out(f"  {label}: {m.summary()}; no-match precision {m.no_match_precision:.3f} recall "
+            f"{m.no_match_recall:.3f}")
+    best = calibrate_threshold(outcomes, method="precision", target_precision=0.95)
+    fixed = comb.meta.get("figures", {}).get("precision_0.95", {}).get("threshold")
+    if fixed is not None:
+        m = metrics_at(outcomes, fixed)
+        out(f"  at the train-side precision-0.95 threshold {fixed:.3f}: precision {m.precision:.3f} coverage "
+            f"{m.coverage:.3f}")
+    out(f"  best coverage at precision >= 0.95 on this side (threshold chosen here, an upper bound): "
+        f"threshold {best.threshold:.3f} coverage {best.coverage:.3f} precision {best.precision:.3f}")
+    for b in reliability(outcomes):
+        out(f"  calibration {b['band']}: {b['rows']} strings, mean score {b['mean_score']:.3f}, right {b['right']:.3f}")
+    gold = [r["gold"] for r in data["rows"]]
+    ranked = [[r["found"][i].institution_id for i in np.argsort(-s, kind="stable")] for r, s in zip(data["rows"], scores)]
+    out("  " + summary(level_breakdown(gold, ranked, by_id)))
+    out(f"  ({time.perf_counter() - t:.1f} s)")
 
 
 def do_errors(args, out):
@@ -380,14 +431,15 @@ def main() -> None:
     ap.add_argument("--base-kind", default="hgb", help="classifier of the stacked lexical combiner")
     ap.add_argument("--examples", type=int, default=4)
     ap.add_argument("--out", help="--fit: where to store the combiner")
+    ap.add_argument("--combiner-file", help="--score: the stored combiner (JSON) to score the dump with")
     g = ap.add_mutually_exclusive_group(required=True)
-    for name in ("dump", "errors", "cv", "fit"):
+    for name in ("dump", "errors", "cv", "fit", "score"):
         g.add_argument(f"--{name}", action="store_true")
     args = ap.parse_args()
-    action = next(n for n in ("dump", "errors", "cv", "fit") if getattr(args, n))
+    action = next(n for n in ("dump", "errors", "cv", "fit", "score") if getattr(args, n))
     tag = (args.model or "lexical-fallback").rstrip("/").split("/")[-1]
     out = Tee(f"bench_combiner_{action}_{args.side}_{tag}")
-    {"dump": do_dump, "errors": do_errors, "cv": do_cv, "fit": do_fit}[action](args, out)
+    {"dump": do_dump, "errors": do_errors, "cv": do_cv, "fit": do_fit, "score": do_score}[action](args, out)
     out.save()
 
 

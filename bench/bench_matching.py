@@ -39,7 +39,7 @@ def main() -> None:
                     help="score = (1-w) * reranker + w * retrieval score (default: the model card's)")
     ap.add_argument("--combiner", default=None,
                     help="second-stage combiner file, or 'none' for today's blend (default: the one stored for "
-                         "the scorer, if any: combiner.pkl in the model folder / lexical-combiner.pkl)")
+                         "the scorer, if any: combiner.json in the model folder / lexical-combiner.json, else the shipped one)")
     ap.add_argument("--documents", action="store_true", help="compare institution document texts instead")
     ap.add_argument("--calibrate", action="store_true", help="print the calibrated threshold for this scorer")
     ap.add_argument("--cascade", choices=("off", "on", "fast"), default="off",
@@ -145,6 +145,17 @@ def main() -> None:
             f"MRR {rep.mrr:.3f} | no-match P {rep.no_match['precision']:.3f} R {rep.no_match['recall']:.3f} "
             f"F1 {rep.no_match['f1']:.3f} | auto-accept precision {rep.accept['precision']:.3f} "
             f"coverage {rep.accept['coverage']:.3f}")
+    from affiliation_curator.engine.calibration import Outcome, calibrate_threshold
+    from affiliation_curator.learning.levels import level_breakdown, summary
+
+    outcomes = [Outcome(res.top.score if res.top else None, bool(res.top and res.top.id in row.ror_ids),
+                        row.is_no_match, name) for (name, row), res in zip(sample, results)]
+    best = calibrate_threshold(outcomes, method="precision", target_precision=0.95)
+    out(f"ALL: coverage at precision >= 0.95: {best.coverage:.3f} (threshold {best.threshold:.3f} chosen on these "
+        f"rows: an upper bound; precision {best.precision:.3f})")
+    by_id = {inst.id: inst for inst in registry}
+    out("ALL: " + summary(level_breakdown([r.ror_ids for _, r in sample], [[c.id for c in res.candidates]
+                                                                          for res in results], by_id)))
     if args.baseline_n:
         baseline(out, registry, sample, args.baseline_n)
     out.save()

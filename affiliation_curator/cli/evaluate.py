@@ -70,6 +70,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         [res.match for res in results],
         matcher.threshold,
         [r.affiliation for r in rows],
+        by_id={inst.id: inst for inst in registry},
         suggested=[[c.id for c in res.several] or [c.id for c in res.candidates[:1]] for res in results],
     )
     warning = overlap_warning(model_card(matcher), rows, gold_file=str(args.gold), test_side_only=bool(args.test_split))

@@ -92,6 +92,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="threshold rule: best decision accuracy (default) or highest coverage at precision >= 0.95")
     p.set_defaults(handler=cmd_calibrate)
 
+    from affiliation_curator.cli.combiner import register as register_fit_combiner
+
+    register_fit_combiner(sub)  # model fit-combiner
+
     p = sub.add_parser("list", help="list our trained models with their cards",
                        description="List the models in the models folder of the data directory, newest first, "
                                    "with threshold and calibration figures; * marks the configured model.")

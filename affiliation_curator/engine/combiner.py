@@ -11,10 +11,16 @@ and parent/child links among the listed candidates. Its output is the probabilit
 candidate is right (0-1); candidates are ranked by it and the top one is accepted when it
 clears the combiner's own calibrated threshold.
 
-Fitted on the train side of the gold sets by ``bench/bench_combiner.py --fit`` (documented
-there); stored as ``combiner.pkl`` in the reranker's model folder (or, for the lexical
-fallback, ``lexical-combiner.pkl`` in ``config.models_dir()``). When the file is absent or
-unreadable the Matcher scores as before.
+Fitted on the train side of the gold sets by ``python -m affiliation_curator model
+fit-combiner`` (combiner_fit.py; ``bench/bench_combiner.py`` holds the error analysis and
+cross-validation); stored as JSON (combiner_json.py: trees or a linear model and a calibration
+curve, never a pickle) as ``combiner.json`` in the reranker's model folder or, for the lexical
+fallback, ``lexical-combiner.json`` in ``config.models_dir()``. Without one of its own, the
+lexical fallback uses the combiner that ships with the project (``artifacts/lexical-combiner.json``,
+with its card ``artifacts/lexical-combiner.md``). When no file applies the Matcher scores as before.
+
+Features beyond the first-stage evidence come from evidence.py (abbreviations, every name of
+the candidate, places that contradict, what kind of string it is: ``EXTRA_FEATURES``).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 import math
-import pickle
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +36,7 @@ from typing import Any, TYPE_CHECKING
 
 import numpy as np
 
+from affiliation_curator.engine.evidence import EXTRA_FEATURES, StringEvidence, city_table_for, extra_features
 from affiliation_curator.institution import Institution
 from affiliation_curator.text import (STOPWORDS, acronym_key, acronym_tokens, clean, institution_groups, normalize, parts,
                                       segments)
@@ -39,11 +46,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 MAX_NAMES = 12  # names of one institution compared with the string
 MISSING = -1.0  # value of a feature that does not apply (every feature is >= 0 otherwise)
-COMBINER_FILE = "combiner.pkl"
-LEXICAL_COMBINER_FILE = "lexical-combiner.pkl"
+COMBINER_FILE = "combiner.json"
+LEXICAL_COMBINER_FILE = "lexical-combiner.json"
+# learned artefacts that ship with the project: affiliation_curator/artifacts
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "artifacts"
+SHIPPED_LEXICAL = SHIPPED_DIR / LEXICAL_COMBINER_FILE
 
 NAME_TYPES = ("ror_display", "label", "alias", "acronym", "related")
 INST_TYPES = ("education", "healthcare", "facility", "company", "government", "nonprofit", "funder", "archive")
@@ -91,7 +101,9 @@ FEATURES: tuple[str, ...] = (
     "withdrawn",
     "successor_in_list",  # a successor of this (inactive) record is listed
     "predecessor_in_list",  # it succeeded a listed record
+    *EXTRA_FEATURES,  # evidence.py
 )
+N_BASE_FEATURES = len(FEATURES) - len(EXTRA_FEATURES)
 
 
 @lru_cache(maxsize=200_000)
@@ -241,6 +253,8 @@ def candidate_features(
             row[col["acronym_hit"]] = float(bool(acr & view.acronyms))
         row[col["seg_ratio"]] = ratios[c.matched_name or ""]
         row[col["name_partial"]] = view.partial(c.matched_name or "")
+    evidence = StringEvidence.of(text, city_table_for(by_id))
+    out[:, N_BASE_FEATURES:] = extra_features(evidence, insts, [c.matched_name or "" for c in found])
     return out
 
 
@@ -295,45 +309,52 @@ class Combiner:
         return np.clip(p, 0.0, 1.0)
 
     def _data(self) -> dict[str, Any]:
-        return {"format": FORMAT, "model": self.model, "threshold": self.threshold,
+        from affiliation_curator.engine.combiner_json import to_json
+
+        return {"format": FORMAT, "model": to_json(self.model), "threshold": self.threshold,
                 "uses_reranker": self.uses_reranker, "features": list(self.features), "meta": self.meta,
                 "base": self.base._data() if self.base is not None else None}
 
     def save(self, path: Path | str) -> Path:
+        """Write the combiner as JSON (plain data: reading it runs no code)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump(self._data(), f)
+        tmp.write_text(json.dumps(self._data(), separators=(",", ":"), allow_nan=False), encoding="utf-8")
         tmp.replace(path)
         path.chmod(0o644)
         return path
 
     @classmethod
     def _from_data(cls, data: dict[str, Any], path: str) -> "Combiner | None":
-        if data.get("format") != FORMAT or tuple(data.get("features", ())) != FEATURES:
+        from affiliation_curator.engine.combiner_json import from_json
+
+        if not isinstance(data, dict) or data.get("format") != FORMAT or tuple(data.get("features", ())) != FEATURES:
             log.warning("combiner %s was made for other features; not used", path)
             return None
         threshold = float(data["threshold"])
-        if not 0.0 <= threshold <= 1.0 or not hasattr(data["model"], "predict_proba"):
+        if not 0.0 <= threshold <= 1.0:
             return None
         base = None
         if data.get("base") is not None:
             base = cls._from_data(data["base"], path)
             if base is None:
                 return None
-        return cls(data["model"], threshold, bool(data.get("uses_reranker", True)), FEATURES,
+        model = from_json(data["model"])
+        width = len(FEATURES) + (1 if base is not None else 0)
+        if getattr(model, "n_features", width) != width and not hasattr(model, "x"):
+            raise ValueError(f"model expects {model.n_features} inputs, not {width}")
+        return cls(model, threshold, bool(data.get("uses_reranker", True)), FEATURES,
                    dict(data.get("meta") or {}), path, base)
 
     @classmethod
     def load(cls, path: Path | str) -> "Combiner | None":
-        """The combiner stored at ``path``; None (logged) when absent, unreadable or of another layout."""
+        """The combiner stored at ``path`` (JSON); None (logged) when absent, unreadable or of another layout."""
         path = Path(path)
         if not path.is_file():
             return None
         try:
-            with open(path, "rb") as f:
-                data = pickle.load(f)  # noqa: S301 - our own file in the models folder
+            data = json.loads(path.read_text(encoding="utf-8"))
             return cls._from_data(data, str(path))
         except Exception as err:  # noqa: BLE001 - a broken file only costs the combiner
             log.warning("combiner %s could not be read (%s); not used", path, err)
@@ -372,11 +393,13 @@ def load_for(scorer: Scorer, lexical: bool, registry_size: int | None = None) ->
 
 
 def combiner_path(scorer: Scorer, lexical: bool) -> Path | None:
-    """Where the combiner for this scorer lives: in its model folder, or the lexical one in the models dir."""
+    """Where the combiner for this scorer lives: in its model folder; the lexical one in the models dir
+    when refitted there, else the one that ships with the project."""
     if lexical:
         from affiliation_curator import config
 
-        return config.models_dir() / LEXICAL_COMBINER_FILE
+        own = config.models_dir() / LEXICAL_COMBINER_FILE
+        return own if own.is_file() else SHIPPED_LEXICAL
     model_id = str(getattr(scorer, "model_id", "") or "")
     folder = Path(model_id).expanduser()
     if model_id and folder.is_absolute() and folder.is_dir():

@@ -16,8 +16,9 @@ top candidate is accepted
 as the match when its score clears the threshold (the scorer's calibrated one unless given),
 else the answer is "no match" (``match`` None).
 
-When a second-stage combiner is stored for the scorer (``combiner.pkl`` in the model folder,
-``lexical-combiner.pkl`` in the models folder for the lexical fallback; see combiner.py) the
+When a second-stage combiner is stored for the scorer (``combiner.json`` in the model folder;
+for the lexical fallback ``lexical-combiner.json`` in the models folder, else the one that ships in
+``affiliation_curator/artifacts``; see combiner.py) the
 final score is its probability that the candidate is right, learned from the reranker and
 retrieval scores and the evidence (name type, coverage, location, relations, status), and its
 own calibrated threshold decides; without one (a fresh install) the scores below apply.

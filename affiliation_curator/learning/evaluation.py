@@ -21,10 +21,12 @@ a string names (several.py), the set recall of that suggested set (else of the t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from affiliation_curator.learning.levels import level_breakdown
+from affiliation_curator.learning.levels import summary as level_summary
 from affiliation_curator.text import acronym_tokens, institution_groups
 
 
@@ -113,6 +115,7 @@ class Report:
     n_multi: int = 0  # rows with several gold ids (a string naming several institutions)
     set_recall: dict[int, float] = field(default_factory=dict)  # over those rows, by k
     suggested_set_recall: float | None = None  # of the set the engine suggests (its parts, else top 1)
+    levels: dict[str, int] | None = None  # top-1 errors by relation to the gold (levels.py), with a registry
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "by_trait"}
@@ -129,7 +132,8 @@ class Report:
             f"  F1 {self.no_match['f1']:.3f}",
             f"{indent}auto-accept at threshold {self.threshold:.3f}: precision {_fig(self.accept['precision'], self.accept['accepted'])}"
             f"  coverage {self.accept['coverage']:.3f}",
-        ] + self._multi_lines(indent)
+        ] + self._multi_lines(indent) + (
+            [f"{indent}{level_summary(self.levels)}"] if self.levels is not None else [])
 
     def _multi_lines(self, indent: str) -> list[str]:
         if not self.n_multi:
@@ -160,9 +164,11 @@ def evaluate(
     affiliations: Sequence[str] | None = None,
     ks: Sequence[int] = (1, 5, 10, 20),
     suggested: Sequence[Sequence[str]] | None = None,
+    by_id: Mapping[str, Any] | None = None,
 ) -> Report:
     """Every metric over the rows; with ``affiliations`` also split by string trait. ``suggested``:
-    per row, the institutions the engine suggests accepting together (for the set recall)."""
+    per row, the institutions the engine suggests accepting together (for the set recall). With
+    ``by_id`` (the registry's institutions by id) the top-1 errors counted by their relation to the gold."""
     gold = [list(g) for g in gold]
     report = Report(
         n=len(gold),
@@ -178,6 +184,7 @@ def evaluate(
         n_multi=sum(len(set(g)) > 1 for g in gold),
         set_recall={k: set_recall_at_k(gold, ranked, k) for k in ks},
         suggested_set_recall=set_recall(gold, suggested) if suggested is not None else None,
+        levels=level_breakdown(gold, ranked, by_id) if by_id is not None else None,
     )
     if not report.n_multi:
         report.set_recall, report.suggested_set_recall = {}, None

@@ -40,6 +40,16 @@ class ByFeature:
         return np.stack([1 - p, p], axis=1)
 
 
+def stored_by_feature(feature: str):
+    """A JSON-storable stand-in: a linear model rising steeply with one feature (0.5 maps to 0.5)."""
+    from affiliation_curator.engine.combiner_json import Linear
+
+    n = len(cb.FEATURES)
+    coef = np.zeros(n)
+    coef[cb.FEATURES.index(feature)] = 20.0
+    return Linear(np.zeros(n), np.ones(n), coef, -10.0)
+
+
 def col(name: str) -> int:
     return cb.FEATURES.index(name)
 
@@ -123,18 +133,32 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 def test_load_gives_none_for_missing_or_broken_files(tmp_path):
-    assert cb.Combiner.load(tmp_path / "absent.pkl") is None
-    broken = tmp_path / "broken.pkl"
-    broken.write_bytes(b"not a pickle")
-    assert cb.Combiner.load(broken) is None
-    other = tmp_path / "other.pkl"
-    cb.Combiner(ByFeature("retrieval")).save(other)
+    import json
     import pickle
 
-    data = pickle.loads(other.read_bytes())
+    assert cb.Combiner.load(tmp_path / "absent.json") is None
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(b"not json")
+    assert cb.Combiner.load(broken) is None
+    other = tmp_path / "other.json"
+    cb.Combiner(stored_by_feature("retrieval")).save(other)
+    data = json.loads(other.read_text())
     data["features"] = ["something", "else"]
-    other.write_bytes(pickle.dumps(data))
+    other.write_text(json.dumps(data))
     assert cb.Combiner.load(other) is None
+    # a pickle is never read (it would run code), even under the combiner's name
+    pickled = tmp_path / "pickled.json"
+    pickled.write_bytes(pickle.dumps({"format": cb.FORMAT}))
+    assert cb.Combiner.load(pickled) is None
+    # a tree pointing outside itself is refused, not followed
+    trees = tmp_path / "trees.json"
+    cb.Combiner(stored_by_feature("retrieval")).save(trees)
+    data = json.loads(trees.read_text())
+    data["model"] = {"kind": "trees", "n_features": len(cb.FEATURES), "baseline": 0.0, "trees": [
+        {"feature": [0], "threshold": [0.5], "left": [5], "right": [0], "missing_left": [1], "value": [0.0],
+         "leaf": [0]}]}
+    trees.write_text(json.dumps(data))
+    assert cb.Combiner.load(trees) is None
 
 
 def test_combiner_path(tmp_path, monkeypatch):
@@ -168,7 +192,7 @@ def test_matcher_loads_the_stored_combiner_and_works_without(registry, retriever
 
     plain = Matcher(registry, Folder(), retriever=retriever)
     assert plain.combiner is None and "none" in plain.combiner_note()  # no file: today's behaviour
-    cb.Combiner(ByFeature("retrieval"), threshold=0.61).save(tmp_path / cb.COMBINER_FILE)
+    cb.Combiner(stored_by_feature("retrieval"), threshold=0.61).save(tmp_path / cb.COMBINER_FILE)
     m = Matcher(registry, Folder(), retriever=retriever)
     assert m.combiner is not None and m.threshold == pytest.approx(0.61)
     assert cb.COMBINER_FILE in m.combiner_note() and "0.610" in m.combiner_note()
@@ -189,7 +213,7 @@ def test_a_combiner_fitted_on_another_version_of_the_model_is_not_used(registry,
         model_id = str(tmp_path)
         card = {"created": "2026-11-27T02:00:00+00:00"}
 
-    comb = cb.Combiner(ByFeature("retrieval"), threshold=0.61, meta={"scorer_created": "2026-11-27T01:00:00+00:00"})
+    comb = cb.Combiner(stored_by_feature("retrieval"), threshold=0.61, meta={"scorer_created": "2026-11-27T01:00:00+00:00"})
     comb.save(tmp_path / cb.COMBINER_FILE)
     assert Matcher(registry, Folder(), retriever=retriever).combiner is None
     comb.meta["scorer_created"] = Folder.card["created"]
@@ -202,7 +226,7 @@ def test_a_combiner_fitted_on_a_much_larger_registry_is_not_used(registry, retri
         model_id = str(tmp_path)
 
     size = len(registry.institutions)
-    comb = cb.Combiner(ByFeature("retrieval"), threshold=0.61, meta={"registry": {"institutions": 51_370}})
+    comb = cb.Combiner(stored_by_feature("retrieval"), threshold=0.61, meta={"registry": {"institutions": 51_370}})
     comb.save(tmp_path / cb.COMBINER_FILE)
     assert Matcher(registry, Folder(), retriever=retriever).combiner is None  # e.g. the demo registry
     comb.meta["registry"]["institutions"] = int(size / cb.MIN_REGISTRY_SHARE)
