@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from affiliation_curator.engine import combiner as cb
-from affiliation_curator.engine.calibration import DecisionMetrics, Outcome, calibrate_threshold, metrics_at
+from affiliation_curator.engine.calibration import DecisionMetrics, Outcome, calibrate_threshold
 from affiliation_curator.curation.gold import GoldRow, read_gold, split
 from affiliation_curator.text import sanitize
 
@@ -157,7 +157,7 @@ def card_text(meta: dict[str, Any]) -> str:
         f"- **Scorer**: `{meta.get('scorer')}` (reranker scores used: {meta.get('uses_reranker')})",
         f"- **Classifier**: {meta.get('kind')}, {len(cb.FEATURES)} features (combiner.FEATURES), each gold file "
         "weighted equally; an isotonic curve maps its score to the probability that the top candidate is right",
-        f"- **Fitted on**: the train side of the gold split (gold.split, string hash) of "
+        "- **Fitted on**: the train side of the gold split (gold.split, string hash) of "
         + ", ".join(f"`{k}` ({v} strings)" for k, v in sorted((meta.get("sources") or {}).items()))
         + f"; only rows the registry can answer (every gold id in it, or no match); {meta.get('rows')} strings, "
         f"{meta.get('candidates')} candidates",
