@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from affiliation_curator.engine import reranker
+from affiliation_curator.engine.combiner import old_pickle
 from affiliation_curator.engine.matcher import Matcher
 from affiliation_curator.errors import InputError, ModelLoadError
 from affiliation_curator.institution import Institution
@@ -85,8 +86,8 @@ def engine_lines(matcher: Matcher) -> list[str]:
     reason = getattr(scorer, "fallback_reason", "")
     note = f" (configured model unavailable: {reason})" if reason else ""
     lines = [f"registry {registry.name} ({len(registry):,} institutions); scorer {scorer.model_id}{note}"]
-    if matcher.combiner is not None:
-        lines.append(matcher.combiner_note())
+    if matcher.combiner is not None or old_pickle(matcher.scorer, matcher.lexical) is not None:
+        lines.append(matcher.combiner_note())  # which combiner ranks, or that an old one is not read
     if matcher.cascade is not None:
         lines.append(matcher.cascade.describe())
     return lines

@@ -392,6 +392,21 @@ def load_for(scorer: Scorer, lexical: bool, registry_size: int | None = None) ->
     return comb
 
 
+def old_pickle(scorer: Scorer, lexical: bool) -> Path | None:
+    """A combiner saved by an earlier version (``.pkl``) where no JSON one is: it is not read any
+    more (a pickle runs code when loaded), so the engine says so and how to refit it."""
+    if lexical:
+        from affiliation_curator import config
+
+        own = config.models_dir() / LEXICAL_COMBINER_FILE
+    else:
+        own = combiner_path(scorer, lexical)
+    if own is None or own.is_file():
+        return None
+    old = own.with_suffix(".pkl")
+    return old if old.is_file() else None
+
+
 def combiner_path(scorer: Scorer, lexical: bool) -> Path | None:
     """Where the combiner for this scorer lives: in its model folder; the lexical one in the models dir
     when refitted there, else the one that ships with the project."""

@@ -149,6 +149,12 @@ class Matcher:
     def combiner_note(self) -> str:
         """One line saying which second-stage combiner ranks (its file and threshold), if any."""
         if self.combiner is None:
+            from affiliation_curator.engine.combiner import old_pickle
+
+            old = old_pickle(self.scorer, self.lexical)
+            if old is not None:
+                return (f"second-stage combiner: none; {old} was saved by an earlier version and is not read any more "
+                        "(a pickle runs code when loaded): refit it with `python -m affiliation_curator model fit-combiner`")
             return "second-stage combiner: none (reranker/retrieval blend)"
         return f"second-stage combiner: {self.combiner.path or 'given'} (threshold {self.combiner.threshold:.3f})"
 

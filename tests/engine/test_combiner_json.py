@@ -81,3 +81,20 @@ def test_the_shipped_lexical_combiner_is_json_with_a_card():
     assert comb is not None and 0.0 < comb.threshold < 1.0
     card = path.with_suffix(".md").read_text(encoding="utf-8")
     assert "train side" in card and data["meta"]["command"] in card
+
+
+def test_an_old_pickled_combiner_is_not_loaded_and_the_engine_says_how_to_refit(curator_home):
+    """A lexical-combiner.pkl from an earlier version is never unpickled; match names it and the refit command."""
+    from affiliation_curator import config
+    from affiliation_curator.engine.assemble import build_engine, engine_lines
+    from affiliation_curator.registry import RegistryCatalog
+
+    models = config.models_dir()
+    models.mkdir(parents=True, exist_ok=True)
+    (models / "lexical-combiner.pkl").write_bytes(b"not a pickle anyone should run")
+    catalog = RegistryCatalog()
+    catalog.ensure_demo()
+    matcher = build_engine(None, "lexical-fallback")
+    assert matcher.combiner is None or matcher.combiner.path != models / "lexical-combiner.pkl"
+    note = " ".join(engine_lines(matcher))
+    assert "lexical-combiner.pkl" in note and "model fit-combiner" in note
