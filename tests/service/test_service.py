@@ -305,8 +305,8 @@ def test_bad_batches_get_one_clear_message(server, raw, fragment):
 
 
 def test_huge_and_hostile_bodies_are_refused_or_answered_as_data(server):
-    big = server.request("POST", "/reconcile", b"queries=" + b"x" * (1024 * 1024 + 10),
-                         {"Content-Type": "application/x-www-form-urlencoded"})
+    big = server.send_refusable("POST", "/reconcile", b"queries=" + b"x" * (1024 * 1024 + 10),
+                                {"Content-Type": "application/x-www-form-urlencoded"})
     assert big.status == 413 and "at most" in big.json()["errors"][0]
     binary = server.request("POST", "/reconcile", bytes(range(256)) * 4,
                             {"Content-Type": "application/x-www-form-urlencoded"})
