@@ -141,7 +141,9 @@ SHIPPED = cb.Combiner.load(cb.SHIPPED_LEXICAL)
     ("Department of Geosciences, Pennsylvania State Univ., University Park, PA 16802, USA", PSU),
     ("Institut für Makromolekulare Chemie, Universität Freiburg, Stefan-Meier-Str. 31, D-7800 Freiburg", FREIBURG),
     ("Okayama Univ. Graduate School of Natural Science and Technology, Okayama 700-8530, Japan", OKAYAMA),
-    ("Institute of Physics, Technical University of Wrocław, Wybrzeże Wyspiańskiego 27, Wrocław, Poland", WUST),
+    pytest.param("Institute of Physics, Technical University of Wrocław, Wybrzeże Wyspiańskiego 27, Wrocław, Poland", WUST,
+                 marks=pytest.mark.xfail(strict=True, reason="the shipped lexical combiner (2026-11-30) still ranks the "
+                                                             "University of Wrocław first: issue 15 stays open")),
 ])
 def test_the_shipped_combiner_ranks_the_issue_cases_right(small, text, right):
     registry, retriever, _by_id = small
