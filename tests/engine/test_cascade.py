@@ -11,24 +11,11 @@ import pytest
 from affiliation_curator import config
 from affiliation_curator.engine.cascade import FULL, SKIP, VERIFY, Cascade, CascadePolicy, make_cascade
 from affiliation_curator.engine.matcher import Matcher
+from fixtures.scorers import FakeScorer
 
 TUM = "https://ror.org/02kkvpp62"
 
 
-class FakeScorer:
-    """Scores pairs by a table (document prefix -> score, else 0.1); records what it was asked."""
-
-    model_id = "fake"
-    threshold = 0.5
-
-    def __init__(self, table: dict[str, float] | None = None):
-        self.table = table or {}
-        self.calls: list[list[tuple[str, str]]] = []
-
-    def score(self, pairs):
-        self.calls.append(list(pairs))
-        return np.array([next((v for k, v in self.table.items() if d.startswith(k)), 0.1) for _, d in pairs],
-                        dtype=np.float32)
 
 
 CLEAR = "Technical University of Munich, Munich, Germany"  # one institution named in full

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from affiliation_curator.engine.results import MatchResult
 from affiliation_curator.engine.documents import document_text
 from affiliation_curator.engine.matcher import Matcher
+from fixtures.scorers import FakeScorer
 
 
 TUM = "https://ror.org/02kkvpp62"
 LMU = "https://ror.org/05591te55"
 
 
-class FakeScorer:
-    """Scores pairs by a table (document prefix -> score); counts what it was asked."""
-
-    model_id = "fake"
-    threshold = 0.5
-
-    def __init__(self, table: dict[str, float] | None = None):
-        self.table = table or {}
-        self.calls: list[list[tuple[str, str]]] = []
-
-    def score(self, pairs):
-        self.calls.append(list(pairs))
-        return np.array([next((v for k, v in self.table.items() if d.startswith(k)), 0.1) for _, d in pairs],
-                        dtype=np.float32)
 
 
 def test_document_text_is_name_city_country(registry):
