@@ -303,7 +303,7 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
         cur.shown_item, cur.shown_at = item.id, time.monotonic()
 
     several_visit = st.session_state.get(SEVERAL_KEY) == item.id
-    where = ("accepting several" if several_visit else "back after undo") if cur.pinned == item.id else f"{pos + 1:,} of {total:,}"
+    where = ("kept on the card while you accept several" if several_visit else "back after undo") if cur.pinned == item.id else f"{pos + 1:,} of {total:,}"
     head = [f"Item {where}", f"#{item.position + 1} in the input"]
     if item.count > 1:
         head.append(f"seen {item.count:,}×")
