@@ -76,14 +76,12 @@ def affiliations(n: int) -> list[str]:
 
 def build_batch(home: Path, n: int) -> int:
     os.environ["AFFILIATION_CURATOR_HOME"] = str(home)
-    from affiliation_curator.config import Settings
     from affiliation_curator.engine.assemble import build_engine
     from affiliation_curator.curation.ranking_jobs import rank_batch
     from affiliation_curator.registry import RegistryCatalog
     from affiliation_curator.engine.reranker import load_scorer
     from affiliation_curator.curation.store import Store
 
-    Settings(curator="Bench").save()
     registry = RegistryCatalog().load()
     matcher = build_engine(registry, load_scorer())
     store = Store()
@@ -121,6 +119,9 @@ def main() -> int:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/review?batch={batch_id}")
             page.wait_for_selector(CONNECTED, timeout=60_000)
+            curator = page.get_by_role("textbox", name="Curator")  # the name is per browser session
+            curator.fill("Bench")
+            curator.press("Enter")
             page.wait_for_selector("[data-testid=stCode]", timeout=60_000)
             page.wait_for_selector(IDLE, state="attached")
             page.evaluate(PROBE)
