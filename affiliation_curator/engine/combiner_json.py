@@ -37,31 +37,53 @@ def _two_columns(p: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Trees:
-    """Gradient-boosted binary trees read from JSON."""
+    """Gradient-boosted binary trees read from JSON.
+
+    Every tree walks at once: the trees' node arrays are laid end to end (``_flat``), and each
+    step moves every (row, tree) pair one level down. A tree at a time cost one small numpy call
+    per tree and level, some 50 ms a call for the shipped combiner whatever the number of rows,
+    and the rerank cascade asks for a few rows per string.
+    """
 
     baseline: float
     trees: list[dict[str, np.ndarray]]
     n_features: int
 
+    def __post_init__(self) -> None:
+        self._flat: dict[str, Any] | None = None
+
+    def _flattened(self) -> dict[str, Any]:
+        if self._flat is None:
+            sizes = [len(t["feature"]) for t in self.trees]
+            offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes else np.zeros(0, np.int64)
+            cat = (lambda key: np.concatenate([t[key] for t in self.trees])) if self.trees else (lambda key: np.zeros(0))
+            shift = np.repeat(offsets, sizes) if sizes else np.zeros(0, np.int64)
+            self._flat = {
+                "roots": offsets, "feature": cat("feature").astype(np.int64), "threshold": cat("threshold"),
+                "left": cat("left").astype(np.int64) + shift, "right": cat("right").astype(np.int64) + shift,
+                "missing_left": cat("missing_left").astype(bool), "value": cat("value"), "leaf": cat("leaf").astype(bool),
+                "depth": max((int(t["depth"]) for t in self.trees), default=0),
+            }
+        return self._flat
+
     def raw(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"expected {self.n_features} features, got shape {x.shape}")
-        out = np.full(len(x), self.baseline)
-        rows = np.arange(len(x))
-        for t in self.trees:
-            node = np.zeros(len(x), dtype=np.int64)
-            for _ in range(t["depth"]):
-                feat = t["feature"][node]
-                live = ~t["leaf"][node]
-                if not live.any():
-                    break
-                v = x[rows, np.where(live, feat, 0)]
-                go_left = np.where(np.isnan(v), t["missing_left"][node], v <= t["threshold"][node])
-                nxt = np.where(go_left, t["left"][node], t["right"][node])
-                node = np.where(live, nxt, node)
-            out += t["value"][node]
-        return out
+        if not self.trees or not len(x):
+            return np.full(len(x), self.baseline)
+        f = self._flattened()
+        node = np.broadcast_to(f["roots"], (len(x), len(f["roots"]))).copy()  # rows x trees
+        rows = np.arange(len(x))[:, None]
+        for _ in range(f["depth"]):
+            live = ~f["leaf"][node]
+            if not live.any():
+                break
+            v = x[rows, np.where(live, f["feature"][node], 0)]
+            go_left = np.where(np.isnan(v), f["missing_left"][node], v <= f["threshold"][node])
+            node = np.where(live, np.where(go_left, f["left"][node], f["right"][node]), node)
+        values = np.column_stack([np.full(len(x), self.baseline), f["value"][node]])
+        return np.cumsum(values, axis=1)[:, -1]  # tree by tree, in scikit-learn's order: the same floats as its predict
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         return _two_columns(_sigmoid(self.raw(x)))
