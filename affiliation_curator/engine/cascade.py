@@ -119,18 +119,36 @@ class Cascade:
 
     def first_scores(self, text: str, found: Sequence[Any], by_id: dict[str, Any]) -> list[float]:
         """The first-stage score (0-1) of each candidate: the lexical combiner's probability, else retrieval's."""
-        if self.lexical_combiner is None or not found:
-            return [float(c.score) for c in found]
+        return self.first_scores_many([text], [found], by_id)[0]
+
+    def first_scores_many(self, texts: Sequence[str], founds: Sequence[Sequence[Any]],
+                          by_id: dict[str, Any]) -> list[list[float]]:
+        """``first_scores`` of several strings, with one call of the lexical combiner for all of them."""
+        if self.lexical_combiner is None:
+            return [[float(c.score) for c in found] for found in founds]
         from affiliation_curator.engine.combiner import candidate_features, country_sizes
 
         if self._country_sizes is None:
             self._country_sizes = country_sizes(by_id.values())
-        x = candidate_features(text, list(found), [None] * len(found), by_id, country_sizes=self._country_sizes)
-        return [float(v) for v in self.lexical_combiner.predict(x)]
+        blocks = [candidate_features(text, list(found), [None] * len(found), by_id, country_sizes=self._country_sizes)
+                  for text, found in zip(texts, founds)]
+        sizes = [len(b) for b in blocks]
+        values = self.lexical_combiner.predict(np.vstack(blocks)) if sum(sizes) else np.zeros(0)
+        out, start = [], 0
+        for n in sizes:
+            out.append([float(v) for v in values[start:start + n]])
+            start += n
+        return out
 
     def plan(self, text: str, found: Sequence[Any], by_id: dict[str, Any]) -> Plan:
         """The plan for one string; ``found``: its retrieved candidates present in ``by_id``."""
-        scores = self.first_scores(text, found, by_id)
+        return self.plan_many([text], [found], by_id)[0]
+
+    def plan_many(self, texts: Sequence[str], founds: Sequence[Sequence[Any]], by_id: dict[str, Any]) -> list[Plan]:
+        """The plan of each string (``founds[i]``: its retrieved candidates present in ``by_id``)."""
+        return [self._plan(found, scores) for found, scores in zip(founds, self.first_scores_many(texts, founds, by_id))]
+
+    def _plan(self, found: Sequence[Any], scores: list[float]) -> Plan:
         mode = self.policy.decide(scores)
         self.counts[mode] += 1
         if mode == SKIP:

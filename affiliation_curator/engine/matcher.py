@@ -193,7 +193,7 @@ class Matcher:
         unique = list(dict.fromkeys(texts))
         self._first_stage.clear()  # this thread's, from a previous call
         found = dict(zip(unique, self.retriever.search_many(unique, k=self.n_retrieve)))
-        chosen = {text: self._chosen(text, found[text]) for text in unique}
+        chosen = dict(zip(unique, self._chosen_many(unique, [found[t] for t in unique])))
         scored = not (self.lexical and LEXICAL_WEIGHT == 0.0)
         pairs = [(text, self.document(self._by_id[c.institution_id], c))
                  for text in unique for c in found[text]
@@ -222,16 +222,21 @@ class Matcher:
             found = self._threads.first_stage = {}
         return found
 
-    def _chosen(self, text: str, found: list[RetrievedCandidate]) -> set[str]:
-        """Ids of the candidates the scorer reranks: the cascade's choice, else ``_to_rerank``'s."""
-        if self.cascade is not None:
-            cands = [c for c in found if c.institution_id in self._by_id]
-            plan = self.cascade.plan(text, cands, self._by_id)
-            if plan.rerank_ids is not None:
-                if not plan.rerank_ids:
-                    self._first_stage[text] = plan.first_scores
-                return plan.rerank_ids
-        return {c.institution_id for c in self._to_rerank(found)}
+    def _chosen_many(self, texts: Sequence[str], founds: Sequence[list[RetrievedCandidate]]) -> list[set[str]]:
+        """Ids of the candidates the scorer reranks, per string: the cascade's choice (planned for
+        the whole batch at once), else ``_to_rerank``'s."""
+        if self.cascade is None:
+            return [{c.institution_id for c in self._to_rerank(found)} for found in founds]
+        cands = [[c for c in found if c.institution_id in self._by_id] for found in founds]
+        out = []
+        for text, found, plan in zip(texts, founds, self.cascade.plan_many(texts, cands, self._by_id)):
+            if plan.rerank_ids is None:
+                out.append({c.institution_id for c in self._to_rerank(found)})
+                continue
+            if not plan.rerank_ids:
+                self._first_stage[text] = plan.first_scores
+            out.append(plan.rerank_ids)
+        return out
 
     def _match_batch(self, batch: Sequence[Any]) -> list[MatchResult]:
         prepared: list[tuple[str, list[str]]] = []
