@@ -44,8 +44,16 @@ _open_item_from_url()
 batch_col, view_col = st.columns([5, 3], vertical_alignment="center")
 batch_id = batch_panel.batch_picker(batch_col, label_visibility="collapsed")
 if batch_id is None:
-    st.info("No batch is open. Bring affiliations in on the Match page first.", icon=":material/info:")
-    state.page_link("app_pages/match.py", label="Go to Match", icon=":material/upload_file:")
+    from affiliation_curator.team.access import visible_batches
+
+    me = state.identity()
+    if visible_batches(resources.get_store(), me):
+        st.info("No batch is open: choose one above.", icon=":material/info:")
+    elif me is not None and not me.is_lead:
+        st.info("No batch is shared with you yet: a lead shares one on the Team page.", icon=":material/info:")
+    else:
+        st.info("No batch is open. Bring affiliations in on the Match page first.", icon=":material/info:")
+        state.page_link("app_pages/match.py", label="Go to Match", icon=":material/upload_file:")
     st.stop()
 
 store = resources.get_store()

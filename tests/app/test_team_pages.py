@@ -162,6 +162,7 @@ def test_a_curator_asking_for_a_batch_or_item_not_theirs_by_url_gets_a_refusal(t
     shown = everything_shown(at)
     assert "Secret Institute" not in shown and "Hidden Lab" not in shown and "bob and cy only" not in shown
     assert "ETH / EPFL joint lab" not in shown  # nothing opened instead: she chooses a batch of hers
+    assert [i.value for i in at.info] == ["No batch is open: choose one above."]
 
     at = signed_in(navigation_apptest, "ann", item=bobs.id)
     assert errors(at) == [f"item {bobs.id} is not one of ann's items"]

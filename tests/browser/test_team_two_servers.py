@@ -7,7 +7,9 @@
   server died signs in on the other and finishes: nothing lost, no item over-covered;
 - ``kill -9`` of the server that ranks a batch: the other server, whose job waited on the
   batch's ranking claim in the database, ranks the rest; the batch ends fully ranked and no item
-  ranked before the kill is ranked again; a server started afresh finds nothing left to rank.
+  ranked before the kill is ranked again; a server started afresh finds nothing left to rank;
+- ``kill -9`` of the only server ranking a batch, then a restart: opening the batch there ranks
+  the rest, and nothing ranked before the kill is ranked again.
 
 Skipped without ``AFFILIATION_CURATOR_TEST_PG_URL`` (two servers need a shared database server).
 """
@@ -239,6 +241,44 @@ def test_kill_9_of_the_ranking_server_hands_the_ranking_to_the_other(browser, tm
         sign_in(on_b, name, f"{name}-password")
         on_b.locator(CARD).first.wait_for()
         assert {v.id: v.ranked_at for v in store.items(batch)} == after
+    finally:
+        for context in contexts:
+            context.close()
+        servers.stop_all()
+
+
+def test_kill_9_of_the_only_ranking_server_and_a_restart_ranks_the_rest(browser, tmp_path):  # noqa: ANN001
+    store = Store(PG_URL)
+    tag = uuid.uuid4().hex[:8]
+    name = f"dee-{tag}"
+    add_user(store, name, "curator", password=f"{name}-password")
+    strings = [f"Laboratory {i} of Chemistry, University {tag} {i % 5}, Lausanne, Switzerland" for i in range(120)]
+    batch = store.create_batch(f"restart {tag}", strings, registry_name="demo")
+    servers = Servers(tmp_path)
+    contexts = []
+    try:
+        url_a, proc_a = servers.start("a")
+        context, page = tab(browser)
+        contexts.append(context)
+        open_app(page, f"{url_a}/review?batch={batch}")
+        sign_in(page, name, f"{name}-password")
+        deadline = time.monotonic() + 90
+        while len(strings) - store.count_unranked(batch) < 10 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        kill9(proc_a)  # nobody else has the batch open: ranking stops with it
+        before = {v.id: v.ranked_at for v in store.items(batch) if v.ranked}
+        assert 0 < len(before) < len(strings)
+        time.sleep(2)
+        assert store.count_unranked(batch) == len(strings) - len(before)  # nothing ranks it meanwhile
+        url_b, _proc_b = servers.start("a-restarted")
+        open_app(page, f"{url_b}/review?batch={batch}")
+        sign_in(page, name, f"{name}-password")  # opening the batch resumes its ranking
+        deadline = time.monotonic() + 240
+        while store.count_unranked(batch) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert store.count_unranked(batch) == 0, "the restarted server did not rank the rest"
+        after = {v.id: v.ranked_at for v in store.items(batch)}
+        assert all(after[i] == at for i, at in before.items())  # nothing ranked before the kill is ranked again
     finally:
         for context in contexts:
             context.close()

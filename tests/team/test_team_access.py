@@ -200,6 +200,14 @@ def test_team_commands(capsys, monkeypatch, tmp_path):
     capsys.readouterr()
     assert main(["team", "agreement", "--batch", "old"]) == 0
     assert "conflicts: 0" in capsys.readouterr().out
+    assert main(["team", "unresolve", "--batch", "old", "--as", "Lea"]) == 0  # the Team page's undo
+    assert "undone: resolution: none of these for 'ETH Zurich'" in capsys.readouterr().out
+    assert main(["team", "agreement", "--batch", "old"]) == 0
+    assert "conflicts: 1" in capsys.readouterr().out
+    assert main(["team", "unresolve", "--batch", "old", "--as", "Lea"]) == 0
+    assert "no resolution of yours to undo" in capsys.readouterr().out
+    assert main(["team", "resolve", "--batch", "old", "--item", str(eth), "--label", "none", "--as", "Lea"]) == 0
+    capsys.readouterr()
     assert main(["team", "resolve", "--batch", "old", "--item", str(eth), "--label", "none", "--as", "Olli"]) == 2
     assert "only a lead" in capsys.readouterr().err
     assert main(["team", "share", "--batch", "old", "--mode", "split", "--curators", "ann,bob", "--double", "0.5"]) == 0
