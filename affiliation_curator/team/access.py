@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from affiliation_curator.errors import CuratorError
 from affiliation_curator.curation.store import Store
 from affiliation_curator.curation.store.models import BatchSharing, Item
 from affiliation_curator.team.users import AccessError, Identity
@@ -80,7 +81,9 @@ def check_item(store: Store, who: Identity | None, item_id: int) -> int:
     name = who.name if who is not None else "you"
     refused = AccessError(f"item {item_id} is not one of {name}'s items")
     if batch_id is None:
-        raise refused
+        if _restricted(who):
+            raise refused  # a curator learns nothing about what exists
+        raise CuratorError(f"no item {item_id}")
     if not _restricted(who):
         return batch_id
     if not may_see_batch(store, who, batch_id):

@@ -253,6 +253,8 @@ def test_a_curator_sees_only_the_batches_and_items_that_are_theirs():
         access.check_item(store, ann, other)
     with pytest.raises(AccessError, match="not one of ann's items"):
         access.check_item(store, ann, 123456)
+    with pytest.raises(CuratorError, match="^no item 123456$"):
+        access.check_item(store, LEAD, 123456)
     assert access.check_item(store, ann, store.items(everyone)[0].id) == everyone
     # her claim runs out: the item she never decided is open to bob again
     clock.now = T0 + timedelta(minutes=16)
