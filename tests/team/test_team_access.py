@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -285,53 +287,61 @@ def test_own_progress_counts_the_curators_queue_in_a_split_batch():
 # ----------------------------------------------------------------------------- the sign-in rate limit
 
 
-def _two_stores(tmp_path):
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+PG_URL = os.environ.get("AFFILIATION_CURATOR_TEST_PG_URL")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not PG_URL, reason="set AFFILIATION_CURATOR_TEST_PG_URL to test PostgreSQL"))])
+def two_servers(request, tmp_path):
+    """Two stores on one database, as two app servers have (and a tag: PostgreSQL is shared by runs)."""
+    url = PG_URL if request.param == "postgresql" else f"sqlite:///{tmp_path / 'shared.db'}"
     clock = Clock()
-    return Store(url, clock=clock), Store(url, clock=clock), clock
+    return Store(url, clock=clock), Store(url, clock=clock), clock, uuid.uuid4().hex[:8]
 
 
-def test_repeated_wrong_passwords_lock_the_name_for_a_while_on_every_server(tmp_path):
+def test_repeated_wrong_passwords_lock_the_name_for_a_while_on_every_server(two_servers):
     from affiliation_curator.team import signin_limit
 
-    one, two, clock = _two_stores(tmp_path)  # two app servers on one database
-    add_user(one, "ann", "curator", password="ann-password")
+    one, two, clock, tag = two_servers
+    ann = f"ann{tag}"
+    add_user(one, ann, "curator", password="ann-password")
     for n in range(signin_limit.MAX_PER_NAME):
         clock.now = T0 + timedelta(seconds=n)
         with pytest.raises(AccessError, match="^wrong name or password$"):
-            authenticate(one if n % 2 else two, "Ann", "guess", source=f"s{n}")
+            authenticate(one if n % 2 else two, ann.capitalize(), "guess", source=f"{tag}s{n}")
     clock.now = T0 + timedelta(seconds=10)
     # locked on both servers, the right password included, with the seconds left (the first failure + 300 s)
     for store in (one, two):
-        with pytest.raises(AccessError, match=r"^Too many failed sign-ins for ann; try again in 290 s$"):
-            authenticate(store, "ann", "ann-password", source="fresh")
-    with pytest.raises(AccessError, match="Too many failed sign-ins for ANN;"):
-        authenticate(one, "  ANN ", "ann-password")  # the name as typed, case and spaces aside
+        with pytest.raises(AccessError, match=rf"^Too many failed sign-ins for {ann}; try again in 290 s$"):
+            authenticate(store, ann, "ann-password", source=f"{tag}fresh")
+    with pytest.raises(AccessError, match=f"Too many failed sign-ins for {ann.upper()};"):
+        authenticate(one, f"  {ann.upper()} ", "ann-password")  # the name as typed, case and spaces aside
     clock.now = T0 + timedelta(seconds=signin_limit.WINDOW_SECONDS + 1)  # the oldest failure left the window
-    assert authenticate(two, "ann", "ann-password") == Identity("ann", "curator")
+    assert authenticate(two, ann, "ann-password") == Identity(ann, "curator")
     # success cleared her count: one more failure does not lock her again
     with pytest.raises(AccessError, match="^wrong name or password$"):
-        authenticate(one, "ann", "guess")
-    assert authenticate(one, "ann", "ann-password").name == "ann"
+        authenticate(one, ann, "guess")
+    assert authenticate(one, ann, "ann-password").name == ann
 
 
-def test_one_browser_trying_many_names_is_locked_and_a_disabled_user_is_told(tmp_path):
+def test_one_browser_trying_many_names_is_locked_and_a_disabled_user_is_told(two_servers):
     from affiliation_curator.team import signin_limit
 
-    one, two, clock = _two_stores(tmp_path)
-    add_user(one, "bob", "curator", password="bob-password")
-    add_user(one, "cy", "curator", password="cy-password")
-    update_user(one, "cy", disabled=True)
+    one, two, clock, tag = two_servers
+    bob, cy, evil = f"bob{tag}", f"cy{tag}", f"session:evil{tag}"
+    add_user(one, bob, "curator", password="bob-password")
+    add_user(one, cy, "curator", password="cy-password")
+    update_user(one, cy, disabled=True)
     for n in range(signin_limit.MAX_PER_SOURCE):
         with pytest.raises(AccessError, match="^wrong name or password$"):
-            authenticate(one if n % 2 else two, f"name{n}", "guess", source="session:evil")
+            authenticate(one if n % 2 else two, f"name{n}{tag}", "guess", source=evil)
     with pytest.raises(AccessError, match=r"^Too many failed sign-ins from this browser; try again in 300 s$"):
-        authenticate(two, "bob", "bob-password", source="session:evil")
-    assert authenticate(two, "bob", "bob-password", source="session:bob").name == "bob"  # another browser
-    with pytest.raises(AccessError, match="^the user 'cy' is disabled; ask a lead$"):
-        authenticate(one, "cy", "cy-password", source="session:cy")
+        authenticate(two, bob, "bob-password", source=evil)
+    assert authenticate(two, bob, "bob-password", source=f"session:bob{tag}").name == bob  # another browser
+    with pytest.raises(AccessError, match=f"^the user '{cy}' is disabled; ask a lead$"):
+        authenticate(one, cy, "cy-password", source=f"session:cy{tag}")
     with pytest.raises(AccessError, match="^wrong name or password$"):
-        authenticate(one, "cy", "wrong password", source="session:cy")  # a wrong password says nothing more
+        authenticate(one, cy, "wrong password", source=f"session:cy{tag}")  # a wrong password says nothing more
 
 
 # ----------------------------------------------------------------------------- a lead manages users, undoes resolutions
