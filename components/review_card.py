@@ -308,7 +308,10 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
     _notice()
     if item is None:
         if status == "undecided":
-            st.success("Every item of this batch has a decision. Undo (U) takes back the last one.")
+            me = state.curator()
+            theirs = bool(me) and team_sharing.own_progress(resources.get_store(), batch_id, me) is not None
+            st.success("Every item of this batch has a decision" + (" or is another curator's" if theirs else "")
+                       + ". Undo (U) takes back the last one.")
         else:
             st.info(f"No items are “{FILTERS.get(status, status)}”.")
         _action_bar(batch_id, status, order, None, disabled)

@@ -207,6 +207,10 @@ def test_a_split_batch_shows_the_curators_own_progress(team, navigation_apptest)
     click(at, "cand_accept_1")
     assert any(p.proto.text.startswith("1 of 3 of your items decided · 0 skipped · 2 to go")
                for p in at.get("progress")), [p.proto.text for p in at.get("progress")]
+    click(at, "cand_accept_1")
+    click(at, "cand_accept_1")
+    assert [s.value for s in at.success] == [
+        "Every item of this batch has a decision or is another curator's. Undo (U) takes back the last one."]
     views = at.segmented_control(key="review_view").options
     assert "Bulk accept" not in views  # bulk accept in a split batch would take other curators' items
 
