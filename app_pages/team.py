@@ -40,8 +40,14 @@ rule = st.segmented_control(
     format_func={"leave_out": "Leave the item out", "majority": "Take the majority label"}.get, key="team_rule",
 ) or "leave_out"
 report = batch_agreement(store, batch_id, rule)
+# The open tab is kept (a key, tracked): a resolution, a notice above or a saved form does not send
+# the lead back to the first tab. The Conflicts tab's label carries the count: follow it when it changes.
+conflicts_label = f"Conflicts ({len(report.conflicts)})"
+open_tab = st.session_state.get("team_tab")
+if isinstance(open_tab, str) and open_tab.startswith("Conflicts") and open_tab != conflicts_label:
+    st.session_state["team_tab"] = conflicts_label
 agreement_tab, conflicts_tab, sharing_tab, users_tab = st.tabs(
-    ["Agreement", f"Conflicts ({len(report.conflicts)})", "Sharing", "Users"]
+    ["Agreement", conflicts_label, "Sharing", "Users"], key="team_tab", on_change="rerun"
 )
 
 with agreement_tab:

@@ -14,7 +14,7 @@ import pytest
 from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.curation.store import Store
 from affiliation_curator.team import sharing
-from affiliation_curator.team.users import Identity, add_user, update_user
+from affiliation_curator.team.users import Identity, add_user, update_user, users
 from browser_support import CONNECTED, free_port, open_app, start_server, stop_server, wait_idle
 
 ETH = Candidate("https://ror.org/05a28rw58", "ETH Zurich", 0.81, city="Zurich", country_name="Switzerland")
@@ -124,8 +124,29 @@ def test_two_curators_and_a_lead_in_three_browsers(browser, team_server, tmp_pat
         lea.evaluate("document.activeElement && document.activeElement.blur()")
         lea.keyboard.press("1")
         lea.get_by_role("tab", name="Conflicts (0)").wait_for()
+        wait_idle(lea)  # the lead stays on the Conflicts tab (its label follows the count)
+        assert lea.get_by_role("tab", name="Conflicts (0)").get_attribute("aria-selected") == "true"
         resolution = [d for d in store.decisions(batch) if d["method"] == "resolution"]
         assert [(d["curator"], d["item_id"]) for d in resolution] == [("lea", first)]
+        # ... and undoes it with U: the conflict is open again
+        wait_idle(lea)
+        lea.evaluate("document.activeElement && document.activeElement.blur()")
+        lea.keyboard.press("u")
+        lea.get_by_role("tab", name="Conflicts (1)").wait_for()
+        assert [d for d in store.decisions(batch) if d["method"] == "resolution"] == []
+
+        # the lead adds a curator and disables one on the Team page (no command line needed)
+        lea.get_by_role("tab", name="Users").click()
+        add = lea.locator("[data-testid=stForm]").filter(has_text="Add a user")
+        add.get_by_role("textbox", name="Name").fill("dan")
+        add.get_by_role("textbox", name=re.compile("^Password")).fill("dan-password")
+        add.get_by_role("button", name="Add user").click()
+        lea.get_by_text("Added dan (curator).").wait_for()
+        wait_idle(lea)
+        lea.get_by_role("button", name="Disable").click()  # the first user of the list: ann
+        lea.get_by_text("ann: curator, disabled.").wait_for()
+        lea.screenshot(path=str(tmp_path / "lead-users.png"))
+        assert {(u.name, u.role, u.disabled) for u in users(store)} >= {("dan", "curator", False), ("ann", "curator", True)}
     finally:
         for context in (ann_ctx, bob_ctx, lea_ctx):
             context.close()
