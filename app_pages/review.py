@@ -31,8 +31,11 @@ def _open_item_from_url() -> None:
     except ValueError:
         st.error(safe_md(f"Not an item number: {str(raw)[:40]}"), icon=":material/error:")
         return
+    who = state.identity()
     try:
-        batch_id = access.check_item(resources.get_store(), state.identity(), item_id)
+        batch_id = access.check_item(resources.get_store(), who, item_id)
+        if who is not None and not who.is_lead:  # in a split batch it is theirs while on screen, as any shown item
+            team_sharing.claim(resources.get_store(), item_id, who.name)
     except CuratorError as err:
         st.error(safe_md(str(err)), icon=":material/lock:")
         return

@@ -176,6 +176,11 @@ def test_a_curator_asking_for_a_batch_or_item_not_theirs_by_url_gets_a_refusal(t
     hers = store.items(secret)[1]
     at = signed_in(navigation_apptest, "cy", item=hers.id)
     assert not at.error and at.code[0].value == hers.affiliation  # her item, opened on the card
+    from affiliation_curator.team import access
+    from affiliation_curator.team.users import AccessError
+
+    with pytest.raises(AccessError):  # ... and claimed: bob is not given it while she has it on screen
+        access.check_item(store, Identity("bob", "curator"), hers.id)
     # a curator's table of a batch shared with everyone shows her own decisions, never another's
     second = store.items(open_batch)[1]
     store.decide(second.id, "accept", "bob", EPFL.id)
