@@ -25,11 +25,11 @@ LEAD, ANYONE = ("lead",), ("curator", "lead")
 PAGES = [
     ("app_pages/match.py", "Match", ":material/upload_file:", "Curate", LEAD),
     ("app_pages/review.py", "Review", ":material/fact_check:", "Curate", ANYONE),
-    ("app_pages/export.py", "Export", ":material/download:", "Curate", ANYONE),
+    ("app_pages/export.py", "Export", ":material/download:", "Curate", LEAD),  # exports carry every curator's labels
     ("app_pages/team.py", "Team", ":material/groups:", "Curate", LEAD),
     ("app_pages/registry.py", "Registry", ":material/account_balance:", "Data", LEAD),
     ("app_pages/train.py", "Train", ":material/model_training:", "Model", LEAD),
-    ("app_pages/evaluate.py", "Evaluate", ":material/analytics:", "Model", ANYONE),
+    ("app_pages/evaluate.py", "Evaluate", ":material/analytics:", "Model", LEAD),  # it reads every curator's labels
 ]
 
 try:  # sign-in (off by default: a one-person tool); a signed-out visitor reaches the sign-in page only

@@ -9,7 +9,7 @@ import streamlit as st
 from affiliation_curator.errors import CuratorError
 from affiliation_curator.team import sharing as team_sharing
 from affiliation_curator.team import users as team_users
-from affiliation_curator.team.report import batch_agreement, format_kappa, resolve_conflict
+from affiliation_curator.team.report import batch_agreement, format_kappa, resolve_conflict, undo_resolution
 from components import resources, state
 from components.text import clean, safe_md
 
@@ -40,8 +40,14 @@ rule = st.segmented_control(
     format_func={"leave_out": "Leave the item out", "majority": "Take the majority label"}.get, key="team_rule",
 ) or "leave_out"
 report = batch_agreement(store, batch_id, rule)
+# The open tab is kept (a key, tracked): a resolution, a notice above or a saved form does not send
+# the lead back to the first tab. The Conflicts tab's label carries the count: follow it when it changes.
+conflicts_label = f"Conflicts ({len(report.conflicts)})"
+open_tab = st.session_state.get("team_tab")
+if isinstance(open_tab, str) and open_tab.startswith("Conflicts") and open_tab != conflicts_label:
+    st.session_state["team_tab"] = conflicts_label
 agreement_tab, conflicts_tab, sharing_tab, users_tab = st.tabs(
-    ["Agreement", f"Conflicts ({len(report.conflicts)})", "Sharing", "Users"]
+    ["Agreement", conflicts_label, "Sharing", "Users"], key="team_tab", on_change="rerun"
 )
 
 with agreement_tab:
@@ -78,7 +84,20 @@ def _resolve(item_id: int, label: str) -> None:
     st.session_state["team_notice"] = ("success", "Resolved: kept as your resolution, beside the curators' decisions.")
 
 
+def _undo_resolution() -> None:
+    try:
+        result = undo_resolution(store, state.identity(), batch_id)
+    except CuratorError as err:
+        st.session_state["team_notice"] = ("error", str(err))
+        return
+    st.session_state["team_notice"] = ("success", f"Undone: {result.description}" if result else "No resolution of yours to undo.")
+
+
 with conflicts_tab:
+    mine = [g for g in store.undo_history(batch_id, limit=500) if g.kind == "resolution" and g.curator == who.name]
+    st.button("Undo my last resolution", key="resolution_undo", shortcut="u", disabled=not mine,
+              on_click=_undo_resolution, icon=":material/undo:",
+              help=safe_md(mine[0].description) if mine else "You have no resolution in this batch to undo.")
     if not report.conflicts:
         st.success("No open conflicts in this batch.")
     else:
@@ -123,10 +142,43 @@ with sharing_tab:
                 st.success(safe_md(f"Saved: {saved.mode}" + (
                     f" between {', '.join(saved.curators)}; {saved.double_items} items labelled twice" if saved.mode == "split" else "")))
 
+def _add_user() -> None:
+    name = st.session_state.get("user_add_name", "")
+    password = st.session_state.get("user_add_password", "")
+    try:
+        added = team_users.add_user(store, name, st.session_state.get("user_add_role", "curator"), password=password or None,
+                                    email=st.session_state.get("user_add_email") or None)
+    except CuratorError as err:
+        st.session_state["team_users_notice"] = ("error", str(err))
+        return
+    st.session_state["team_users_notice"] = ("success", f"Added {added.name} ({added.role}).")
+    for key in ("user_add_name", "user_add_password", "user_add_email"):
+        st.session_state[key] = ""
+
+
+def _change_user(name: str, **changes) -> None:  # noqa: ANN003
+    try:
+        changed = team_users.manage_user(store, state.identity(), name, **changes)
+    except CuratorError as err:
+        st.session_state["team_users_notice"] = ("error", str(err))
+        return
+    what = "disabled" if changed.disabled else "enabled"
+    st.session_state["team_users_notice"] = ("success", f"{changed.name}: {changed.role}, {what}"
+                                             + (", new password set" if changes.get("password") else "") + ".")
+    st.session_state.pop("user_new_password", None)
+
+
+def _set_password(name: str) -> None:
+    _change_user(name, password=st.session_state.get("user_new_password", ""))
+
+
 with users_tab:
     mode_now = team_users.sign_in_mode()
     st.caption(f"Sign-in: {mode_now} (setting sign_in in settings.json, or AFFILIATION_CURATOR_SIGN_IN). "
-               "Users are added on the command line: python -m affiliation_curator team users add NAME --role curator")
+               "The command line does the same: python -m affiliation_curator team users add|set|list")
+    users_notice = st.session_state.pop("team_users_notice", None)
+    if users_notice:
+        (st.error if users_notice[0] == "error" else st.success)(safe_md(users_notice[1]))
     rows = team_users.users(store)
     if rows:
         st.dataframe(pd.DataFrame([{
@@ -135,3 +187,27 @@ with users_tab:
         } for u in rows]), hide_index=True)
     else:
         st.caption("No users yet.")
+    add_col, change_col = st.columns(2, gap="large")
+    with add_col.form("user_add"):
+        st.markdown("**Add a user**")
+        st.text_input("Name", key="user_add_name", max_chars=80)
+        st.segmented_control("Role", list(team_users.ROLES), key="user_add_role", default="curator", required=True)
+        st.text_input("Password (at least 8 characters; empty for OpenID Connect users)", key="user_add_password",
+                      type="password", max_chars=200)
+        st.text_input("Email (OpenID Connect users are matched by it)", key="user_add_email", max_chars=320)
+        st.form_submit_button("Add user", type="primary", on_click=_add_user)
+    if rows:
+        with change_col:
+            st.markdown("**Change a user**")
+            by_name = {u.name: u for u in rows}
+            chosen = st.selectbox("User", list(by_name), key="user_change_name", format_func=lambda n: clean(n, 80))
+            target = by_name[chosen]
+            buttons = st.container(horizontal=True)
+            other = "curator" if target.role == "lead" else "lead"
+            buttons.button(f"Make {other}", key="user_role", on_click=_change_user, args=(target.name,),
+                           kwargs={"role": other})
+            buttons.button("Enable" if target.disabled else "Disable", key="user_disable", on_click=_change_user,
+                           args=(target.name,), kwargs={"disabled": not target.disabled})
+            with st.form("user_password"):
+                st.text_input("New password", key="user_new_password", type="password", max_chars=200)
+                st.form_submit_button("Set password", on_click=_set_password, args=(target.name,))

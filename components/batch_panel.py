@@ -64,11 +64,19 @@ def batch_label(info: Any) -> str:
 
 def batch_picker(where: Any = st, label_visibility: str = "visible") -> int | None:
     """A select box of the batches; choosing one opens it. Returns the open batch id."""
+    from affiliation_curator.team import access
+
     store = resources.get_store()
-    batches = store.batches()
+    who = state.identity()
+    batches = access.visible_batches(store, who)  # a curator: the batches shared with them
     current = state.current_batch_id()
     ids = [b.id for b in batches]
     if current is not None and current not in ids:
+        if who is not None and not who.is_lead:  # a curator's URL naming a batch not theirs: say so, show nothing of it
+            try:
+                access.check_batch(store, who, current)
+            except CuratorError as err:
+                where.error(safe_md(str(err)), icon=":material/lock:")
         state.open_batch(None)
         current = None
     if not batches:

@@ -10,8 +10,24 @@ COLUMNS = ["position", "affiliation", "count", "decision", "institution_name", "
            "top_name", "top_score", "curator", "decided_at", "seconds_spent"]
 
 
-def batch_table(batch_id: int) -> None:
-    rows = resources.get_store().table(batch_id)
+def _own_rows(batch_id: int, curator: str) -> list[dict]:
+    """A curator's view: their items of the batch (all of it unless split) with their own decisions only."""
+    rows = []
+    for v in resources.get_store().items(batch_id, curator=curator):
+        d, top = v.decision, v.top
+        rows.append({
+            "position": v.position, "affiliation": v.affiliation, "count": v.count,
+            "decision": d.action if d else "", "institution_name": "; ".join(d.institution_names) if d else "",
+            "institution_id": "; ".join(d.institution_ids) if d else "", "score": d.score if d else None,
+            "top_name": top.name if top else "", "top_score": top.score if top else None,
+            "curator": d.curator if d else "", "decided_at": d.at if d else None, "seconds_spent": d.seconds if d else None,
+        })
+    return rows
+
+
+def batch_table(batch_id: int, curator: str | None = None) -> None:
+    """The batch's resolved labels (a lead, or sign-in off); ``curator``: only their items and decisions."""
+    rows = _own_rows(batch_id, curator) if curator else resources.get_store().table(batch_id)
     shown = st.segmented_control(
         "Rows", ["all", "decided", "undecided"], default="all", key="table_filter", required=True,
     )

@@ -16,6 +16,7 @@ import streamlit as st
 
 from affiliation_curator.engine.results import Candidate
 from affiliation_curator.errors import CuratorError
+from affiliation_curator.team import access
 from affiliation_curator.team import sharing as team_sharing
 from components import resources, state
 from components.candidate_list import candidate_list
@@ -28,6 +29,7 @@ from components.keyboard import SEARCH_FIELD_KEY
 POLL_SECONDS = 1.0
 SEARCH_LIMIT = 8
 CURRENT_KEY = "review_current_item"  # the item on the card as last drawn
+OPEN_ITEM_KEY = "review_open_item"  # an item named in the URL (?item=ID), checked as this user's: pinned on the card
 SEVERAL_KEY = "review_several_item"  # the item whose accepted institutions Alt+digit changed on this visit
 FILTERS = {"undecided": "Undecided", "accepted": "Accepted", "none": "None of these", "skipped": "Skipped", "all": "All"}
 ORDERS = {"input": "Input order", "uncertain": "Least confident first"}
@@ -64,6 +66,9 @@ def current_item(batch_id: int, status: str, order: str) -> tuple[Any | None, in
     cur = cursor(batch_id, status, order)
     me = state.curator() or None
     total = store.count_items(batch_id, _status_arg(status), curator=me)
+    opened = st.session_state.pop(OPEN_ITEM_KEY, None)
+    if isinstance(opened, int):
+        cur.pinned = opened
     if cur.pinned is not None:
         try:
             return store.item(cur.pinned, curator=me), cur.pos, total
@@ -122,6 +127,9 @@ def decide(batch_id: int, status: str, order: str, item_id: int, action: str, ca
     store = resources.get_store()
     cur = cursor(batch_id, status, order)
     try:
+        who = state.identity()
+        if who is not None and not who.is_lead:  # never an item that is not theirs (e.g. taken meanwhile)
+            access.check_item(store, who, item_id)
         if action == "also" and cand is not None:
             _, on = store.toggle_accept(item_id, curator, cand.id, seconds=_seconds(cur, item_id))
             st.session_state[SEVERAL_KEY] = item_id
@@ -196,9 +204,16 @@ def _document(institution: Any) -> str | None:
 
 def _progress_line(batch_id: int) -> None:
     store = resources.get_store()
-    p = store.progress(batch_id, curator=state.curator() or None)
+    me = state.curator() or None
+    own = team_sharing.own_progress(store, batch_id, me) if me else None
+    if own is not None:  # a split batch: the curator's own queue, not the whole batch
+        p = {**own, "undecided": own["to_go"]}
+        first = f"{p['decided']:,} of {p['total']:,} of your items decided"
+    else:
+        p = store.progress(batch_id, curator=me)
+        first = f"{p['decided']:,} of {p['total']:,} decided"
     rate = p.get("decisions_per_hour")
-    parts = [f"{p['decided']:,} of {p['total']:,} decided", f"{p['skipped']:,} skipped", f"{p['undecided']:,} to go"]
+    parts = [first, f"{p['skipped']:,} skipped", f"{p['undecided']:,} to go"]
     if rate:
         parts.append(f"{rate:,.0f} decisions/hour")
     st.progress(p["decided"] / max(p["total"], 1), text=" · ".join(parts))
@@ -293,7 +308,10 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
     _notice()
     if item is None:
         if status == "undecided":
-            st.success("Every item of this batch has a decision. Undo (U) takes back the last one.")
+            me = state.curator()
+            theirs = bool(me) and team_sharing.own_progress(resources.get_store(), batch_id, me) is not None
+            st.success("Every item of this batch has a decision" + (" or is another curator's" if theirs else "")
+                       + ". Undo (U) takes back the last one.")
         else:
             st.info(f"No items are “{FILTERS.get(status, status)}”.")
         _action_bar(batch_id, status, order, None, disabled)

@@ -55,13 +55,21 @@ def _sign_in(mode: str) -> None:
     name = st.session_state.get("signin_name", "")
     password = st.session_state.get("signin_password", "")
     try:
-        who = team_users.authenticate(resources.get_store(), name, password)
+        who = team_users.authenticate(resources.get_store(), name, password, source=_browser_session())
     except CuratorError as err:
         st.session_state["signin_error"] = str(err)
         return
     st.session_state.pop("signin_error", None)
     st.session_state.pop("signin_password", None)
     st.session_state[state.IDENTITY_KEY] = who
+
+
+def _browser_session() -> str | None:
+    """This browser session's id: failed sign-ins from it are counted (``team.signin_limit``)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return f"session:{ctx.session_id}" if ctx is not None else None
 
 
 def sign_in_page() -> None:

@@ -85,6 +85,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--as", dest="lead", required=True, metavar="LEAD", help="the lead the resolution is recorded for")
     p.set_defaults(handler=cmd_resolve)
 
+    p = sub.add_parser("unresolve", help="undo a lead's latest resolution in a batch", description=(
+        "Take back the latest resolution the lead recorded in the batch (the Team page's Undo); the conflict is "
+        "open again. The lead's own curation decisions are left alone."))
+    p.add_argument("--batch", required=True, metavar="NAME")
+    p.add_argument("--as", dest="lead", required=True, metavar="LEAD", help="the lead whose resolution is undone")
+    p.set_defaults(handler=cmd_unresolve)
+
 
 def _store():  # noqa: ANN202
     from affiliation_curator.curation.store import Store
@@ -200,6 +207,19 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     actor = Identity(lead.name, lead.role) if lead is not None else Identity(args.lead, "lead")
     resolve_conflict(store, actor, args.item, args.label)
     print(f"resolved item {args.item}: {args.label} (by {actor.name})")
+    return 0
+
+
+def cmd_unresolve(args: argparse.Namespace) -> int:
+    from affiliation_curator.team.report import undo_resolution
+    from affiliation_curator.team.users import Identity, user
+
+    store = _store()
+    batch_id = _batch_id(store, args.batch)
+    lead = user(store, args.lead) if _has_users(store) else None
+    actor = Identity(lead.name, lead.role) if lead is not None else Identity(args.lead, "lead")
+    result = undo_resolution(store, actor, batch_id)
+    print("no resolution of yours to undo" if result is None else f"undone: {result.description}")
     return 0
 
 

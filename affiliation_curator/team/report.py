@@ -84,6 +84,14 @@ def resolve_conflict(store: Store, actor: Identity | None, item_id: int, label: 
     )
 
 
+def undo_resolution(store: Store, actor: Identity | None, batch_id: int) -> Any:
+    """Take back the acting lead's latest resolution in a batch (their own curation decisions are
+    left alone); the conflict is open again. Returns the store's UndoResult, None when none is left."""
+    actor = require_lead(actor)
+    store.batch(batch_id)
+    return store.undo(batch_id, curator=actor.name, kind="resolution")
+
+
 def format_kappa(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 

@@ -238,3 +238,18 @@ def next_item(store: Store, batch_id: int, curator: str, order: str = "input", t
             return views[0]
         offset += 1  # normally the next read leaves it out already; never ask for the same one twice
     return None
+
+
+def own_progress(store: Store, batch_id: int, curator: str) -> dict[str, int] | None:
+    """A curator's progress through their own items of a split batch (None: not split, or not
+    theirs): ``total`` their items (decided or skipped by them, claimed by them, or still open
+    to them; it shrinks as others take open items), ``decided`` (accept or none), ``skipped``,
+    ``to_go`` (undecided items still theirs)."""
+    share = sharing(store, batch_id)
+    if share.mode != "split" or not curator or curator not in share.curators:
+        return None
+    mine = store.progress(batch_id, curator=curator)
+    to_go = store.count_items(batch_id, "undecided", curator=curator)
+    decided, skipped = mine["decided"], mine["skipped"]
+    return {"total": decided + skipped + to_go, "decided": decided, "skipped": skipped, "to_go": to_go,
+            "decisions_per_hour": mine["decisions_per_hour"]}

@@ -148,25 +148,47 @@ def update_user(store: Store, name: str, *, role: str | None = None, password: s
         return _info(row)
 
 
-def authenticate(store: Store, name: str, password: str) -> Identity:
+def manage_user(store: Store, actor: Identity | None, name: str, *, role: str | None = None,
+                password: str | None = None, disabled: bool | None = None) -> UserInfo:
+    """A lead changes a user (the Team page): role, password, disabled. A lead cannot disable
+    themselves or give up their own lead role (another lead can), so a team never locks its last
+    lead out from the page."""
+    actor = require_lead(actor)
+    target = user(store, name)
+    if target.name.lower() == actor.name.lower() and (disabled or (role is not None and _role(role) != "lead")):
+        raise CuratorError("you cannot disable yourself or give up your own lead role; another lead can")
+    return update_user(store, target.name, role=role, password=password, disabled=disabled)
+
+
+def authenticate(store: Store, name: str, password: str, source: str | None = None) -> Identity:
     """The identity of a user of the app's own list; AccessError (one message for an unknown name
-    and a wrong password) otherwise, or when the user is disabled."""
+    and a wrong password) otherwise, or when the user is disabled, or while repeated failures for
+    this name or from this ``source`` (a browser session) lock further tries
+    (``team.signin_limit``: counted in the store, so every app server shares the count)."""
+    from affiliation_curator.team import signin_limit
+
     wrong = AccessError("wrong name or password")
     try:
         name = clean_name(name)
     except CuratorError:
         raise wrong from None
+    locked = signin_limit.locked_for(store, name, source)
+    if locked is not None:
+        raise AccessError(signin_limit.refusal(name, *locked))
     with store._read() as session:
         row = session.scalars(select(User).where(func.lower(User.name) == name.lower())).first()
         stored = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH
     try:
         _HASHER.verify(stored, password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
+        signin_limit.record_failure(store, name, source)
         raise wrong from None
     if row is None or not row.password_hash:
+        signin_limit.record_failure(store, name, source)
         raise wrong
     if row.disabled:
         raise AccessError(f"the user {row.name!r} is disabled; ask a lead")
+    signin_limit.clear(store, name)
     if _HASHER.check_needs_rehash(row.password_hash):
         update_user(store, row.name, password=password)
     return Identity(row.name, row.role)

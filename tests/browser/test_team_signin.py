@@ -13,12 +13,14 @@ import pytest
 
 from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.curation.store import Store
-from affiliation_curator.team.users import add_user, update_user
+from affiliation_curator.team import sharing
+from affiliation_curator.team.users import Identity, add_user, update_user, users
 from browser_support import CONNECTED, free_port, open_app, start_server, stop_server, wait_idle
 
 ETH = Candidate("https://ror.org/05a28rw58", "ETH Zurich", 0.81, city="Zurich", country_name="Switzerland")
 EPFL = Candidate("https://ror.org/02s376052", "EPFL", 0.79, city="Lausanne", country_name="Switzerland")
 ITEMS = ["ETH / EPFL joint lab, Switzerland", "Swiss Federal Institute, Lausanne"]
+SECRET = "Bob's own institute, Basel"
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +33,10 @@ def team_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) ->
     update_user(store, "cy", disabled=True)
     add_user(store, "lea", "lead", password="lea-password")
     batch = store.create_batch("team", ITEMS, registry_name="demo")
-    for item in store.items(batch):
+    secret = store.create_batch("bob only", [SECRET], registry_name="demo")
+    for item in [*store.items(batch), *store.items(secret)]:
         store.save_result(item.id, MatchResult(item.affiliation, [ETH, EPFL], None, model="m", threshold=0.5))
+    sharing.set_sharing(store, Identity("lea", "lead"), secret, "split", ["bob"])
     port = free_port()
     proc = start_server(home, port, tmp_path_factory.mktemp("team-log") / "streamlit.log",
                         extra_env={"AFFILIATION_CURATOR_SIGN_IN": "users"})
@@ -73,9 +77,28 @@ def test_two_curators_and_a_lead_in_three_browsers(browser, team_server, tmp_pat
         sign_in(ann, "ann", "ann-password")
         ann.get_by_text(ITEMS[0]).first.wait_for()
         ann.get_by_text("Signed in as").wait_for()
-        nav = ann.locator("[data-testid=stSidebarNav]").inner_text()
-        assert "Review" in nav and "Team" not in nav and "Match" not in nav
+        # a curator's one page is Review: no navigation at all, no link to a lead's page
+        assert ann.locator("[data-testid=stSidebarNav]").count() == 0
+        for lead_page in ("Team", "Match", "Export", "Evaluate"):
+            assert ann.get_by_role("link", name=lead_page).count() == 0
         ann.screenshot(path=str(tmp_path / "ann.png"))
+
+        # a lead page's address or a batch / item not hers, asked for in the URL: a refusal, not the data
+        secret = next(b.id for b in store.batches() if b.name == "bob only")
+        secret_item = store.items(secret)[0].id
+        for path, refusal in ((f"review?batch={secret}", f"batch #{secret} is not shared with ann"),
+                              (f"review?item={secret_item}", f"item {secret_item} is not one of ann's items"),
+                              (f"team?batch={secret}", None)):
+            open_app(ann, f"{url}/{path}")
+            sign_in(ann, "ann", "ann-password")
+            if refusal:
+                ann.get_by_text(refusal).wait_for()
+            assert ann.get_by_text(SECRET).count() == 0 and ann.get_by_role("tab", name=re.compile("Conflicts")).count() == 0
+            assert ann.get_by_role("heading", name="Team").count() == 0
+        ann.screenshot(path=str(tmp_path / "ann-refused.png"))
+        open_app(ann, f"{url}/review?batch={batch}")
+        sign_in(ann, "ann", "ann-password")
+        ann.get_by_text(ITEMS[0]).first.wait_for()
 
         open_app(bob, f"{url}/review?batch={batch}")
         sign_in(bob, "bob", "bob-password")
@@ -101,8 +124,29 @@ def test_two_curators_and_a_lead_in_three_browsers(browser, team_server, tmp_pat
         lea.evaluate("document.activeElement && document.activeElement.blur()")
         lea.keyboard.press("1")
         lea.get_by_role("tab", name="Conflicts (0)").wait_for()
+        wait_idle(lea)  # the lead stays on the Conflicts tab (its label follows the count)
+        assert lea.get_by_role("tab", name="Conflicts (0)").get_attribute("aria-selected") == "true"
         resolution = [d for d in store.decisions(batch) if d["method"] == "resolution"]
         assert [(d["curator"], d["item_id"]) for d in resolution] == [("lea", first)]
+        # ... and undoes it with U: the conflict is open again
+        wait_idle(lea)
+        lea.evaluate("document.activeElement && document.activeElement.blur()")
+        lea.keyboard.press("u")
+        lea.get_by_role("tab", name="Conflicts (1)").wait_for()
+        assert [d for d in store.decisions(batch) if d["method"] == "resolution"] == []
+
+        # the lead adds a curator and disables one on the Team page (no command line needed)
+        lea.get_by_role("tab", name="Users").click()
+        add = lea.locator("[data-testid=stForm]").filter(has_text="Add a user")
+        add.get_by_role("textbox", name="Name").fill("dan")
+        add.get_by_role("textbox", name=re.compile("^Password")).fill("dan-password")
+        add.get_by_role("button", name="Add user").click()
+        lea.get_by_text("Added dan (curator).").wait_for()
+        wait_idle(lea)
+        lea.get_by_role("button", name="Disable").click()  # the first user of the list: ann
+        lea.get_by_text("ann: curator, disabled.").wait_for()
+        lea.screenshot(path=str(tmp_path / "lead-users.png"))
+        assert {(u.name, u.role, u.disabled) for u in users(store)} >= {("dan", "curator", False), ("ann", "curator", True)}
     finally:
         for context in (ann_ctx, bob_ctx, lea_ctx):
             context.close()

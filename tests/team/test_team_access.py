@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -22,7 +24,6 @@ from affiliation_curator.team.users import (
     set_sign_in_mode,
     sign_in_mode,
     update_user,
-    users,
 )
 
 LEAD = Identity("lea", "lead")
@@ -201,7 +202,188 @@ def test_team_commands(capsys, monkeypatch, tmp_path):
     capsys.readouterr()
     assert main(["team", "agreement", "--batch", "old"]) == 0
     assert "conflicts: 0" in capsys.readouterr().out
+    assert main(["team", "unresolve", "--batch", "old", "--as", "Lea"]) == 0  # the Team page's undo
+    assert "undone: resolution: none of these for 'ETH Zurich'" in capsys.readouterr().out
+    assert main(["team", "agreement", "--batch", "old"]) == 0
+    assert "conflicts: 1" in capsys.readouterr().out
+    assert main(["team", "unresolve", "--batch", "old", "--as", "Lea"]) == 0
+    assert "no resolution of yours to undo" in capsys.readouterr().out
+    assert main(["team", "resolve", "--batch", "old", "--item", str(eth), "--label", "none", "--as", "Lea"]) == 0
+    capsys.readouterr()
     assert main(["team", "resolve", "--batch", "old", "--item", str(eth), "--label", "none", "--as", "Olli"]) == 2
     assert "only a lead" in capsys.readouterr().err
     assert main(["team", "share", "--batch", "old", "--mode", "split", "--curators", "ann,bob", "--double", "0.5"]) == 0
     assert "2 items labelled twice" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- who sees what
+
+
+def test_a_curator_sees_only_the_batches_and_items_that_are_theirs():
+    from affiliation_curator.team import access
+
+    clock = Clock()
+    store = Store(clock=clock)
+    everyone = store.create_batch("everyone", ["A", "B"])
+    ours = store.create_batch("ann and bob", [f"Univ {i}" for i in range(6)])
+    theirs = store.create_batch("bob and cy", ["C", "D"])
+    sharing.set_sharing(store, LEAD, ours, "split", ["ann", "bob"])
+    sharing.set_sharing(store, LEAD, theirs, "split", ["bob", "cy"])
+    ann, bob = Identity("ann", "curator"), Identity("bob", "curator")
+    assert [b.id for b in access.visible_batches(store, ann)] == [ours, everyone]
+    assert [b.id for b in access.visible_batches(store, bob)] == [theirs, ours, everyone]
+    assert len(access.visible_batches(store, LEAD)) == len(access.visible_batches(store, None)) == 3
+    with pytest.raises(AccessError, match=rf"^batch #{theirs} is not shared with ann$"):
+        access.check_batch(store, ann, theirs)
+    with pytest.raises(AccessError, match=r"^batch #9999 is not shared with ann$"):  # unknown: the same refusal
+        access.check_batch(store, ann, 9999)
+    access.check_batch(store, LEAD, theirs)
+
+    # a split batch: an item ann has on screen (claimed) or decided is hers, not bob's
+    decided = sharing.next_item(store, ours, "ann", now=T0).id
+    store.decide(decided, "none", "ann")
+    claimed = sharing.next_item(store, ours, "ann", now=T0).id
+    assert claimed != decided
+    for item in (claimed, decided):
+        assert access.check_item(store, ann, item) == ours and access.check_item(store, LEAD, item) == ours
+        with pytest.raises(AccessError, match=rf"^item {item} is not one of bob's items$"):
+            access.check_item(store, bob, item)
+    open_item = next(v.id for v in store.items(ours) if v.id not in (claimed, decided))
+    assert access.check_item(store, bob, open_item) == ours  # still open: anyone named may take it
+    other = store.items(theirs)[0].id
+    with pytest.raises(AccessError, match="not one of ann's items"):
+        access.check_item(store, ann, other)
+    with pytest.raises(AccessError, match="not one of ann's items"):
+        access.check_item(store, ann, 123456)
+    with pytest.raises(CuratorError, match="^no item 123456$"):
+        access.check_item(store, LEAD, 123456)
+    assert access.check_item(store, ann, store.items(everyone)[0].id) == everyone
+    # her claim runs out: the item she never decided is open to bob again
+    clock.now = T0 + timedelta(minutes=16)
+    assert access.check_item(store, bob, claimed) == ours
+    with pytest.raises(AccessError):
+        access.check_item(store, bob, decided)
+
+
+def test_own_progress_counts_the_curators_queue_in_a_split_batch():
+    store = Store()
+    batch = store.create_batch("progress", [f"Univ {i}" for i in range(10)])
+    assert sharing.own_progress(store, batch, "ann") is None  # not split: the whole batch counts
+    sharing.set_sharing(store, LEAD, batch, "split", ["ann", "bob"])
+    assert sharing.own_progress(store, batch, "eve") is None
+    start = sharing.own_progress(store, batch, "ann")
+    assert (start["total"], start["decided"], start["to_go"]) == (10, 0, 10)
+    for who, n in (("ann", 3), ("bob", 4)):
+        for _ in range(n):
+            store.decide(sharing.next_item(store, batch, who).id, "none", who)
+    store.decide(sharing.next_item(store, batch, "ann").id, "skip", "ann")
+    ann = sharing.own_progress(store, batch, "ann")
+    # bob's 4 decided items are not hers; she decided 3, skipped 1, and 2 are left open
+    assert (ann["total"], ann["decided"], ann["skipped"], ann["to_go"]) == (6, 3, 1, 2)
+    bob = sharing.own_progress(store, batch, "bob")
+    assert (bob["total"], bob["decided"], bob["to_go"]) == (6, 4, 2)  # ann's skipped one stays hers
+
+
+# ----------------------------------------------------------------------------- the sign-in rate limit
+
+
+PG_URL = os.environ.get("AFFILIATION_CURATOR_TEST_PG_URL")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not PG_URL, reason="set AFFILIATION_CURATOR_TEST_PG_URL to test PostgreSQL"))])
+def two_servers(request, tmp_path):
+    """Two stores on one database, as two app servers have (and a tag: PostgreSQL is shared by runs)."""
+    url = PG_URL if request.param == "postgresql" else f"sqlite:///{tmp_path / 'shared.db'}"
+    clock = Clock()
+    return Store(url, clock=clock), Store(url, clock=clock), clock, uuid.uuid4().hex[:8]
+
+
+def test_repeated_wrong_passwords_lock_the_name_for_a_while_on_every_server(two_servers):
+    from affiliation_curator.team import signin_limit
+
+    one, two, clock, tag = two_servers
+    ann = f"ann{tag}"
+    add_user(one, ann, "curator", password="ann-password")
+    for n in range(signin_limit.MAX_PER_NAME):
+        clock.now = T0 + timedelta(seconds=n)
+        with pytest.raises(AccessError, match="^wrong name or password$"):
+            authenticate(one if n % 2 else two, ann.capitalize(), "guess", source=f"{tag}s{n}")
+    clock.now = T0 + timedelta(seconds=10)
+    # locked on both servers, the right password included, with the seconds left (the first failure + 300 s)
+    for store in (one, two):
+        with pytest.raises(AccessError, match=rf"^Too many failed sign-ins for {ann}; try again in 290 s$"):
+            authenticate(store, ann, "ann-password", source=f"{tag}fresh")
+    with pytest.raises(AccessError, match=f"Too many failed sign-ins for {ann.upper()};"):
+        authenticate(one, f"  {ann.upper()} ", "ann-password")  # the name as typed, case and spaces aside
+    clock.now = T0 + timedelta(seconds=signin_limit.WINDOW_SECONDS + 1)  # the oldest failure left the window
+    assert authenticate(two, ann, "ann-password") == Identity(ann, "curator")
+    # success cleared her count: one more failure does not lock her again
+    with pytest.raises(AccessError, match="^wrong name or password$"):
+        authenticate(one, ann, "guess")
+    assert authenticate(one, ann, "ann-password").name == ann
+
+
+def test_one_browser_trying_many_names_is_locked_and_a_disabled_user_is_told(two_servers):
+    from affiliation_curator.team import signin_limit
+
+    one, two, clock, tag = two_servers
+    bob, cy, evil = f"bob{tag}", f"cy{tag}", f"session:evil{tag}"
+    add_user(one, bob, "curator", password="bob-password")
+    add_user(one, cy, "curator", password="cy-password")
+    update_user(one, cy, disabled=True)
+    for n in range(signin_limit.MAX_PER_SOURCE):
+        with pytest.raises(AccessError, match="^wrong name or password$"):
+            authenticate(one if n % 2 else two, f"name{n}{tag}", "guess", source=evil)
+    with pytest.raises(AccessError, match=r"^Too many failed sign-ins from this browser; try again in 300 s$"):
+        authenticate(two, bob, "bob-password", source=evil)
+    assert authenticate(two, bob, "bob-password", source=f"session:bob{tag}").name == bob  # another browser
+    with pytest.raises(AccessError, match=f"^the user '{cy}' is disabled; ask a lead$"):
+        authenticate(one, cy, "cy-password", source=f"session:cy{tag}")
+    with pytest.raises(AccessError, match="^wrong name or password$"):
+        authenticate(one, cy, "wrong password", source=f"session:cy{tag}")  # a wrong password says nothing more
+
+
+# ----------------------------------------------------------------------------- a lead manages users, undoes resolutions
+
+
+def test_a_lead_manages_users_but_cannot_lock_themselves_out():
+    from affiliation_curator.team.users import manage_user
+
+    store = Store()
+    add_user(store, "lea", "lead", password="lea-password")
+    add_user(store, "ann", "curator", password="ann-password")
+    assert manage_user(store, LEAD, "ann", role="lead").role == "lead"
+    assert manage_user(store, LEAD, "ANN", disabled=True).disabled
+    with pytest.raises(AccessError, match="disabled"):
+        authenticate(store, "ann", "ann-password")
+    manage_user(store, LEAD, "ann", disabled=False, password="new-password")
+    assert authenticate(store, "ann", "new-password").role == "lead"
+    for change in ({"disabled": True}, {"role": "curator"}):
+        with pytest.raises(CuratorError, match="another lead can"):
+            manage_user(store, Identity("lea", "lead"), "lea", **change)
+    with pytest.raises(AccessError, match="only a lead"):
+        manage_user(store, Identity("bob", "curator"), "ann", disabled=True)
+    with pytest.raises(CuratorError, match="no user named"):
+        manage_user(store, LEAD, "nobody", disabled=True)
+
+
+def test_undoing_a_resolution_takes_back_only_the_leads_resolution():
+    from affiliation_curator.team.report import batch_agreement, resolve_conflict, undo_resolution
+
+    store = Store()
+    batch = store.create_batch("conflicts", ["A", "B"])
+    a, b = (v.id for v in store.items(batch))
+    store.decide(a, "none", "ann")
+    store.decide(a, "accept", "bob", "https://ror.org/05a28rw58")
+    assert len(batch_agreement(store, batch).conflicts) == 1
+    resolve_conflict(store, LEAD, a, "none")
+    store.decide(b, "none", "lea")  # the lead curates too: a decision of her own, after the resolution
+    assert batch_agreement(store, batch).conflicts == []
+    with pytest.raises(AccessError, match="only a lead"):
+        undo_resolution(store, Identity("ann", "curator"), batch)
+    result = undo_resolution(store, LEAD, batch)
+    assert result.kind == "resolution" and result.item_ids == [a]
+    assert [c.item_id for c in batch_agreement(store, batch).conflicts] == [a]  # open again
+    assert store.item(b, curator="lea").decision.action == "none"  # her curation stays
+    assert undo_resolution(store, LEAD, batch) is None

@@ -699,13 +699,16 @@ class Store:
         return self.decide(item_id, "accept", curator, first[0], seconds, institution_name=first[1],
                            document=first[2], also=also), True
 
-    def undo(self, batch_id: int, curator: str | None = None) -> UndoResult | None:
-        """Take back the last undo group of a batch (by ``curator`` when given); None when nothing is left."""
+    def undo(self, batch_id: int, curator: str | None = None, kind: str | None = None) -> UndoResult | None:
+        """Take back the last undo group of a batch (by ``curator``, of ``kind`` when given: e.g. a
+        lead's last ``resolution``); None when nothing is left."""
         now = self.clock()
         with self._write() as session:
             query = select(UndoGroup).where(UndoGroup.batch_id == batch_id, UndoGroup.undone_at.is_(None))
             if curator:
                 query = query.where(UndoGroup.curator == _curator(curator))
+            if kind:
+                query = query.where(UndoGroup.kind == kind)
             group = session.scalars(query.order_by(UndoGroup.id.desc()).limit(1)).first()
             if group is None:
                 return None

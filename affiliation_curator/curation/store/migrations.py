@@ -206,12 +206,29 @@ def _also_accepted(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE decisions ADD COLUMN also_accepted JSON"))
 
 
+def _sign_in_failures(conn: Connection) -> None:
+    """Version 6: failed sign-ins (the name typed, lower-cased, and the browser session they came
+    from), so that repeated wrong passwords lock further tries for a while on every app server
+    sharing the database. Nothing existing changes."""
+    md = MetaData()
+    Table(
+        "sign_in_failures", md,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(200), nullable=False),
+        Column("source", String(200), nullable=False),
+        Column("failed_at", UTCDateTime, nullable=False),
+    ).create(conn)
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sign_in_failures_name ON sign_in_failures (name, failed_at)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sign_in_failures_source ON sign_in_failures (source, failed_at)"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "baseline: batches, items, candidates, undo groups, decisions", _baseline),
     Migration(2, "decisions.seconds_spent", _seconds_spent),
     Migration(3, "indexes for the review queue and undo", _indexes),
     Migration(4, "team curation: decisions.method, users, batch sharing, coverage, claims", _team),
     Migration(5, "decisions.also_accepted: several accepted institutions per item", _also_accepted),
+    Migration(6, "sign_in_failures: failed sign-ins, for the sign-in rate limit", _sign_in_failures),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 
