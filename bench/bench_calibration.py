@@ -77,7 +77,7 @@ def examine_group(insts, rows, out_rows):
             lex = matcher._blended_scores(found, rerank, examined) if found else []
             x = candidate_features(text, found, [None] * len(found), matcher._by_id, country_sizes=sizes)
             out_rows.append({"source": name, "gold": list(row.ror_ids), "ids": [c.institution_id for c in found],
-                             "lex": np.array(lex), "examined": np.array(examined, dtype=bool), "x": x,
+                             "lex_shown": np.array(lex), "examined": np.array(examined, dtype=bool), "x": x,
                              "registry": len(insts)})
 
 
@@ -119,17 +119,18 @@ def scorers(fitted_size: int):
     from affiliation_curator.engine.combiner import SHIPPED_LEXICAL, Combiner
     from affiliation_curator.engine.score_scale import load_small_registry_curve
 
-    from affiliation_curator.engine.score_scale import ScoreCurve, lexical_curve_path
+    from affiliation_curator.engine.score_scale import load_lexical_curves
 
     comb = Combiner.load(SHIPPED_LEXICAL)
     curve = load_small_registry_curve(comb)
-    lex_curve = ScoreCurve.load(lexical_curve_path())
+    lex_curve = load_lexical_curves()
 
     def lexical(row):
-        return row["lex"], row["examined"]
+        return raw_lexical(row), row["examined"]
 
     def lexical_curve(row):
-        return (lex_curve.map(row["lex"]) if len(row["lex"]) else row["lex"]), row["examined"]
+        raw = raw_lexical(row)
+        return np.array(lex_curve.map_list(raw, row["registry"])), row["examined"]
 
     def combiner_as_is(row):
         return row["comb"], np.ones(len(row["x"]), dtype=bool)
@@ -150,6 +151,19 @@ def scorers(fitted_size: int):
     if curve is not None:
         out["+ small-registry curve"] = combiner_curve
     return out
+
+
+def raw_lexical(row) -> np.ndarray:
+    """The lexical fallback's own score as the Matcher computed it before any curve: the retrieval
+    score (a feature column) where examined; the others follow at half the lowest examined one."""
+    from affiliation_curator.engine.combiner import FEATURES
+
+    if not len(row["x"]):
+        return np.zeros(0)
+    raw = row["x"][:, FEATURES.index("retrieval")]
+    ex = row["examined"]
+    floor = raw[ex].min() if ex.any() else None
+    return np.array([v if e else 0.5 * min(floor if floor is not None else v, v) for v, e in zip(raw, ex)])
 
 
 def shown(row, scores, scored):
@@ -277,27 +291,34 @@ def do_fit(args, out):
     path = curve.save(small_curve_path())
     out(f"saved {path}: {len(curve.x)} points; {'; '.join(used)}")
 
-    # the lexical score alone (no combiner applies): every registry size weighed the same
-    ps, ys, ws, used = [], [], [], []
+    # the lexical score alone (no combiner applies): per registry size, the best candidate and the others
+    from affiliation_curator.engine.score_scale import LexicalCurves
+
+    sizes, tops, rests, used = [], [], [], []
     for size_name in ("full", "2000", "104"):
         with open(dump_file("train", size_name), "rb") as f:
             data = pickle.load(f)
-        n = 0
+        top_p, top_y, rest_p, rest_y = [], [], [], []
         for row in data["rows"]:
-            p, y = shown(row, row["lex"], row["examined"])
-            ps += p
-            ys += y
-            n += len(p)
-        ws += [1.0 / n] * n
-        used.append(f"{size_name}: {len(data['rows'])} strings, {n} candidates")
-    curve = fit_curve(np.array(ps), np.array(ys), np.array(ws),
-                      fitted_on="train side of the gold split, scored candidates shown (top 10) of the lexical score "
-                                "alone, on the 51,370-record registry and on samples of about 2,000 and 104 institutions "
-                                "(gold institutions plus random others), each size weighed the same; " + "; ".join(used),
-                      command="python bench/bench_calibration.py --dump --side train && "
-                              "python bench/bench_calibration.py --fit")
-    path = curve.save(lexical_curve_path())
-    out(f"saved {path}: {len(curve.x)} points; {'; '.join(used)}")
+            p, y = shown(row, raw_lexical(row), row["examined"])
+            if p:
+                top_p.append(p[0])
+                top_y.append(y[0])
+                rest_p += p[1:]
+                rest_y += y[1:]
+        n = data["rows"][0]["registry"] if size_name != "full" else fitted
+        sizes.append(int(n))
+        tops.append(fit_curve(np.array(top_p), np.array(top_y), rows=len(top_p)))
+        rests.append(fit_curve(np.array(rest_p), np.array(rest_y), rows=len(rest_p)))
+        used.append(f"{size_name}: {len(top_p)} best candidates, {len(rest_p)} others")
+    curves = LexicalCurves(sizes, tops, rests, {
+        "fitted_on": "train side of the gold split, scored candidates shown (top 10) of the lexical score alone, "
+                     "on the 51,370-record registry and on samples of about 2,000 and 104 institutions (gold "
+                     "institutions plus random others); a curve for each string's best candidate and one for the "
+                     "others; " + "; ".join(used),
+        "command": "python bench/bench_calibration.py --dump --side train && python bench/bench_calibration.py --fit"})
+    path = curves.save(lexical_curve_path())
+    out(f"saved {path}: {'; '.join(used)}")
 
 
 def do_demo(out) -> None:

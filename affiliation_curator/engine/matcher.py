@@ -134,7 +134,7 @@ class Matcher:
         self._fitted_size = 0
         self._post_curve: ss.ScoreCurve | None = None  # after the combiner (small registries)
         self._raw_curve: ss.ScoreCurve | None = None  # on the blended score, without a combiner
-        self._first_curve = ss.ScoreCurve.load(ss.lexical_curve_path())  # the retrieval score's (cascade skips)
+        self._first_curve = ss.load_lexical_curves()  # the retrieval score's (lexical alone, cascade skips)
         comb = self.combiner
         if comb is not None:
             from affiliation_curator.engine.combiner import fitted_registry_size
@@ -152,9 +152,8 @@ class Matcher:
                                                   f"this registry has {n:,}")
             return
         if self.lexical:
-            self._raw_curve = self._first_curve
-            self.scale = (ss.ScoreScale(True, "the train side of the gold split (lexical score curve)")
-                          if self._raw_curve is not None else ss.ScoreScale(False, "the lexical retrieval score"))
+            self.scale = (ss.ScoreScale(True, "the train side of the gold split (lexical score curves)")
+                          if self._first_curve is not None else ss.ScoreScale(False, "the lexical retrieval score"))
             return
         self._raw_curve = ss.card_curve(getattr(self.scorer, "card", None))
         if self._raw_curve is not None:
@@ -165,8 +164,16 @@ class Matcher:
                                               "fits one for our own models on labelled strings")
 
     def _curve_threshold(self, raw: float) -> float:
-        """A threshold on the scorer's own scale, put on the calibrated one (the same decisions: the curve is monotone)."""
-        return round(self._raw_curve.map_one(raw), 4) if self._raw_curve is not None else raw
+        """A threshold on the scorer's own scale, put on the calibrated one (the same decisions: the
+        curve is monotone; for the lexical score, the curve of a string's best candidate)."""
+        if self._raw_curve is not None:
+            return round(self._raw_curve.map_one(raw), 4)
+        if self.lexical and self._first_curve is not None:
+            return round(self._first_curve.pair_for(len(self.retriever.institutions))[0].map_one(raw), 4)
+        return raw
+
+    def _lexical_curve(self, scores: list[float]) -> list[float]:
+        return self._first_curve.map_list(scores, len(self.retriever.institutions)) if self._first_curve is not None else scores
 
     def _fall_back(self, reason: str) -> None:
         """The scorer failed while scoring: the best local scorer (the lexical one, if a stand-in
@@ -296,7 +303,7 @@ class Matcher:
         for text in unique:  # strings the cascade did not rerank: the first stage's scores stand (scores of their own)
             first = self._first_stage.pop(text, None)
             if first is not None:  # retrieval scores: on the calibrated scale through the lexical curve
-                scores[text] = [float(v) for v in self._first_curve.map(first)] if self._first_curve is not None and first else first
+                scores[text] = self._lexical_curve(first)
                 skipped.add(text)
         # without a combiner, a candidate not reranked has no score of its own (it only keeps its place)
         ranked = {text: self._rank(ex[0], scores[text], None if self.combiner is not None or text in skipped else ex[2])
@@ -371,12 +378,15 @@ class Matcher:
         reranker and retrieval scores (candidates not reranked follow at half the lowest
         reranked score, in retrieval order)."""
         blended = [self._blend(r or 0.0, rc.score) for rc, r in zip(found, rerank)]
-        if self._raw_curve is not None and blended:
-            blended = [float(v) for v in self._raw_curve.map(blended)]
         done = [v for v, e in zip(blended, examined) if e]
         floor = min(done) if done else None
-        return [v if e else 0.5 * min(floor if floor is not None else rc.score, rc.score)
-                for rc, v, e in zip(found, blended, examined)]
+        out = [v if e else 0.5 * min(floor if floor is not None else rc.score, rc.score)
+               for rc, v, e in zip(found, blended, examined)]
+        if self._raw_curve is not None and out:
+            return [float(v) for v in self._raw_curve.map(out)]
+        if self.lexical and out:
+            return self._lexical_curve(out)
+        return out
 
     def _mark_parts(self, cands: list[Candidate], matches: list[PartMatch]) -> str:
         """Mark the candidates that parts of the string name on their own (appending, unscored,

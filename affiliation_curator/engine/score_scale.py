@@ -104,6 +104,80 @@ def fit_curve(scores: np.ndarray, right: np.ndarray, weights: np.ndarray | None 
     return ScoreCurve(x, y, meta)
 
 
+@dataclass
+class LexicalCurves:
+    """The lexical score's curves, one pair per registry size fitted on: the retrieval score says
+    different things on a ROR-sized registry (many look-alikes at 1.00) and on a list of a hundred,
+    and about a string's best candidate and the ones after it (a second candidate at 1.00 is
+    rarely right). ``map_list`` uses the pair fitted on the size nearest (in log scale) to the registry's."""
+
+    sizes: list[int]
+    top: list[ScoreCurve]
+    rest: list[ScoreCurve]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def pair_for(self, registry_size: int) -> tuple[ScoreCurve, ScoreCurve]:
+        n = max(1, int(registry_size))
+        k = min(range(len(self.sizes)), key=lambda i: abs(math.log(self.sizes[i]) - math.log(n)))
+        return self.top[k], self.rest[k]
+
+    def map_list(self, scores: Any, registry_size: int) -> list[float]:
+        """One string's candidates: its best by the top curve, the others by the rest curve (never
+        above the best, so the order stays)."""
+        raw = np.asarray(scores, dtype=np.float64)
+        if not len(raw):
+            return []
+        top, rest = self.pair_for(registry_size)
+        best = int(np.argmax(raw))
+        out = np.minimum(rest.map(raw), top.map_one(float(raw[best])))
+        out[best] = top.map_one(float(raw[best]))
+        return [float(v) for v in out]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "lexical-curves", "meta": self.meta,
+                "curves": [{"registry_size": n, "top": t.to_json(), "rest": r.to_json()}
+                           for n, t, r in zip(self.sizes, self.top, self.rest)]}
+
+    @classmethod
+    def from_json(cls, data: Any) -> "LexicalCurves":
+        if not isinstance(data, dict) or data.get("kind") != "lexical-curves" or not isinstance(data.get("curves"), list):
+            raise ValueError("not a set of lexical curves")
+        sizes, top, rest = [], [], []
+        for item in data["curves"]:
+            if not isinstance(item, dict) or not isinstance(item.get("registry_size"), int) or item["registry_size"] < 1:
+                raise ValueError("lexical curve without a registry size")
+            sizes.append(item["registry_size"])
+            top.append(ScoreCurve.from_json(item.get("top")))
+            rest.append(ScoreCurve.from_json(item.get("rest")))
+        if not sizes:
+            raise ValueError("no lexical curves")
+        meta = data.get("meta")
+        return cls(sizes, top, rest, dict(meta) if isinstance(meta, dict) else {})
+
+    def save(self, path: Path | str) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=1, allow_nan=False), encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> "LexicalCurves | None":
+        path = Path(path)
+        if not path.is_file():
+            return None
+        try:
+            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as err:
+            log.warning("lexical curves %s could not be read (%s); not used", path, err)
+            return None
+
+
+def load_lexical_curves() -> LexicalCurves | None:
+    return LexicalCurves.load(lexical_curve_path())
+
+
 @dataclass(frozen=True)
 class ScoreScale:
     """Which scale the scores of a Matcher are on: a calibrated probability, or a model's own score."""

@@ -19,13 +19,28 @@ from fixtures.scorers import FakeScorer
 
 def test_shipped_curves_map_monotonically_and_keep_the_order():
     grid = np.linspace(0, 1, 2001)
-    for path in (ss.lexical_curve_path(), ss.small_curve_path()):
-        curve = ss.ScoreCurve.load(path)
-        assert curve is not None, f"{path} missing or unreadable"
+    small = ss.ScoreCurve.load(ss.small_curve_path())
+    lexical = ss.load_lexical_curves()
+    assert small is not None and lexical is not None
+    assert len(lexical.sizes) >= 2 and 104 in lexical.sizes
+    for name, curve in [("small", small)] + [(f"lexical {n} {k}", c) for n, t, r in
+                                             zip(lexical.sizes, lexical.top, lexical.rest) for k, c in (("top", t), ("rest", r))]:
         mapped = curve.map(grid)
-        assert np.all(np.diff(mapped) > 0), f"{path.name}: not strictly increasing"  # candidates keep their order
+        assert np.all(np.diff(mapped) > 0), f"{name}: not strictly increasing"  # candidates keep their order
         assert mapped.min() >= 0 and mapped.max() <= 1
-        assert "fitted_on" in curve.meta and "train side" in curve.meta["fitted_on"]
+    assert "train side" in small.meta["fitted_on"] and "train side" in lexical.meta["fitted_on"]
+
+
+def test_lexical_curves_keep_a_strings_order_and_read_the_registry_size():
+    lexical = ss.load_lexical_curves()
+    raw = [1.0, 1.0, 0.93, 0.5, 0.2]  # three look-alikes at the top of the retrieval score
+    for size in (104, 2_000, 51_370):
+        mapped = lexical.map_list(raw, size)
+        assert mapped == sorted(mapped, reverse=True), (size, mapped)
+        assert sum(f"{v:.2f}" == "1.00" for v in mapped) <= 1  # only the best can be a certainty
+        assert mapped[1] < mapped[0]  # a second candidate at raw 1.00 is not as likely right as the best
+    # the same raw 1.00 means more on a list of a hundred than among 51,370 look-alikes
+    assert lexical.map_list([1.0], 104)[0] > lexical.map_list([1.0], 51_370)[0]
 
 
 def test_a_fitted_curve_is_monotone_and_tracks_the_share_right():
@@ -143,12 +158,13 @@ def test_without_the_combiner_the_lexical_score_goes_through_its_curve(demo_lexi
 
     institutions = parse_registry_file(config.DEMO_REGISTRY_PATH).institutions
     matcher = Matcher(institutions, LexicalScorer(), combiner=False)
-    curve = ss.ScoreCurve.load(ss.lexical_curve_path())
-    assert matcher.scale.calibrated and "lexical score curve" in matcher.scale.label
-    assert matcher.threshold == pytest.approx(curve.map_one(0.765), abs=1e-4)
-    top = matcher.match("Laboratory of Crystallography, ETH Zurich, CH-8093 Zurich, Switzerland").candidates[0]
-    assert top.score == pytest.approx(curve.map_one(top.retrieval_score), abs=1e-6)
-    assert top.score < 0.995  # a retrieval score of 1.00 is not a certainty
+    top_curve, _rest = ss.load_lexical_curves().pair_for(len(institutions))
+    assert matcher.scale.calibrated and "lexical score curves" in matcher.scale.label
+    assert matcher.threshold == pytest.approx(top_curve.map_one(0.765), abs=1e-4)
+    cands = matcher.match("College of Saint Benedict and Saint John's University, Collegeville, MN, United States").candidates
+    assert cands[0].score == pytest.approx(top_curve.map_one(cands[0].retrieval_score), abs=1e-6)
+    assert all(c.retrieval_score >= 0.995 for c in cands[:3])  # three names matched in full ...
+    assert cands[1].score < cands[0].score and cands[2].score < cands[0].score  # ... one best, not three certainties
 
 
 def test_a_stale_small_registry_curve_is_not_used(monkeypatch, registry, retriever):
