@@ -323,9 +323,10 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
         head.append(f"scored by {model}" + (" + learned combiner" if combined else "")
                     + (" (stand-in)" if fallback else ""))
         scale = resources.score_scale(registry.name, model) if registry is not None else None
-        head.append(f"threshold {threshold:.2f}" + (f" · scores: {scale.short}" if scale is not None else ""))
+        # the scale in a word ("calibrated" probability, or "uncalibrated" score), the details on hover
+        head.append(f"threshold {threshold:.2f}" + (f" ({scale.word})" if scale is not None else ""))
         if registry is not None:
-            head.append(f"registry {registry.name} ({registry.meta.version})")
+            head.append(f"registry {registry.name}")  # its version is in the sidebar (one caption line at 1280 px)
         hover = ([f"Scores: {scale.label}."] if scale is not None else []) + (
             [f"Why a stand-in scored this item: {fallback}"] if fallback else [])
     st.caption(safe_md(" · ".join(head)),

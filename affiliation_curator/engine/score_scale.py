@@ -192,6 +192,10 @@ class ScoreScale:
         return f"uncalibrated model score ({self.basis})"
 
     @property
+    def word(self) -> str:
+        return "calibrated" if self.calibrated else "uncalibrated"
+
+    @property
     def short(self) -> str:
         return "calibrated probability" if self.calibrated else "uncalibrated score"
 
