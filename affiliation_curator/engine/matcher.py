@@ -302,8 +302,9 @@ class Matcher:
         skipped = set()
         for text in unique:  # strings the cascade did not rerank: the first stage's scores stand (scores of their own)
             first = self._first_stage.pop(text, None)
-            if first is not None:  # retrieval scores: on the calibrated scale through the lexical curve
-                scores[text] = self._lexical_curve(first)
+            if first is not None:  # retrieval scores go on the calibrated scale through the lexical curves
+                retrieval = getattr(self.cascade, "signal", "retrieval") == "retrieval"  # else the combiner's probability
+                scores[text] = self._lexical_curve(first) if retrieval else first
                 skipped.add(text)
         # without a combiner, a candidate not reranked has no score of its own (it only keeps its place)
         ranked = {text: self._rank(ex[0], scores[text], None if self.combiner is not None or text in skipped else ex[2])
