@@ -210,3 +210,30 @@ def test_the_threshold_means_the_same_for_two_lexical_scorers_on_labelled_string
         precision[name] = sum(above) / len(above)
     assert abs(precision["lexical curve"] - precision["combiner"]) < 0.1, precision
     assert min(precision.values()) >= 0.8, precision
+
+
+def test_calibrating_a_model_writes_its_curve_and_the_matcher_then_calls_its_scores_calibrated(registry, retriever):
+    """`model calibrate` / `model train` (learning/recalibrate.calibrate_card): the curve fitted on the
+    held-out strings goes into the card; a scorer carrying that card scores on the calibrated scale,
+    and an old curve in the card is not fitted on again (the raw scores are read)."""
+    from affiliation_curator.engine.reranker import ModelCard
+    from affiliation_curator.learning.pairs import LabelledQuery
+    from affiliation_curator.learning.recalibrate import calibrate_card
+
+    by_id = {i.id: i for i in registry.institutions}
+    queries = [LabelledQuery(f"Dept. {n}, {inst.name}, {inst.city}", [inst.id], "gold:t")
+               for n in range(3) for inst in registry.institutions]
+    queries += [LabelledQuery(f"Lab {n}, {inst.city}", [], "gold:t") for n in range(2) for inst in registry.institutions]
+    scorer = FakeScorer({"Technical": 0.9, "Harvard": 0.8, "University of Oxford": 0.7})
+    scorer.card = {ss.CARD_KEY: ss.ScoreCurve(np.array([0.0, 1.0]), np.array([0.0, 0.01])).to_json()}  # stale, absurd
+    card = ModelCard(threshold=0.5)
+    calibrate_card(card, queries, retriever, scorer, by_id, (0.0,), "accuracy", lambda message: None)
+    curve = ss.card_curve(card.to_dict())
+    assert curve is not None and 30 <= curve.meta["rows"] <= len(queries)  # strings with a candidate
+    assert curve.x.max() >= 0.89  # fitted on the raw scores (up to 0.9), not on them through the stale curve (<= 0.01)
+    calibrated = FakeScorer(scorer.table)
+    calibrated.card = card.to_dict()
+    calibrated.threshold = card.threshold
+    matcher = Matcher(registry, calibrated, retriever=retriever)
+    assert matcher.scale.calibrated and "did not train on (gold:t)" in matcher.scale.label
+    assert matcher.threshold == pytest.approx(curve.map_one(card.threshold), abs=1e-4)
