@@ -142,9 +142,12 @@ def demo_lexical_results():
 
 
 def test_the_lexical_scorer_on_the_demo_registry_no_longer_saturates(demo_lexical_results):
+    from affiliation_curator.engine import combiner as cb
+
     matcher, results = demo_lexical_results
-    assert matcher.combiner is not None and matcher.scale.calibrated  # 104 records: the combiner + small-registry curve
-    assert "registries under" in matcher.scale.label
+    # 104 records: the combiner + its small-registry curve (the lexical curves if the combiner was refitted since)
+    fresh = ss.load_small_registry_curve(cb.Combiner.load(cb.SHIPPED_LEXICAL)) is not None
+    assert (matcher.combiner is not None) == fresh and matcher.scale.calibrated
     for r in results:
         shown = [f"{c.score:.2f}" for c in r.candidates if c.evidence.scored]
         assert shown.count("1.00") <= 1, (r.affiliation, shown)
@@ -167,17 +170,24 @@ def test_without_the_combiner_the_lexical_score_goes_through_its_curve(demo_lexi
     assert cands[1].score < cands[0].score and cands[2].score < cands[0].score  # ... one best, not three certainties
 
 
-def test_a_stale_small_registry_curve_is_not_used(monkeypatch, registry, retriever):
-    """A refitted lexical combiner (another ``created``) makes the small-registry curve stale: the
-    small registry is then scored without the combiner, never with a curve fitted on another one."""
+def test_a_stale_small_registry_curve_is_not_used(monkeypatch, registry, retriever, tmp_path):
+    """The small-registry curve is tied to the combiner it was fitted on (its ``created``): a refitted
+    lexical combiner makes it stale, and a small registry is then scored without the combiner (on
+    the lexical curves), never with a curve fitted on another one."""
     from affiliation_curator.engine import combiner as cb
 
     shipped = cb.Combiner.load(cb.SHIPPED_LEXICAL)
+    path = tmp_path / ss.SMALL_CURVE_FILE
+    monkeypatch.setattr(ss, "small_curve_path", lambda: path)
+    monkeypatch.setattr(cb.Combiner, "load", classmethod(lambda cls, where: shipped))
+    ss.ScoreCurve(np.array([0.0, 1.0]), np.array([0.0, 0.9]), {"combiner_created": shipped.meta.get("created")}).save(path)
     assert ss.load_small_registry_curve(shipped) is not None
-    shipped.meta["created"] = "2099-01-01T00:00:00Z"
+    fresh = Matcher(registry, LexicalScorer(), retriever=retriever)
+    assert fresh.combiner is shipped and "registries under" in fresh.scale.label
+    ss.ScoreCurve(np.array([0.0, 1.0]), np.array([0.0, 0.9]), {"combiner_created": "2001-01-01T00:00:00Z"}).save(path)
     assert ss.load_small_registry_curve(shipped) is None
-    monkeypatch.setattr(cb.Combiner, "load", classmethod(lambda cls, path: shipped))
-    assert Matcher(registry, LexicalScorer(), retriever=retriever).combiner is None
+    stale = Matcher(registry, LexicalScorer(), retriever=retriever)
+    assert stale.combiner is None and stale.scale.calibrated and "lexical score curves" in stale.scale.label
 
 
 # --------------------------------------------------------------------------- real labels (shared data)
