@@ -62,9 +62,9 @@ def candidate_list(
         is_accepted = cand.id in accepted
         is_rejected = cand.id in rejected_ids
         if on_also is None:
-            left, middle, right = rows.columns([1.3, 8, 1.3], vertical_alignment="center")
+            left, middle, right = rows.columns([1.6, 7.7, 1.3], vertical_alignment="center")  # "Accepted" + its key fit at 1280 px
         else:
-            left, middle, also, right = rows.columns([1.3, 7.4, 1.1, 1.5], vertical_alignment="center")
+            left, middle, also, right = rows.columns([1.6, 7.1, 1.1, 1.5], vertical_alignment="center")
             also.button(
                 "−" if is_accepted and len(accepted) > 1 else "+",
                 key=f"{key}_also_{rank}",

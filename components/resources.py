@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 # whose model fails while scoring replaces its scorer (matching.Matcher._fall_back)
 _ENGINES: dict[str, Any] = {}
 _COMBINED: set[tuple[str, str]] = set()  # (registry, model id) engines that rank with a learned combiner
+_SCALES: dict[tuple[str, str], Any] = {}  # (registry, model id) -> the ScoreScale its scores are on
 
 
 @st.cache_resource(show_spinner=False)
@@ -63,6 +64,7 @@ def _matcher(registries_dir: str, registry_name: str, version_key: str, model: s
         _COMBINED.add((registry_name, model_id))
     else:
         _COMBINED.discard((registry_name, model_id))
+    _SCALES[(registry_name, model_id)] = matcher.scale
     return matcher
 
 
@@ -96,6 +98,12 @@ def scorer_note(matcher: Matcher) -> tuple[str, str]:
 def with_combiner(registry_name: str, model_id: str) -> bool:
     """Whether this process's engine for this registry and model ranks with a learned second-stage combiner."""
     return (registry_name, model_id) in _COMBINED
+
+
+def score_scale(registry_name: str, model_id: str) -> Any:
+    """The scale (engine.score_scale.ScoreScale) of this process's engine for this registry and model;
+    None before this process has loaded it."""
+    return _SCALES.get((registry_name, model_id))
 
 
 def scorer_notes() -> dict[str, str]:

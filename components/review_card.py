@@ -333,17 +333,22 @@ def _card(batch_id: int, status: str, order: str, registry: Any, scorer_notes: d
     ranked_with_candidates = not unranked and bool(item.candidates)
     threshold = item.threshold if item.threshold is not None else 0.5
     fallback = ""
+    hover: list[str] = []
     if not unranked:  # one caption line: where the item is, what scored it, against which registry
         model = item.model_id or "?"
         fallback = scorer_notes.get(model, "")
         combined = registry is not None and resources.with_combiner(registry.name, model)
         head.append(f"scored by {model}" + (" + learned combiner" if combined else "")
                     + (" (stand-in)" if fallback else ""))
-        head.append(f"threshold {threshold:.2f}")
+        scale = resources.score_scale(registry.name, model) if registry is not None else None
+        # the scale in a word ("calibrated" probability, or "uncalibrated" score), the details on hover
+        head.append(f"threshold {threshold:.2f}" + (f" ({scale.word})" if scale is not None else ""))
         if registry is not None:
-            head.append(f"registry {registry.name} ({registry.meta.version})")
+            head.append(f"registry {registry.name}")  # its version is in the sidebar (one caption line at 1280 px)
+        hover = ([f"Scores: {scale.label}."] if scale is not None else []) + (
+            [f"Why a stand-in scored this item: {fallback}"] if fallback else [])
     st.caption(safe_md(" · ".join(head)),
-               help=f"Why a stand-in scored this item: {fallback}" if fallback else None)  # one line, the reason on hover
+               help=" ".join(hover) or None)  # one line, the details on hover
     # The string with the decision keys under it, its score bars beside it: the candidates
     # start within the first screen.
     text_col, bars_col = st.columns([2, 1], gap="small") if ranked_with_candidates else (st.container(), None)

@@ -77,7 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="choose a model's accept threshold (and retrieval blend) again on labelled rows",
         description=(
             "Re-choose the retrieval-score weight and the accept threshold of one of our models on labelled rows, "
-            "and save them in its curator.json. By default only the rows that training held out of the given "
+            "fit the curve that turns its score into the probability of being right (shown on the Review card "
+            "as 'calibrated probability'), and save them in its curator.json. By default only the rows that training held out of the given "
             "files are used (right for the files the model was trained on); --all-rows uses every row (for "
             "labelled files the model never saw, e.g. exported curator decisions in the gold format)."
         ),

@@ -90,4 +90,7 @@ def engine_lines(matcher: Matcher) -> list[str]:
         lines.append(matcher.combiner_note())  # which combiner ranks, or that an old one is not read
     if matcher.cascade is not None:
         lines.append(matcher.cascade.describe())
+    scale = getattr(matcher, "scale", None)
+    if scale is not None:
+        lines.append(f"scores: {scale.label}; threshold {matcher.threshold:.3f}")
     return lines

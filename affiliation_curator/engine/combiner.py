@@ -364,23 +364,36 @@ class Combiner:
 MIN_REGISTRY_SHARE = 0.5  # a registry under half the size of the one fitted on gets no combiner
 
 
+def fitted_registry_size(comb: Combiner) -> int:
+    """Institutions of the registry the combiner was fitted on (0: unknown)."""
+    try:
+        return int((comb.meta.get("registry") or {}).get("institutions") or 0)
+    except (TypeError, ValueError, AttributeError):
+        return 0
+
+
 def load_for(scorer: Scorer, lexical: bool, registry_size: int | None = None) -> Combiner | None:
     """The combiner stored for this scorer, if any and if it was fitted on this very model (the card's
     ``created`` time must match: a model retrained into the same folder makes the old file stale).
 
     Some features depend on the registry (its look-alikes, institutions per country): a combiner
-    fitted on a ROR-sized registry is not used for a much smaller one (``registry_size``, e.g.
-    the 104-record demo or a team's own list), which is then scored as without a combiner.
+    fitted on a ROR-sized registry is used for a much smaller one (``registry_size``, e.g. the
+    104-record demo or a team's own list) only when a small-registry curve was fitted on it
+    (score_scale.py: the Matcher rescales the country sizes and maps its scores through that curve);
+    else the registry is scored as without a combiner.
     """
     path = combiner_path(scorer, lexical)
     comb = Combiner.load(path) if path is not None else None
     if comb is None:
         return None
-    fitted_size = int((comb.meta.get("registry") or {}).get("institutions") or 0)
+    fitted_size = fitted_registry_size(comb)
     if registry_size is not None and fitted_size and registry_size < MIN_REGISTRY_SHARE * fitted_size:
-        log.info("combiner %s was fitted on a registry of %d institutions; not used for one of %d",
-                 path, fitted_size, registry_size)
-        return None
+        from affiliation_curator.engine.score_scale import load_small_registry_curve
+
+        if not (lexical and load_small_registry_curve(comb) is not None):
+            log.info("combiner %s was fitted on a registry of %d institutions; not used for one of %d "
+                     "(no small-registry curve fitted on it)", path, fitted_size, registry_size)
+            return None
     if lexical:
         return comb
     made_for = comb.meta.get("scorer_created")

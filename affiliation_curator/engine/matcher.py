@@ -92,7 +92,6 @@ class Matcher:
         self._cascade_given = cascade
         self._use_scorer(scorer)
         self._documents: dict[tuple[str, str | None], str] = {}
-        self._country_sizes: dict[str, int] | None = None
 
     def _use_scorer(self, scorer: Scorer) -> None:
         """Take ``scorer`` and everything that follows from it: blend, documents, combiner, threshold."""
@@ -110,19 +109,71 @@ class Matcher:
 
             combiner = load_for(scorer, self.lexical, registry_size=len(self.retriever.institutions))
         self.combiner = combiner or None
+        self._scale_scores()
         if self._threshold_given is not None:
             self.threshold = float(self._threshold_given)
         elif self.combiner is not None:
-            self.threshold = float(self.combiner.threshold)
+            self.threshold = float(self.combiner.threshold)  # a probability, as are the scores (also after the small-registry curve)
         elif self.lexical:
-            self.threshold = LEXICAL_BLEND_THRESHOLD
+            self.threshold = self._curve_threshold(LEXICAL_BLEND_THRESHOLD)
         else:
-            self.threshold = float(getattr(scorer, "threshold", 0.5))
+            self.threshold = self._curve_threshold(float(getattr(scorer, "threshold", 0.5)))
         # Which strings the scorer reranks and how deep (cascade.py); none for the lexical scorer (free).
         from affiliation_curator.engine.cascade import make_cascade
 
         self.cascade = None if self.lexical else make_cascade(self._cascade_given, len(self.retriever.institutions))
         self._threads = threading.local()  # per thread: strings the cascade skipped -> their first-stage scores
+
+    def _scale_scores(self) -> None:
+        """Choose the curve that puts this engine's scores on the calibrated scale (score_scale.py) and
+        say which scale that is (``self.scale``)."""
+        from affiliation_curator.engine import score_scale as ss
+
+        n = len(self.retriever.institutions)
+        self._country_sizes = None
+        self._fitted_size = 0
+        self._post_curve: ss.ScoreCurve | None = None  # after the combiner (small registries)
+        self._raw_curve: ss.ScoreCurve | None = None  # on the blended score, without a combiner
+        self._first_curve = ss.load_lexical_curves()  # the retrieval score's (lexical alone, cascade skips)
+        comb = self.combiner
+        if comb is not None:
+            from affiliation_curator.engine.combiner import fitted_registry_size
+
+            self._fitted_size = fitted_registry_size(comb)
+            meta = getattr(comb, "meta", None) or {}
+            on = f"the train side of the gold split ({meta.get('scorer', self.model_id)} + learned combiner"
+            if ss.is_small(n, self._fitted_size):
+                self._post_curve = ss.load_small_registry_curve(comb)
+                if self._post_curve is not None:
+                    on += f", then a curve for registries under {int(ss.SMALL_REGISTRY_SHARE * self._fitted_size):,} institutions"
+            self.scale = ss.ScoreScale(True, on + ")")
+            if ss.is_small(n, self._fitted_size) and self._post_curve is None:  # a combiner given by hand
+                self.scale = ss.ScoreScale(False, f"combiner fitted on {self._fitted_size:,} institutions, "
+                                                  f"this registry has {n:,}")
+            return
+        if self.lexical:
+            self.scale = (ss.ScoreScale(True, "the train side of the gold split (lexical score curves)")
+                          if self._first_curve is not None else ss.ScoreScale(False, "the lexical retrieval score"))
+            return
+        self._raw_curve = ss.card_curve(getattr(self.scorer, "card", None))
+        if self._raw_curve is not None:
+            self.scale = ss.ScoreScale(True, str(self._raw_curve.meta.get("fitted_on") or "this model's held-out labelled strings"))
+        else:
+            self.scale = ss.ScoreScale(False, "the model's own score; no calibration curve in its card: "
+                                              "`python -m affiliation_curator model calibrate DIR --gold FILE` "
+                                              "fits one for our own models on labelled strings")
+
+    def _curve_threshold(self, raw: float) -> float:
+        """A threshold on the scorer's own scale, put on the calibrated one (the same decisions: the
+        curve is monotone; for the lexical score, the curve of a string's best candidate)."""
+        if self._raw_curve is not None:
+            return round(self._raw_curve.map_one(raw), 4)
+        if self.lexical and self._first_curve is not None:
+            return round(self._first_curve.pair_for(len(self.retriever.institutions))[0].map_one(raw), 4)
+        return raw
+
+    def _lexical_curve(self, scores: list[float]) -> list[float]:
+        return self._first_curve.map_list(scores, len(self.retriever.institutions)) if self._first_curve is not None else scores
 
     def _fall_back(self, reason: str) -> None:
         """The scorer failed while scoring: the best local scorer (the lexical one, if a stand-in
@@ -148,15 +199,19 @@ class Matcher:
 
     def combiner_note(self) -> str:
         """One line saying which second-stage combiner ranks (its file and threshold), if any."""
-        if self.combiner is None:
-            from affiliation_curator.engine.combiner import old_pickle
+        from affiliation_curator.engine.combiner import old_pickle
 
-            old = old_pickle(self.scorer, self.lexical)
-            if old is not None:
-                return (f"second-stage combiner: none; {old} was saved by an earlier version and is not read any more "
-                        "(a pickle runs code when loaded): refit it with `python -m affiliation_curator model fit-combiner`")
-            return "second-stage combiner: none (reranker/retrieval blend)"
-        return f"second-stage combiner: {self.combiner.path or 'given'} (threshold {self.combiner.threshold:.3f})"
+        old = old_pickle(self.scorer, self.lexical)
+        stale = (f"{old} was saved by an earlier version and is not read any more (a pickle runs code when loaded): "
+                 "refit it with `python -m affiliation_curator model fit-combiner`") if old is not None else ""
+        if self.combiner is None:
+            return f"second-stage combiner: none; {stale}" if stale else "second-stage combiner: none (reranker/retrieval blend)"
+        line = f"second-stage combiner: {self.combiner.path or 'given'} (threshold {self.combiner.threshold:.3f})"
+        if self._post_curve is not None:
+            from affiliation_curator.engine.score_scale import small_curve_path
+
+            line += f", then the small-registry curve {small_curve_path().name}"
+        return line + (f"; {stale}" if stale else "")
 
     def document(self, inst: Institution, found: RetrievedCandidate | None = None) -> str:
         matched = found.matched_name if self.matched_names and found is not None else None
@@ -252,8 +307,9 @@ class Matcher:
         skipped = set()
         for text in unique:  # strings the cascade did not rerank: the first stage's scores stand (scores of their own)
             first = self._first_stage.pop(text, None)
-            if first is not None:
-                scores[text] = first
+            if first is not None:  # retrieval scores go on the calibrated scale through the lexical curves
+                retrieval = getattr(self.cascade, "signal", "retrieval") == "retrieval"  # else the combiner's probability
+                scores[text] = self._lexical_curve(first) if retrieval else first
                 skipped.add(text)
         # without a combiner, a candidate not reranked has no score of its own (it only keeps its place)
         ranked = {text: self._rank(ex[0], scores[text], None if self.combiner is not None or text in skipped else ex[2])
@@ -302,13 +358,20 @@ class Matcher:
         from affiliation_curator.engine.combiner import candidate_features, country_sizes
 
         if self._country_sizes is None:
-            self._country_sizes = country_sizes(self.retriever.institutions)
+            from affiliation_curator.engine.score_scale import rescaled_country_sizes
+
+            sizes = country_sizes(self.retriever.institutions)
+            if self._post_curve is not None:  # a small registry: counted as the registry fitted on would count
+                sizes = rescaled_country_sizes(sizes, len(self.retriever.institutions), self._fitted_size)  # type: ignore[assignment]
+            self._country_sizes = sizes
         use_rerank = self.combiner.uses_reranker
         blocks = [candidate_features(text, found, rerank if use_rerank else [None] * len(found), self._by_id,
                                      country_sizes=self._country_sizes)
                   for text, (found, rerank, _e) in zip(texts, examined)]
         sizes = [len(b) for b in blocks]
         values = self.combiner.predict(np.vstack(blocks)) if sum(sizes) else np.zeros(0)
+        if self._post_curve is not None and len(values):
+            values = self._post_curve.map(values)
         out, start = {}, 0
         for text, n in zip(texts, sizes):
             out[text] = [float(v) for v in values[start : start + n]]
@@ -323,8 +386,13 @@ class Matcher:
         blended = [self._blend(r or 0.0, rc.score) for rc, r in zip(found, rerank)]
         done = [v for v, e in zip(blended, examined) if e]
         floor = min(done) if done else None
-        return [v if e else 0.5 * min(floor if floor is not None else rc.score, rc.score)
-                for rc, v, e in zip(found, blended, examined)]
+        out = [v if e else 0.5 * min(floor if floor is not None else rc.score, rc.score)
+               for rc, v, e in zip(found, blended, examined)]
+        if self._raw_curve is not None and out:
+            return [float(v) for v in self._raw_curve.map(out)]
+        if self.lexical and out:
+            return self._lexical_curve(out)
+        return out
 
     def _mark_parts(self, cands: list[Candidate], matches: list[PartMatch]) -> str:
         """Mark the candidates that parts of the string name on their own (appending, unscored,

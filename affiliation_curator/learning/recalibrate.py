@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from affiliation_curator.curation.gold import GoldRow, read_gold, split
 from affiliation_curator.engine.calibration import DecisionMetrics, Outcome, calibrate_threshold
 from affiliation_curator.engine.reranker import ModelCard, load_cross_encoder
+from affiliation_curator.engine.score_scale import CARD_KEY, ScoreCurve, fit_curve
 from affiliation_curator.errors import CuratorError, InputError
 from affiliation_curator.institution import Institution
 from affiliation_curator.learning.pairs import CALIBRATION_SHARE, LabelledQuery, Progress, institutions_of, is_heldout, retriever_for
@@ -28,8 +31,17 @@ def calibrate_card(card: ModelCard, queries: Sequence[LabelledQuery], retriever:
     """Choose the retrieval weight and the threshold on ``queries``; write them into ``card``."""
     from affiliation_curator.engine.calibration import metrics_at
 
+    # the model's own scale: no curve (an old one would be fitted on again) and no combiner in the way
+    if isinstance(getattr(scorer, "card", None), dict):
+        scorer.card = {k: v for k, v in scorer.card.items() if k != CARD_KEY}
     weight, outcomes, weight_table = calibrate_blend(queries, retriever, scorer, by_id, weights, progress=say)
     chosen = calibrate_threshold(outcomes, method=method)
+    curve = outcome_curve(outcomes)
+    if curve is not None:
+        card.extra[CARD_KEY] = curve.to_json()
+        say(f"score curve fitted on {curve.meta['rows']} held-out strings (top candidates)")
+    else:
+        card.extra.pop(CARD_KEY, None)
     by_source = {}
     for source in sorted({o.source for o in outcomes}):
         by_source[source] = metrics_at([o for o in outcomes if o.source == source], chosen.threshold).to_dict()
@@ -42,6 +54,24 @@ def calibrate_card(card: ModelCard, queries: Sequence[LabelledQuery], retriever:
         "retrieval_weight_accuracy": {str(k): v for k, v in weight_table.items()},
     }
     return weight, chosen, by_source
+
+
+MIN_CURVE_ROWS = 30  # fewer labelled strings make a curve of noise: the scores stay uncalibrated
+
+
+def outcome_curve(outcomes: Sequence[Outcome]) -> ScoreCurve | None:
+    """The curve from the model's score (blended as the Matcher blends it) of each string's top
+    candidate to the probability that it is right, fitted on labelled strings it did not train on.
+    The Matcher maps every candidate's score and the card's threshold through it (score_scale.py)."""
+    from datetime import datetime, timezone
+
+    have = [o for o in outcomes if o.top_score is not None]
+    if len(have) < MIN_CURVE_ROWS:
+        return None
+    sources = sorted({o.source for o in have})
+    return fit_curve(np.array([o.top_score for o in have]), np.array([o.top_correct for o in have]),
+                     fitted_on=f"{len(have):,} labelled strings this model did not train on ({', '.join(sources)})",
+                     created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def heldout_gold_queries(rows: Sequence[GoldRow], by_id: dict[str, Institution], kind: str,
@@ -165,7 +195,8 @@ def ranked_outcomes(
     """
     from affiliation_curator.engine.matcher import Matcher
 
-    matcher = Matcher(list(by_id.values()), scorer=scorer, retriever=retriever, threshold=0.5, cascade="off")  # every pair
+    matcher = Matcher(list(by_id.values()), scorer=scorer, retriever=retriever, threshold=0.5, cascade="off",
+                      combiner=False)  # every pair, on the model's own scale (a combiner has its own threshold)
     outcomes = []
     for q, result in zip(queries, matcher.match_many([q.affiliation for q in queries], batch_size=64)):
         cands = [c for c in result.candidates if c.id != q.exclude]

@@ -67,6 +67,7 @@ class Engine:
             "registry": self.registry.name, "registry_version": self.version,
             "institutions": len(self.registry), "model": self.matcher.model_id,
             "combiner": self.matcher.combiner is not None, "threshold": round(float(self.matcher.threshold), 6),
+            "scores": getattr(getattr(self.matcher, "scale", None), "label", ""),
         }
 
 

@@ -415,3 +415,24 @@ def test_caption_says_when_a_learned_combiner_ranked(navigation_apptest, monkeyp
     at.run()
     captions = " ".join(c.value for c in at.caption).replace("\\", "")  # markdown escapes
     assert "scored by test-scorer + learned combiner" in captions
+
+
+def test_caption_says_which_scale_the_scores_are_on(navigation_apptest, monkeypatch):  # noqa: F811
+    """An uncalibrated cross-encoder's scores are called so on the card; a calibrated engine's are
+    called a calibrated probability, with what it was calibrated on on hover."""
+    from affiliation_curator.engine.score_scale import ScoreScale
+    from components import resources
+
+    monkeypatch.setattr(resources, "_SCALES", {("demo", "test-scorer"): ScoreScale(False, "the model's own score")})
+    at, _store, _batch_id = open_review(navigation_apptest)
+    caption = next(c for c in at.caption if "scored by" in c.value)
+    assert "threshold 0.50 (uncalibrated)" in caption.value.replace("\\", "")
+    assert "uncalibrated model score (the model's own score)" in (caption.help or "")
+    monkeypatch.setattr(resources, "_SCALES", {("demo", "test-scorer"): ScoreScale(True, "the gold train side")})
+    at.run()
+    caption = next(c for c in at.caption if "scored by" in c.value)
+    assert "threshold 0.50 (calibrated)" in caption.value.replace("\\", "")
+    assert "probability right, calibrated on the gold train side" in (caption.help or "")
+    monkeypatch.setattr(resources, "_SCALES", {})  # ranked by an earlier process: nothing claimed
+    at.run()
+    assert "calibrated" not in " ".join(c.value for c in at.caption)

@@ -91,3 +91,15 @@ def open_app(page, url: str) -> None:
 def wait_idle(page, timeout: float = 30_000) -> None:
     """Wait until no script or fragment run is in progress (the app root says ``notRunning``)."""
     page.wait_for_selector(IDLE, state="attached", timeout=timeout)
+
+
+def wait_ranked(home: Path, batch_id: int, timeout: float = 180.0) -> None:
+    """Wait until the ranking job has ranked every item of a batch (read from the store: a cold
+    start loads the engine first, which takes longer than a card's wait on a busy machine)."""
+    from affiliation_curator.curation.store import Store
+
+    store = Store(f"sqlite:///{home / 'curator.db'}")
+    deadline = time.monotonic() + timeout
+    while store.count_unranked(batch_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert store.count_unranked(batch_id) == 0, f"batch {batch_id} not ranked within {timeout:.0f} s"

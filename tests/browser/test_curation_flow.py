@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import CONNECTED, PROJECT_DIR, open_app, wait_idle
+from browser_support import CONNECTED, PROJECT_DIR, open_app, wait_idle, wait_ranked
 from affiliation_curator.curation.store import Store
 
 pytestmark = pytest.mark.browser
@@ -93,6 +93,7 @@ def test_paste_review_with_keys_reload_and_continue(page, app_url: str, app_home
     batch = next(b for b in Store(f"sqlite:///{app_home / 'curator.db'}").batches() if b.name == "Browser flow")
 
     page.get_by_role("link", name="Review this batch").click()
+    wait_ranked(app_home, batch.id)  # the job, not a longer sleep: a cold engine load can take a while
     wait_card(page, SAMPLES[0])
     assert re.search(rf"/review\?(.*&)?batch={batch.id}(&|$)", page.url), page.url
     page.evaluate("document.activeElement && document.activeElement.blur()")

@@ -197,3 +197,26 @@ def test_every_key_works_whatever_was_clicked_last(browser, app_url, ranked_batc
     dispose_engines()
     assert decided[SAMPLES[0]].action == "none" and decided[SAMPLES[0]].curator == "Ann"
     assert all(d is None for a, d in decided.items() if a != SAMPLES[0])  # the arrows and clicks decided nothing
+
+
+TRUNCATED = """el => [el, ...el.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 1)
+  .map(e => e.tagName + ':' + e.textContent)"""
+
+
+def test_an_accepted_candidates_button_says_accepted_in_full_at_1280(browser, app_url, ranked_batch, tmp_path):
+    """Alt+1 accepts candidate 1 and stays on the card: its button reads "Accepted" and its key,
+    not "Acce…" (the Accept column is wide enough at 1280 px with the sidebar open)."""
+    batch_id, item_ids = ranked_batch
+    context, page = open_review(browser, app_url, batch_id, 1280, 720)
+    try:
+        page.keyboard.press("Alt+1")
+        accept = page.locator(f".st-key-cand{item_ids[0]}_accept_1 button")
+        page.wait_for_function("sel => { const b = document.querySelector(sel); return b && b.innerText.includes('Accepted'); }",
+                               arg=f".st-key-cand{item_ids[0]}_accept_1 button")
+        wait_idle(page)
+        page.screenshot(path=str(tmp_path / "accepted-1280x720.png"))
+        assert accept.inner_text().split() == ["Accepted", "1"]
+        assert accept.evaluate(TRUNCATED) == []  # nothing inside the button is cut off
+        assert inside(box(accept), 1280, 720)
+    finally:
+        context.close()

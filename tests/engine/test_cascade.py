@@ -39,6 +39,13 @@ def top_score(retriever, text: str) -> float:
     return retriever.search_many([text], k=20)[0][0].score
 
 
+def calibrated(score: float, retriever) -> float:
+    """A skipped string's best retrieval score as shown: on the calibrated scale (score_scale.py)."""
+    from affiliation_curator.engine.score_scale import load_lexical_curves
+
+    return load_lexical_curves().map_list([score], len(retriever.institutions))[0]
+
+
 def test_a_confident_string_is_not_reranked_and_keeps_its_first_stage_order(registry, retriever):
     scorer = FakeScorer({"Technical": 0.9})
     clear, vague = top_score(retriever, CLEAR), top_score(retriever, VAGUE)
@@ -53,7 +60,7 @@ def test_a_confident_string_is_not_reranked_and_keeps_its_first_stage_order(regi
     found = retriever.search_many([CLEAR], k=20)[0]
     skipped = results[0]
     assert [c.id for c in skipped.candidates] == [c.institution_id for c in found][: len(skipped.candidates)]
-    assert skipped.candidates[0].score == pytest.approx(clear)  # the retrieval score stands
+    assert skipped.candidates[0].score == pytest.approx(calibrated(clear, retriever))  # the retrieval score stands, calibrated
     assert skipped.match == TUM  # clear >= the scorer's threshold 0.5
     assert all(c.evidence.scored for c in skipped.candidates)  # the retrieval scores are scores of their own
     # the same string without the cascade is reranked as before
@@ -165,4 +172,4 @@ def test_one_engine_serves_threads_and_each_keeps_its_skipped_strings(registry, 
     for batch, got in zip(batches, results):
         for text, result in zip(batch, got):
             if text == CLEAR:  # skipped: its retrieval score, never the halved "not reranked" one
-                assert result.candidates[0].id == TUM and result.candidates[0].score == pytest.approx(clear)
+                assert result.candidates[0].id == TUM and result.candidates[0].score == pytest.approx(calibrated(clear, retriever))
