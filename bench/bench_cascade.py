@@ -16,8 +16,16 @@ as the reranker (see ``proxy_rows``):
     python bench/bench_combiner.py --dump --per-file 1500 && python bench/bench_cascade.py --proxy --choose
     python bench/bench_combiner.py --dump --side test --per-file 300 && python bench/bench_cascade.py --proxy --side test --policy ...
 
-The first stage is the retrieval score (what the product default has: a hub model without a stored
-combiner). A replayed string's final scores follow matching.Matcher without a combiner: the
+``--combiner`` chooses the policies on the shipped lexical combiner's probability as the first
+stage (what a registry of ROR size has; see ``combiner_rows``): no reranker is replayed, each
+policy is measured by its pairs a string and its risk, the share of strings where it may change
+the answer (a skipped string whose first-stage top is not a gold institution, or has none; a
+verified one whose gold is not among the first stage's top n):
+
+    python bench/bench_combiner.py --dump && python bench/bench_cascade.py --combiner --choose
+    python bench/bench_combiner.py --dump --side test --per-file 0 && python bench/bench_cascade.py --combiner --side test --policy 0.93 0.5 0.2 0 2
+
+Otherwise the first stage is the retrieval score (what a registry without a lexical combiner has). A replayed string's final scores follow matching.Matcher without a combiner: the
 model's score blended with the retrieval score by the model card's weight for reranked candidates,
 the others at half the lowest reranked score; a skipped string keeps its retrieval scores. The match
 decision uses the model card's threshold. Figures: acc@1 (rows with a right answer), decision
@@ -36,6 +44,8 @@ import argparse
 import itertools
 import math
 from collections import Counter, defaultdict
+
+from pathlib import Path
 
 import numpy as np
 from _common import Tee
@@ -165,7 +175,7 @@ def proxy_rows(args):
 
     from _common import RESULTS, shared_registry
 
-    from affiliation_curator import combiner as cb
+    from affiliation_curator.engine import combiner as cb
     from bench_combiner import build_lists
 
     registry = shared_registry()
@@ -194,6 +204,104 @@ def proxy_rows(args):
     for row, ll in zip(test["rows"], test_lists):
         row["rerank"] = [float(v) for v in model.predict_proba(ll.x)[:, 1]] if len(ll.x) else []
     return test, 0.0, threshold
+
+
+def combiner_rows(side: str):
+    """The lexical dump of ``side`` with the shipped lexical combiner's probability of each candidate
+    (on the train side it was fitted on these strings: optimistic, the test side checks), cached in
+    results/home/cascade-combiner-SIDE.pkl for the same strings and combiner file."""
+    import hashlib
+    import pickle
+    from types import SimpleNamespace
+
+    from _common import RESULTS, shared_registry
+
+    from affiliation_curator.engine.combiner import LEXICAL_COMBINER_FILE, Combiner, load_for
+    from bench_combiner import build_lists
+
+    data = load_dump(SimpleNamespace(model=None, side=side, ce_rows="heldout"))
+    comb = load_for(None, True)
+    if comb is None:
+        raise SystemExit(f"no lexical combiner ({LEXICAL_COMBINER_FILE}) to replay")
+    digest = hashlib.sha256(Path(comb.path).read_bytes()).hexdigest() if getattr(comb, "path", None) else "given"
+    key = ([r["affiliation"] for r in data["rows"]], digest)
+    cache = RESULTS / "home" / f"cascade-combiner-{side}.pkl"
+    saved = pickle.loads(cache.read_bytes()) if cache.is_file() else None
+    if saved is None or saved["key"] != key:
+        lists, _ = build_lists(data, shared_registry(), False)
+        probs = [comb.predict(ll.x) if len(ll.x) else np.zeros(0) for ll in lists]
+        saved = {"key": key, "probs": [[float(v) for v in p] for p in probs], "y": [ll.y for ll in lists]}
+        cache.write_bytes(pickle.dumps(saved))
+    assert isinstance(comb, Combiner)
+    return data["rows"], saved["probs"], saved["y"]
+
+
+class Risks:
+    """Pairs a string and risk (see the module docstring) of any policy on given first-stage scores."""
+
+    def __init__(self, rows, first, y) -> None:
+        n = len(rows)
+        self.full_pairs = np.array([sum(r["examined"]) for r in rows], dtype=np.float64)
+        self.source = np.array([r["source"] for r in rows])
+        self.top, self.lead = np.full(n, -1.0), np.zeros(n)
+        self.risk_skip = np.zeros(n, dtype=bool)
+        self.risk_verify = {k: np.zeros(n, dtype=bool) for k in (1, 2, 3)}
+        for i, (s, gold) in enumerate(zip(first, y)):
+            s, gold = np.asarray(s, dtype=np.float64), np.asarray(gold, dtype=bool)
+            if not len(s):
+                continue
+            order = np.argsort(-s, kind="stable")
+            self.top[i] = s[order[0]]
+            self.lead[i] = s[order[0]] - (s[order[1]] if len(s) > 1 else 0.0)
+            self.risk_skip[i] = not gold[order[0]]
+            for k in (1, 2, 3):
+                self.risk_verify[k][i] = gold.any() and not gold[order[:k]].any()
+
+    def measure(self, p) -> dict:
+        has = self.top > -1.0
+        skip = has & (self.top >= p.skip_at) & (self.lead >= p.skip_margin)
+        verify = has & ~skip & (self.top >= p.verify_at) & (self.lead >= p.verify_margin)
+        k = min(3, max(1, int(p.verify_n)))
+        pairs = np.where(skip, 0.0, np.where(verify, float(k), self.full_pairs))
+        risk = (skip & self.risk_skip) | (verify & self.risk_verify[k])
+        per_file = [float(risk[self.source == s].mean()) for s in sorted(set(self.source.tolist()))]
+        return {"pairs": float(pairs.mean()), "risk": float(risk.mean()), "risk_mean": float(np.mean(per_file)),
+                "skip": float(skip.mean()), "verify": float(verify.mean())}
+
+
+def combiner_main(args, out) -> None:
+    from affiliation_curator.engine.cascade import POLICIES, CascadePolicy
+
+    rows, probs, y = combiner_rows(args.side)
+    combined = Risks(rows, probs, y)
+    retrieval = Risks(rows, [[c.score for c in r["found"]] for r in rows], y)
+
+    def show(label, r):
+        out(f"{label}: pairs/string {r['pairs']:.2f} | risk {r['risk']:.4f} (mean over files {r['risk_mean']:.4f}) "
+            f"| skip {r['skip']:.2f} verify {r['verify']:.2f}")
+
+    out(f"{len(rows)} {args.side}-side rows of the lexical dump; full reranking {combined.full_pairs.mean():.2f} pairs a string")
+    for level, policies in POLICIES.items():
+        show(f"'{level}' on the retrieval score {policies['retrieval']}", retrieval.measure(policies["retrieval"]))
+        if "combiner" in policies:
+            show(f"'{level}' on the combiner's probability {policies['combiner']}", combined.measure(policies["combiner"]))
+    for values in args.policy:
+        p = CascadePolicy(values[0], values[1], values[2], values[3], int(values[4]))
+        show(f"combiner {p}", combined.measure(p))
+    if not args.choose:
+        return
+    inf = math.inf
+    skips = [(inf, 0.0)] + list(itertools.product([0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99], [0.0, 0.1, 0.2, 0.3, 0.5]))
+    verifies = [(inf, 0.0, 1)] + list(itertools.product([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], [0.0, 0.1, 0.2, 0.3],
+                                                        [1, 2, 3]))
+    results = [(p, combined.measure(p)) for p in (CascadePolicy(sa, sm, va, vm, vn) for (sa, sm), (va, vm, vn)
+                                                   in itertools.product(skips, verifies) if va <= sa)]
+    out(f"\n{len(results)} policies; the fewest pairs within each budget of risk (mean over files):")
+    for budget in (0.002, 0.005, 0.01, 0.015, 0.02):
+        ok = [(p, r) for p, r in results if r["risk_mean"] <= budget]
+        if ok:
+            p, r = min(ok, key=lambda pr: (pr[1]["pairs"], pr[1]["risk_mean"]))
+            show(f"<= {budget}: {p}", r)
 
 
 def grid():
@@ -226,6 +334,8 @@ def main() -> None:
     ap.add_argument("--model", help="the cross-encoder folder whose dump to replay")
     ap.add_argument("--proxy", action="store_true",
                     help="no cross-encoder: the lexical dump, with the lexical combiner as the reranker (proxy_rows)")
+    ap.add_argument("--combiner", action="store_true",
+                    help="the shipped lexical combiner as the first stage: pairs and risk of each policy (combiner_rows)")
     ap.add_argument("--side", choices=("train", "test"), default="train")
     ap.add_argument("--ce-rows", choices=("heldout", "unseen"), default="heldout")
     ap.add_argument("--choose", action="store_true", help="search the grid (train side only)")
@@ -238,6 +348,11 @@ def main() -> None:
     import json
     from pathlib import Path
 
+    if args.combiner:
+        out = Tee(f"cascade_{args.side}_combiner")
+        combiner_main(args, out)
+        out.save()
+        return
     if args.proxy:
         data, weight, threshold = proxy_rows(args)
         what = "the lexical dump; reranker = the lexical combiner (proxy)"

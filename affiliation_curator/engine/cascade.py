@@ -17,8 +17,9 @@ Levels (setting ``rerank_cascade`` or ``AFFILIATION_CURATOR_CASCADE``): ``on`` (
 measurable accuracy cost), ``fast`` (fewer pairs still, at a small cost: the speed target of a
 production-size model on 2 CPU cores) and ``off`` (every string reranked). Each level's policy was
 chosen on the train side of the gold split (``bench/bench_cascade.py``; figures in the README).
-The first stage is the retrieval score; the lexical combiner's probability (``lexical-combiner.pkl``,
-combiner.py) can take its place for a level that has a policy chosen for it (none has yet).
+The first stage is the lexical combiner's calibrated probability (``lexical-combiner.json``, which
+ships with the project; combiner.py) wherever it applies, else the retrieval score; each level has
+a policy for each (``POLICIES``).
 
     cascade = Cascade(level="fast")                 # the stored policies of a level
     plan = cascade.plan(text, found, by_id)         # Plan("skip" | "verify" | "full", ids to rerank, scores)
@@ -67,19 +68,36 @@ def _top_two(scores: Sequence[float]) -> tuple[float, float]:
     return values[0], (values[1] if len(values) > 1 else 0.0)
 
 
-# Chosen on the train side of the gold split (bench/bench_cascade.py --proxy --choose: 4,584 rows,
-# the lexical combiner standing in for the cross-encoder; figures in the README), one per level:
+# Two first stages, two sets of policies, each chosen on the train side of the gold split.
+#
+# "combiner": the lexical combiner's calibrated probability (combiner.py; one ships with the
+# project), used whenever one applies to the registry. Chosen with bench/bench_cascade.py --combiner
+# --choose on the 17,650 train-side strings of the lexical dump. What a policy can cost is bounded
+# without a cross-encoder: a skipped string whose first-stage top is not a gold institution (or
+# that has none: an automatic match the cross-encoder might have refused), or a verified one whose
+# gold is not among the first stage's top n, is a string where the cascade may change the answer
+# ("risk"; the cross-encoder may be wrong there anyway). Each level takes the fewest pairs whose
+# risk, averaged over the gold files, stays within its budget:
+# - "on": budget 0.005: 1.91 pairs a string (full reranking 4.92), risk 0.0050 (test side: 1.92
+#   pairs, 0.0042), where the retrieval policy below reranks 2.73 at a risk of 0.0267;
+# - "fast": budget 0.015: 0.82 pairs (test: 0.84, risk 0.0167), against the retrieval policy's
+#   1.43 at 0.0400: fewer pairs and a lower risk; what >= 10 affiliations/s with the
+#   production-size model on 2 cores needs.
+#
+# "retrieval": the retrieval score, where no lexical combiner applies (a registry much smaller
+# than the one the combiner was fitted on, or none stored). Chosen with bench/bench_cascade.py
+# --proxy --choose (4,584 rows, the lexical combiner standing in for the cross-encoder):
 # - "on": the fewest pairs whose mean acc@1 and decision accuracy over gold files stay within 0.002
 #   of reranking every string (train: 5.00 -> 2.90 pairs a string, acc@1 -0.0012, decision -0.0007;
 #   test: 4.89 -> 2.95, acc@1 +0.0000, decision -0.0010);
-# - "fast": the best accuracy at <= 1.75 pairs a string, what >= 10 affiliations/s with the
-#   production-size model on 2 cores needs (train: 1.72 pairs, acc@1 -0.0045, decision -0.0028;
-#   test: 1.80, acc@1 -0.0022, decision -0.0029).
-# "off" reranks every string as before. No policy is chosen for the lexical combiner's scores yet,
-# so the retrieval score is the first stage whether or not a lexical combiner is stored.
+# - "fast": the best accuracy at <= 1.75 pairs a string (train: 1.72 pairs, acc@1 -0.0045,
+#   decision -0.0028; test: 1.80, acc@1 -0.0022, decision -0.0029).
+# "off" reranks every string as before.
 POLICIES: dict[str, dict[str, CascadePolicy]] = {
-    "on": {"retrieval": CascadePolicy(skip_at=0.98, skip_margin=0.05, verify_at=0.8, verify_margin=0.1, verify_n=1)},
-    "fast": {"retrieval": CascadePolicy(skip_at=0.98, skip_margin=0.05, verify_at=0.9, verify_margin=0.0, verify_n=2)},
+    "on": {"retrieval": CascadePolicy(skip_at=0.98, skip_margin=0.05, verify_at=0.8, verify_margin=0.1, verify_n=1),
+           "combiner": CascadePolicy(skip_at=0.97, skip_margin=0.5, verify_at=0.7, verify_margin=0.1, verify_n=3)},
+    "fast": {"retrieval": CascadePolicy(skip_at=0.98, skip_margin=0.05, verify_at=0.9, verify_margin=0.0, verify_n=2),
+             "combiner": CascadePolicy(skip_at=0.93, skip_margin=0.5, verify_at=0.2, verify_margin=0.0, verify_n=2)},
 }
 LEVELS = (CASCADE_OFF, *POLICIES)
 
@@ -188,7 +206,10 @@ def make_cascade(given: Any, registry_size: int | None = None) -> Cascade | None
         raise ValueError(f"rerank cascade {given!r}: one of {', '.join(LEVELS)}")
     lexical = None
     if "combiner" in POLICIES[level]:
-        from affiliation_curator.engine.combiner import load_for
+        from affiliation_curator.engine.combiner import fitted_registry_size, load_for
+        from affiliation_curator.engine.score_scale import is_small
 
         lexical = load_for(None, True, registry_size=registry_size)
+        if lexical is not None and is_small(registry_size, fitted_registry_size(lexical)):
+            lexical = None  # its features mean other things on a much smaller registry: the retrieval policy
     return Cascade(lexical_combiner=lexical, level=level)

@@ -173,3 +173,17 @@ def test_one_engine_serves_threads_and_each_keeps_its_skipped_strings(registry, 
         for text, result in zip(batch, got):
             if text == CLEAR:  # skipped: its retrieval score, never the halved "not reranked" one
                 assert result.candidates[0].id == TUM and result.candidates[0].score == pytest.approx(calibrated(clear, retriever))
+
+
+def test_the_shipped_lexical_combiner_is_the_first_stage_on_a_registry_of_its_size():
+    from affiliation_curator.engine.cascade import POLICIES
+    from affiliation_curator.engine.combiner import fitted_registry_size
+
+    full = make_cascade("fast", registry_size=51_370)
+    assert full.signal == "combiner" and full.policy == POLICIES["fast"]["combiner"]
+    size = fitted_registry_size(full.lexical_combiner)
+    assert size > 10_000  # fitted on a ROR-sized registry
+    assert make_cascade("on", registry_size=size).policy == POLICIES["on"]["combiner"]
+    # on a registry far smaller than the one it was fitted on its features mean other things
+    small = make_cascade("fast", registry_size=104)
+    assert small.signal == "retrieval" and small.policy == POLICIES["fast"]["retrieval"]
