@@ -147,4 +147,6 @@ def calibrate_threshold(
     else:
         chosen = best[1]
         label = "max decision accuracy (sources weighted equally)" if method == "accuracy" else f"max coverage at precision>={target_precision}"
-    return metrics_at(outcomes, round(chosen, 4), method=label)
+    # not rounded: calibrated scores tie-broken by a millionth lie closer together than any rounding
+    # step, and a rounded threshold would accept a whole block of them the choice had left out
+    return metrics_at(outcomes, chosen, method=label)

@@ -152,6 +152,13 @@ def test_calibration_picks_a_separating_threshold():
     assert calibrate_threshold([]).threshold == 0.5
 
 
+def test_the_precision_threshold_keeps_its_precision_among_nearly_tied_scores():
+    # a flat stretch of a calibration curve: scores a millionth apart, the right ones a little higher
+    outcomes = [Outcome(0.9, True, False)] * 90 + [Outcome(0.7 + k * 1e-7, k >= 50, False) for k in range(100)]
+    m = calibrate_threshold(outcomes, method="precision", target_precision=0.95)
+    assert m.precision >= 0.95 and m.accepted == 147  # 140 right, 7 wrong (rounded: all 190 accepted, 0.74)
+
+
 def test_training_a_few_steps_writes_a_loadable_model(registry, tiny_cross_encoder_dir, tmp_path):
     from sentence_transformers import CrossEncoder
 
