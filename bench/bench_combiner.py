@@ -274,16 +274,18 @@ def do_fit(args, out):
     if args.stack and not lexical:
         base = fit_base(args, out, {r["affiliation"] for r in data["rows"]})
         lists = stacked(lists, base)
-    model, cal, figures = fit_calibrated(lists, kind=args.kind, say=out)
-    out(f"combiner {args.kind} (5-fold OOF, calibrated): {cal.summary()}")
+    model, cal, figures = fit_calibrated(lists, kind=args.kind, folds=args.folds, say=out)
+    out(f"combiner {args.kind} ({args.folds}-fold OOF, calibrated): {cal.summary()}")
     model_arg = f" --model {args.model} --ce-rows {args.ce_rows}" if args.model else ""
     gold = " ".join(f"../shared/data/gold/{n}.jsonl" for n in sorted({r["source"] for r in data["rows"]}))
     command = (f"python -m affiliation_curator model fit-combiner --registry ../shared/data/ror/{UNION.name} "
                f"--gold {gold} --kind {args.kind}" + (f" --model {args.model}" if args.model else "")
+               + (f" --folds {args.folds}" if args.folds != 5 else "")
                + (f"  (same rows as: python bench/bench_combiner.py --dump{model_arg} && "
-                  f"python bench/bench_combiner.py --fit{model_arg} --kind {args.kind})"))
+                  f"python bench/bench_combiner.py --fit{model_arg} --kind {args.kind}"
+                  + (f" --folds {args.folds}" if args.folds != 5 else "") + ")"))
     meta = {"rows": len(lists), "candidates": int(sum(len(ll.x) for ll in lists)),
-            "sources": dict(Counter(ll.source for ll in lists)), "kind": args.kind,
+            "sources": dict(Counter(ll.source for ll in lists)), "kind": args.kind, "folds": args.folds,
             "scorer": data["model"], "uses_reranker": not lexical, "side": data["side"],
             "calibration": cal.to_dict(), "figures": figures, "command": command,
             "ce_rows": args.ce_rows, "scorer_created": model_created(data["model"]),
@@ -420,6 +422,8 @@ def main() -> None:
     ap.add_argument("--rerank-margin", type=float, default=0.25)
     ap.add_argument("--weight", type=float, default=0.7, help="retrieval weight of today's blend (model card: 0.7)")
     ap.add_argument("--kind", default="hgb", help="hgb or logreg (--cv: comma-separated list)")
+    ap.add_argument("--folds", type=int, default=5, help="--fit: folds of the out-of-fold scores the curve and "
+                    "threshold are chosen on (3 on a busy machine: a third fewer fits)")
     ap.add_argument("--stack", action="store_true",
                     help="with --model: feed the score of a lexical combiner (fitted on the lexical dump's other "
                          "rows; run --dump without --model first) into the combiner")

@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="M", default="lexical-fallback",
                    help="scorer whose scores the combiner reads: 'lexical-fallback' (default) or a model folder")
     p.add_argument("--kind", choices=("hgb", "logreg"), default="hgb", help="classifier (default hgb: boosted trees)")
+    p.add_argument("--folds", type=int, choices=range(2, 11), default=5, metavar="K",
+                   help="folds of the out-of-fold scores the calibration and threshold are chosen on (2-10, default 5)")
     p.add_argument("--out", metavar="PATH", help="file to write (default: where the Matcher looks for this scorer)")
     p.set_defaults(handler=cmd_fit_combiner)
 
@@ -62,7 +64,7 @@ def cmd_fit_combiner(args: argparse.Namespace) -> int:
         out = folder
     command = "python -m affiliation_curator " + shlex.join(getattr(args, "argv", None) or sys.argv[1:])
     try:
-        refit(registry, args.gold, scorer, out, kind=args.kind, command=command)
+        refit(registry, args.gold, scorer, out, kind=args.kind, command=command, folds=args.folds)
     except ValueError as err:
         raise InputError(str(err)) from None
     print(f"combiner written: {out}")

@@ -10,7 +10,7 @@ Steps (``refit``):
    (``Matcher.examine``), and every candidate gets its features (combiner.candidate_features) and a
    label (1: one of the gold ids);
 3. a classifier (``combiner.make_model``; each gold file weighs the same) is fitted out-of-fold
-   (5 folds over the strings) to get scores on strings it did not see;
+   (5 folds over the strings by default, ``--folds``) to get scores on strings it did not see;
 4. **calibration**: an isotonic curve maps the out-of-fold score of each string's top candidate to
    the share of such top candidates that are right (a no-match string's top candidate is never
    right). So a score is the probability that accepting the top candidate is right, for every
@@ -165,7 +165,8 @@ def card_text(meta: dict[str, Any]) -> str:
         f"({(meta.get('registry') or {}).get('institutions')} institutions); not used for a registry under half that size",
         f"- **Made by**: `{meta.get('command')}` ({meta.get('seconds')} s on {meta.get('machine', 'this machine')})",
         f"- **Created**: {meta.get('created')}", "",
-        "## Figures (out-of-fold on the train side: 5 folds over strings; the curve and threshold are chosen "
+        f"## Figures (out-of-fold on the train side: {meta.get('folds', 5)} folds over strings; the curve and "
+        "threshold are chosen "
         "on the same scores, so they run slightly high)", "",
         "| | threshold | accuracy@1 | precision | coverage | no-match precision | no-match recall | no-match F1 |",
         "|---|---|---|---|---|---|---|---|",
@@ -190,7 +191,8 @@ def card_text(meta: dict[str, Any]) -> str:
 
 
 def refit(registry: Any, gold_paths: Sequence[Path | str], scorer: Any, out: Path, kind: str = "hgb",
-          command: str = "", say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> cb.Combiner:
+          command: str = "", say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+          folds: int = 5) -> cb.Combiner:
     """Examine the train-side gold rows with ``scorer``, fit, calibrate, write ``out`` and its card."""
     from affiliation_curator.engine.matcher import Matcher
     from affiliation_curator.engine.retrieval import Retriever
@@ -212,9 +214,9 @@ def refit(registry: Any, gold_paths: Sequence[Path | str], scorer: Any, out: Pat
     examined = examine(matcher, rows, progress=progress)
     lexical = matcher.lexical
     lists = labelled_lists(examined, institutions, use_rerank=not lexical)
-    model, chosen, figures = fit_calibrated(lists, kind=kind, say=say)
+    model, chosen, figures = fit_calibrated(lists, kind=kind, folds=folds, say=say)
     say(f"out-of-fold: {chosen.summary()}")
-    meta = {"scorer": matcher.model_id, "uses_reranker": not lexical, "kind": kind, "side": "train",
+    meta = {"scorer": matcher.model_id, "uses_reranker": not lexical, "kind": kind, "side": "train", "folds": folds,
             "rows": len(lists), "candidates": int(sum(len(ll.x) for ll in lists)),
             "sources": dict(Counter(ll.source for ll in lists)), "calibration": chosen.to_dict(),
             "figures": figures, "command": command, "seconds": round(time.perf_counter() - t0),
