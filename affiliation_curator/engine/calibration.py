@@ -51,7 +51,8 @@ class DecisionMetrics:
     method: str = ""
 
     def to_dict(self) -> dict:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        # the threshold exactly as chosen (rounded, it would decide differently: see calibrate_threshold)
+        return {k: (round(v, 4) if isinstance(v, float) and k != "threshold" else v) for k, v in asdict(self).items()}
 
     def summary(self) -> str:
         return (
