@@ -13,6 +13,7 @@ tokens, and ``LocationIndex`` (cities and countries named in a string).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -167,6 +168,7 @@ def _drop_accents(decomposed: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # institution names recur in every string's candidate list
 def fold(text: str) -> str:
     """NFKC, lower case, accents removed, punctuation to spaces; non-Latin scripts kept."""
     text = unicodedata.normalize("NFKC", text).casefold().translate(_SPECIAL)
@@ -180,6 +182,7 @@ def fold(text: str) -> str:
     return " ".join(_TOKEN.findall(text.replace("_", " ")))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalize(text: str) -> str:
     """The normal form used for indexing and search: ``fold`` plus abbreviations expanded."""
     return " ".join(ABBREVIATIONS.get(t, t) for t in fold(text).split())
