@@ -69,24 +69,34 @@ class ScoreCurve:
         return cls(x, y, dict(meta) if isinstance(meta, dict) else {})
 
     def save(self, path: Path | str) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1, allow_nan=False), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return _save_json(self.to_json(), path)
 
     @classmethod
     def load(cls, path: Path | str) -> "ScoreCurve | None":
         """The curve at ``path``; None (logged) when absent or unreadable."""
-        path = Path(path)
-        if not path.is_file():
-            return None
-        try:
-            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as err:
-            log.warning("score curve %s could not be read (%s); not used", path, err)
-            return None
+        return _load_json(cls.from_json, path, "score curve")
+
+
+def _save_json(data: dict[str, Any], path: Path | str) -> Path:
+    """Write ``data`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, allow_nan=False), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _load_json(parse: Any, path: Path | str, what: str) -> Any:
+    """``parse`` of the JSON at ``path``; None (logged) when absent or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return parse(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as err:
+        log.warning("%s %s could not be read (%s); not used", what, path, err)
+        return None
 
 
 def fit_curve(scores: np.ndarray, right: np.ndarray, weights: np.ndarray | None = None, **meta: Any) -> ScoreCurve:
@@ -155,23 +165,11 @@ class LexicalCurves:
         return cls(sizes, top, rest, dict(meta) if isinstance(meta, dict) else {})
 
     def save(self, path: Path | str) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1, allow_nan=False), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return _save_json(self.to_json(), path)
 
     @classmethod
     def load(cls, path: Path | str) -> "LexicalCurves | None":
-        path = Path(path)
-        if not path.is_file():
-            return None
-        try:
-            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as err:
-            log.warning("lexical curves %s could not be read (%s); not used", path, err)
-            return None
+        return _load_json(cls.from_json, path, "lexical curves")
 
 
 def load_lexical_curves() -> LexicalCurves | None:
