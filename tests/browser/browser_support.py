@@ -103,3 +103,18 @@ def wait_ranked(home: Path, batch_id: int, timeout: float = 180.0) -> None:
     while store.count_unranked(batch_id) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert store.count_unranked(batch_id) == 0, f"batch {batch_id} not ranked within {timeout:.0f} s"
+
+
+def tab(browser):  # noqa: ANN001, ANN201
+    """A new browser context (its own cookies: another curator) and its page."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(30_000)
+    return context, context.new_page()
+
+
+def sign_in(page, name: str, password: str) -> None:  # noqa: ANN001
+    """Sign in through the app's own user list."""
+    page.get_by_role("textbox", name="Name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    wait_idle(page)

@@ -15,7 +15,7 @@ from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.curation.store import Store
 from affiliation_curator.team import sharing
 from affiliation_curator.team.users import Identity, add_user, update_user, users
-from browser_support import CONNECTED, free_port, open_app, start_server, stop_server, wait_idle
+from browser_support import CONNECTED, free_port, open_app, sign_in, start_server, stop_server, tab, wait_idle
 
 ETH = Candidate("https://ror.org/05a28rw58", "ETH Zurich", 0.81, city="Zurich", country_name="Switzerland")
 EPFL = Candidate("https://ror.org/02s376052", "EPFL", 0.79, city="Lausanne", country_name="Switzerland")
@@ -44,19 +44,6 @@ def team_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) ->
         yield f"http://127.0.0.1:{port}", home, batch
     finally:
         stop_server(proc)
-
-
-def tab(browser):  # noqa: ANN001, ANN201
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(30_000)
-    return context, context.new_page()
-
-
-def sign_in(page, name: str, password: str) -> None:  # noqa: ANN001
-    page.get_by_role("textbox", name="Name").fill(name)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    wait_idle(page)
 
 
 def test_two_curators_and_a_lead_in_three_browsers(browser, team_server, tmp_path):  # noqa: ANN001

@@ -29,7 +29,7 @@ from affiliation_curator.curation.store import Store
 from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.team import sharing
 from affiliation_curator.team.users import Identity, add_user
-from browser_support import CONNECTED, free_port, open_app, start_server, stop_server, wait_idle
+from browser_support import CONNECTED, free_port, open_app, sign_in, start_server, stop_server, tab, wait_idle
 
 PG_URL = os.environ.get("AFFILIATION_CURATOR_TEST_PG_URL")
 pytestmark = pytest.mark.skipif(
@@ -67,19 +67,6 @@ class Servers:
 def kill9(proc) -> None:  # noqa: ANN001
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-
-
-def tab(browser):  # noqa: ANN001, ANN201
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(30_000)
-    return context, context.new_page()
-
-
-def sign_in(page, name: str, password: str) -> None:  # noqa: ANN001
-    page.get_by_role("textbox", name="Name").fill(name)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    wait_idle(page)
 
 
 def card(page) -> str | None:  # noqa: ANN001
