@@ -189,7 +189,9 @@ def test_kill_9_of_the_ranking_server_hands_the_ranking_to_the_other(browser, tm
     name = f"cy-{tag}"
     add_user(store, name, "curator", password=f"{name}-password")
     # distinct strings the demo registry's lexical stand-in ranks at some tens a second
-    strings = [f"Department {i} of Physics, University {tag} {i % 7}, Zurich, Switzerland" for i in range(200)]
+    # enough that server A is still ranking when server B has signed in (a quiet machine ranks
+    # 200 strings of the demo registry in the seconds a sign-in takes)
+    strings = [f"Department {i} of Physics, University {tag} {i % 7}, Zurich, Switzerland" for i in range(1500)]
     batch = store.create_batch(f"ranking {tag}", strings, registry_name="demo")
     servers = Servers(tmp_path)
     contexts = []
@@ -212,7 +214,7 @@ def test_kill_9_of_the_ranking_server_hands_the_ranking_to_the_other(browser, tm
         killed = time.monotonic()
         before = {v.id: v.ranked_at for v in store.items(batch) if v.ranked}
         assert 0 < len(before) < len(strings), "server A had ranked nothing or everything before the kill"
-        deadline = killed + 240
+        deadline = killed + 480
         took_over = None
         while store.count_unranked(batch) and time.monotonic() < deadline:
             if took_over is None and len(strings) - store.count_unranked(batch) > len(before):
