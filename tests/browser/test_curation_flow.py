@@ -118,7 +118,10 @@ def test_paste_review_with_keys_reload_and_continue(page, app_url: str, app_home
     page.get_by_text("3 of 12 decided").wait_for()
     assert decisions(app_home, batch.id) == kept
 
-    # ... and continue with the keyboard.
+    # ... and continue with the keyboard, once the reloaded card's keys are live.
+    page.get_by_role("button", name=re.compile("^Skip")).wait_for()
+    assert page.get_by_role("button", name=re.compile("^Skip")).is_enabled()
+    wait_idle(page)
     page.evaluate("document.activeElement && document.activeElement.blur()")
     press(page, "s", SAMPLES[4])  # skip
     press(page, "2", SAMPLES[5])  # accept the second candidate
