@@ -1,6 +1,6 @@
 """Decision -> next item latency on the Review page, in a real browser (headless Chromium).
 
-Builds a batch of ~50 affiliations ranked beforehand (demo registry, the configured scorer or
+Builds a batch of 100 affiliations ranked beforehand (demo registry, the configured scorer or
 its offline fallback), starts ``streamlit run app.py`` on it, opens the Review page and
 decides items with the keyboard (1, n, 2, s in turn). For every key press it measures, in the
 page itself (performance.now()):
@@ -10,7 +10,7 @@ page itself (performance.now()):
 
 Prints p50 / p95 / max over the decisions. Not a test: a figure for the README.
 
-    python bench/bench_review_latency.py [--items 50] [--decisions 40] [--think 0.3]
+    python bench/bench_review_latency.py [--items 100] [--decisions 80] [--think 0.3]
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ def build_batch(home: Path, n: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--items", type=int, default=50)
-    parser.add_argument("--decisions", type=int, default=40)
+    parser.add_argument("--items", type=int, default=100)
+    parser.add_argument("--decisions", type=int, default=80)
     parser.add_argument("--think", type=float, default=0.3, help="seconds between a finished card and the next key")
     parser.add_argument("--dump", action="store_true", help="print every sample (key, next item ms, run done ms)")
     args = parser.parse_args()

@@ -14,6 +14,7 @@ from affiliation_curator.engine.results import Candidate
 from components.text import ror_link, safe_md
 
 MAX_SHORTCUTS = 9
+ACCEPT_WIDTH, ALSO_WIDTH, REJECT_WIDTH = 112, 60, 104  # px: the label and its key fit
 
 
 def details_line(cand: Candidate) -> str:
@@ -61,22 +62,10 @@ def candidate_list(
         shortcut = str(rank) if rank <= MAX_SHORTCUTS else None
         is_accepted = cand.id in accepted
         is_rejected = cand.id in rejected_ids
-        if on_also is None:
-            left, middle, right = rows.columns([1.6, 7.7, 1.3], vertical_alignment="center")  # "Accepted" + its key fit at 1280 px
-        else:
-            left, middle, also, right = rows.columns([1.6, 7.1, 1.1, 1.5], vertical_alignment="center")
-            also.button(
-                "−" if is_accepted and len(accepted) > 1 else "+",
-                key=f"{key}_also_{rank}",
-                shortcut=f"Alt+{rank}" if shortcut else None,
-                help="Accept this one too (a string naming several institutions); again takes it out",
-                on_click=on_also,
-                args=(cand,),
-                disabled=disabled or is_rejected or (is_accepted and len(accepted) == 1),
-                width="stretch",
-                type="tertiary",
-            )
-        left.button(
+        # One horizontal row per candidate, not four columns: each column is an element of its
+        # own, and every element costs the browser a render on each decision (issue 12's latency).
+        row = rows.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False)
+        row.button(
             "Accepted" if is_accepted else "Accept",
             key=f"{key}_accept_{rank}",
             shortcut=shortcut,
@@ -85,29 +74,40 @@ def candidate_list(
             on_click=on_accept,
             args=(cand,),
             disabled=disabled,
-            width="stretch",
+            width=ACCEPT_WIDTH,  # "Accepted" and its key fit
         )
-        with middle:
-            name = f"{rank}\\. **{safe_md(cand.name)}** — {score_text(cand)}"
-            if is_rejected:
-                name = f"{rank}\\. ~~{safe_md(cand.name)}~~ — rejected"
-            link = ror_link(cand.id)
-            if link:
-                name += f" · [ror.org ↗]({link})"
-            else:
-                name += f" · id {safe_md(cand.id, 60)}"
-            details = details_line(cand)
-            evidence = evidence_line(cand)
-            small = f"{details} · {evidence}" if evidence else details
-            # One markdown element per candidate (each element costs the browser a markdown parse).
-            st.markdown(f"{name}  \n:small[:gray[{small}]]")
-        right.button(
+        name = f"{rank}\\. **{safe_md(cand.name)}** — {score_text(cand)}"
+        if is_rejected:
+            name = f"{rank}\\. ~~{safe_md(cand.name)}~~ — rejected"
+        link = ror_link(cand.id)
+        if link:
+            name += f" · [ror.org ↗]({link})"
+        else:
+            name += f" · id {safe_md(cand.id, 60)}"
+        details = details_line(cand)
+        evidence = evidence_line(cand)
+        small = f"{details} · {evidence}" if evidence else details
+        # One markdown element per candidate (each element costs the browser a markdown parse).
+        row.markdown(f"{name}  \n:small[:gray[{small}]]", width="stretch")
+        if on_also is not None:
+            row.button(
+                "−" if is_accepted and len(accepted) > 1 else "+",
+                key=f"{key}_also_{rank}",
+                shortcut=f"Alt+{rank}" if shortcut else None,
+                help="Accept this one too (a string naming several institutions); again takes it out",
+                on_click=on_also,
+                args=(cand,),
+                disabled=disabled or is_rejected or (is_accepted and len(accepted) == 1),
+                width=ALSO_WIDTH,
+                type="tertiary",
+            )
+        row.button(
             "Reject",
             key=f"{key}_reject_{rank}",
             shortcut=f"Shift+{rank}" if shortcut else None,
             on_click=on_reject,
             args=(cand,),
             disabled=disabled or is_rejected or is_accepted,
-            width="stretch",
+            width=REJECT_WIDTH,
             type="tertiary",
         )

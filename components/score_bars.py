@@ -1,26 +1,28 @@
-"""Horizontal score bars (Altair): one bar per candidate, 0-1 axis, a rule at the threshold.
+"""Horizontal score bars beside the affiliation: one bar per candidate on a 0-1 scale, its score
+printed after it, a dashed rule at the threshold.
 
-The chart is defined in Altair (``score_bars``). Building and validating an Altair chart
-costs ~50 ms, too much on every decision, so the Review card draws ``score_bars_spec``:
-the same chart's Vega-Lite spec, made by Altair once per process, with each item's rows
-put in as inline data. Labels are drawn by Vega as SVG text, so names stay inert.
+Drawn as plain HTML (``st.html``) with inline styles, not as a Vega-Lite chart: the chart cost the
+browser 60-70 ms on every decision (the Vega runtime compiles and draws it anew), the largest
+single part of the decision -> next item time (issue 12). Every name and score is escaped, so a
+hostile record's name stays text; ``st.html`` also sanitises what it is given (DOMPurify).
 """
 
 from __future__ import annotations
 
-import copy
-import functools
+import html
 from collections.abc import Sequence
 from typing import Any
-
-import altair as alt
 
 from affiliation_curator.engine.results import Candidate
 from components.text import clean
 
 LABEL_CHARS = 48
 BAR_STEP = 12  # pixels per candidate: ten bars fit beside the affiliation string
+LABEL_WIDTH = 125  # pixels for "1. Technical University of ..."
 ABOVE, BELOW, UNSCORED = "above threshold", "below threshold", "not scored"
+COLORS = {ABOVE: "#2e7d32", BELOW: "#9e9e9e", UNSCORED: "#e0e0e0"}
+RULE = "#c62828"
+GRID = "rgba(49, 51, 63, 0.10)"
 
 
 def score_rows(candidates: Sequence[Candidate], threshold: float) -> list[dict[str, Any]]:
@@ -43,49 +45,33 @@ def score_rows(candidates: Sequence[Candidate], threshold: float) -> list[dict[s
     return rows
 
 
-def _chart(rows: list[dict[str, Any]]) -> alt.LayerChart:
-    y = alt.Y(
-        "label:N",
-        sort=alt.EncodingSortField("rank", op="min", order="ascending"),  # min: layers share the y domain
-        title=None,
-        axis=alt.Axis(labelLimit=125, labelFontSize=11, labelOverlap=False),
+def _row(row: dict[str, Any], rule_at: float) -> str:
+    label = html.escape(row["label"], quote=True)
+    text = html.escape(row["text"], quote=True)
+    width = row["score"] * 100
+    return (
+        f'<div class="score-bar" title="{label}: {text}" style="display:flex;align-items:center;'
+        f'height:{BAR_STEP}px;font-size:11px;line-height:{BAR_STEP}px">'
+        f'<span style="flex:0 0 {LABEL_WIDTH}px;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;'
+        f'text-align:right;padding-right:6px;color:#555">{label}</span>'
+        # the bar's track: grid lines at quarters, the threshold rule, the bar and its score
+        f'<span style="position:relative;flex:1 1 auto;height:{BAR_STEP}px;margin-right:34px;'
+        f'background:linear-gradient(to right,{GRID} 1px,transparent 1px) 0 0/25% 100%">'
+        f'<span style="position:absolute;left:0;top:1px;height:{BAR_STEP - 2}px;width:{width:.1f}%;'
+        f'background:{COLORS[row["clears"]]};border-radius:0 3px 3px 0"></span>'
+        f'<span style="position:absolute;left:{rule_at:.1f}%;top:0;height:{BAR_STEP}px;'
+        f'border-left:1.5px dashed {RULE}"></span>'
+        f'<span class="score-bar-text" style="position:absolute;left:calc({width:.1f}% + 4px);top:0;'
+        f'white-space:nowrap;color:#333">{text}</span></span></div>'
     )
-    x = alt.X(
-        "score:Q",
-        scale=alt.Scale(domain=[0, 1], clamp=True),
-        title=None,
-        # grid lines at quarters, no tick labels: each bar prints its score, the rule marks the threshold
-        axis=alt.Axis(values=[0, 0.25, 0.5, 0.75, 1], labels=False, ticks=False, domain=False),
+
+
+def score_bars_html(candidates: Sequence[Candidate], threshold: float) -> str:
+    """The bars of the candidates' scores as one HTML fragment (for ``st.html``)."""
+    rows = score_rows(candidates, threshold)
+    rule_at = min(1.0, max(0.0, float(threshold))) * 100
+    body = "".join(_row(row, rule_at) for row in rows)
+    return (
+        f'<div class="score-bars" '
+        f'title="threshold {threshold:.2f}" style="padding-top:4px">{body}</div>'
     )
-    base = alt.Chart()
-    bars = base.mark_bar(cornerRadiusEnd=3).encode(
-        x=x,
-        y=y,
-        color=alt.Color("clears:N", scale=alt.Scale(domain=[ABOVE, BELOW, UNSCORED], range=["#2e7d32", "#9e9e9e", "#e0e0e0"]),
-                        legend=None),
-        tooltip=[alt.Tooltip("label:N", title="candidate"), alt.Tooltip("text:N", title="score")],
-    )
-    labels = base.mark_text(align="left", dx=4, fontSize=11).encode(x="score:Q", y=y, text="text:N")
-    rule = base.mark_rule(color="#c62828", strokeDash=[4, 3]).encode(
-        x="max(threshold):Q", tooltip=[alt.Tooltip("max(threshold):Q", title="threshold", format=".2f")]
-    )
-    return alt.layer(bars, labels, rule, data=alt.Data(values=rows)).properties(height=alt.Step(BAR_STEP))
-
-
-def score_bars(candidates: Sequence[Candidate], threshold: float) -> alt.LayerChart:
-    """The Altair chart of the candidates' scores."""
-    return _chart(score_rows(candidates, threshold))
-
-
-@functools.lru_cache(maxsize=1)
-def _template() -> dict[str, Any]:
-    spec = _chart([]).to_dict()
-    spec.pop("$schema", None)
-    return spec
-
-
-def score_bars_spec(candidates: Sequence[Candidate], threshold: float) -> dict[str, Any]:
-    """The same chart as a Vega-Lite spec (for ``st.vega_lite_chart``), ~0.1 ms instead of ~50."""
-    spec = copy.deepcopy(_template())
-    spec["data"] = {"values": score_rows(candidates, threshold)}
-    return spec

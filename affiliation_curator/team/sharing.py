@@ -63,6 +63,14 @@ def sharing(store: Store, batch_id: int) -> Sharing:
                        float(row.claim_minutes), doubles)
 
 
+def split_curators(store: Store, batch_id: int) -> list[str] | None:
+    """The curators a batch is split between, or None when it is not split: one primary-key read,
+    for what the Review card asks on every decision (``sharing`` also counts double items)."""
+    with store._read() as session:
+        row = session.get(BatchSharing, batch_id)
+        return list(row.curators or []) if row is not None and row.mode == "split" else None
+
+
 def _order_key(batch_id: int, item_id: int) -> str:
     return hashlib.sha1(f"{batch_id}:{item_id}".encode()).hexdigest()
 
@@ -245,10 +253,10 @@ def own_progress(store: Store, batch_id: int, curator: str) -> dict[str, int] | 
     theirs): ``total`` their items (decided or skipped by them, claimed by them, or still open
     to them; it shrinks as others take open items), ``decided`` (accept or none), ``skipped``,
     ``to_go`` (undecided items still theirs)."""
-    share = sharing(store, batch_id)
-    if share.mode != "split" or not curator or curator not in share.curators:
+    curators = split_curators(store, batch_id)
+    if curators is None or not curator or curator not in curators:
         return None
-    mine = store.progress(batch_id, curator=curator)
+    mine = store.progress(batch_id, curator=curator, rejected=False)
     to_go = store.count_items(batch_id, "undecided", curator=curator)
     decided, skipped = mine["decided"], mine["skipped"]
     return {"total": decided + skipped + to_go, "decided": decided, "skipped": skipped, "to_go": to_go,

@@ -7,9 +7,9 @@ import re
 
 import openpyxl
 
-from affiliation_curator.engine.results import Candidate
+from affiliation_curator.engine.results import Candidate, Evidence
 from components.batch_panel import columns_of
-from components.score_bars import score_bars, score_bars_spec, score_rows
+from components.score_bars import score_bars_html, score_rows
 from components.text import clean, ror_link, safe_md
 
 
@@ -35,24 +35,22 @@ def test_ror_link_only_for_ror_ids():
     assert ror_link("local:evil") is None
 
 
-def test_score_bars_rows_and_specs_agree():
+def test_score_bars_rows_and_html_agree():
     cands = [Candidate("a", "Alpha " * 20, 0.91), Candidate("b", "<b>Beta</b>", 0.3), Candidate("c", "C", 1.7)]
     rows = score_rows(cands, 0.5)
     assert [r["rank"] for r in rows] == [1, 2, 3]
     assert rows[0]["label"].startswith("1. Alpha") and len(rows[0]["label"]) <= 52
     assert [r["clears"] for r in rows] == ["above threshold", "below threshold", "above threshold"]
     assert rows[2]["score"] == 1.0  # clamped to the 0-1 axis
-    spec = score_bars_spec(cands, 0.5)
-    chart = score_bars(cands, 0.5).to_dict()
-    assert spec["data"]["values"] == rows == chart["data"]["values"]
-    assert spec["layer"] == chart["layer"]
-    marks = [layer["mark"]["type"] for layer in spec["layer"]]
-    assert marks == ["bar", "text", "rule"]
-    assert spec["layer"][0]["encoding"]["x"]["scale"]["domain"] == [0, 1]
-    # bars in rank order: layered charts only keep a sort by min/max/count
-    assert spec["layer"][0]["encoding"]["y"]["sort"] == {"field": "rank", "op": "min", "order": "ascending"}
-    assert score_bars_spec(cands[:1], 0.2)["data"]["values"][0]["threshold"] == 0.2
-    assert spec is not score_bars_spec(cands, 0.5)  # a fresh copy each time
+    page = score_bars_html(cands, 0.5)
+    assert page.count('class="score-bar"') == 3  # one bar a candidate, in rank order
+    assert page.index("1. Alpha") < page.index("2. ") < page.index("3. C")
+    assert "width:91.0%" in page and "width:30.0%" in page and "width:100.0%" in page
+    assert page.count("left:50.0%;top:0") == 3  # the threshold rule crosses every bar
+    assert "<b>" not in page and "&lt;b&gt;Beta&lt;/b&gt;" in page  # a name is text, never markup
+    assert "#2e7d32" in page and "#9e9e9e" in page  # above / below the threshold
+    unscored = score_bars_html([Candidate("d", "D", 0.2, evidence=Evidence(scored=False))], 0.2)
+    assert "not scored" in unscored and "0.20<" not in unscored and "width:0.0%" in unscored
 
 
 def test_columns_of_tables():

@@ -208,7 +208,7 @@ def test_the_card_keys_sit_under_the_string_and_the_search_opens_there(review):
     at, store, batch_id = review
     keys = [b.proto.shortcut for b in at.button if b.key and re.fullmatch(r"(act_\w+|search_open_\d+)", b.key)]
     assert keys == ["n", "s", "u", "left", "right", "f"]
-    assert len(at.get("vega_lite_chart")) == 1
+    assert len([h for h in at.get("html") if 'class="score-bars"' in h.proto.body]) == 1
     assert not at.header  # no page title above the card: the card starts on the first screen
     click(at, "search_open")
     order = [e.key for e in at.main if getattr(e, "key", None) and re.fullmatch(
@@ -216,8 +216,9 @@ def test_the_card_keys_sit_under_the_string_and_the_search_opens_there(review):
     assert order[:2] == [f"act_none_{shown_id(store, batch_id, at)}", f"search_open_{shown_id(store, batch_id, at)}"]
     assert order[2:4] == ["registry_search", f"search_close_{shown_id(store, batch_id, at)}"]
     assert re.fullmatch(r"cand\d+_accept_1", order[4])  # the candidates come after the search
-    scripts = at.get("html")
-    assert [h.proto.body for h in scripts] == [SCRIPT.strip()] and scripts[0].proto.unsafe_allow_javascript
+    scripts = [h for h in at.get("html") if h.proto.unsafe_allow_javascript]
+    assert [h.proto.body for h in scripts] == [SCRIPT.strip()]  # the bars are the other st.html: no script
+    assert all("<script" not in h.proto.body for h in at.get("html") if not h.proto.unsafe_allow_javascript)
     assert ROWS[0][0] not in SCRIPT
 
 
@@ -436,3 +437,30 @@ def test_caption_says_which_scale_the_scores_are_on(navigation_apptest, monkeypa
     monkeypatch.setattr(resources, "_SCALES", {})  # ranked by an earlier process: nothing claimed
     at.run()
     assert "calibrated" not in " ".join(c.value for c in at.caption)
+
+
+def test_five_candidates_listed_m_lists_the_rest_and_a_chosen_one_lists_them_itself(navigation_apptest):  # noqa: F811
+    """The card lists the first five candidates (all ten bars beside the string); M lists 6-10
+    with their keys, and a candidate decided below the fifth is listed when the item comes back."""
+    many = [Candidate(f"local:{k}", f"Institute {k}", round(0.9 - k * 0.05, 2)) for k in range(1, 9)]
+    store, batch_id = make_batch([("Institute 7, somewhere", many), ("Second string", [TUM])], name="Many")
+    at = navigation_apptest()
+    at.query_params["batch"] = str(batch_id)
+    at.query_params["curator"] = "Ann"
+    at.run()
+    at.switch_page("app_pages/review.py").run()
+    accepts = lambda: [b.proto.shortcut for b in at.button if re.fullmatch(r"cand\d+_accept_\d+", b.key or "")]  # noqa: E731
+    assert accepts() == ["1", "2", "3", "4", "5"]
+    bars = next(h.proto.body for h in at.get("html") if 'class="score-bars"' in h.proto.body)
+    assert bars.count('class="score-bar"') == 8 and "8. Institute 8" in bars
+    more = button(at, "more")
+    assert more.proto.shortcut == "m" and more.label == "Candidates 6–8"
+    click(at, "more")
+    assert accepts() == ["1", "2", "3", "4", "5", "6", "7", "8"]
+    assert button(at, "more").label == "Fewer candidates"
+    click(at, "cand_accept_7")
+    assert decision(store, batch_id, "Institute 7, somewhere").institution_id == "local:7"
+    assert shown(at) == "Second string" and not [b for b in at.button if (b.key or "").startswith("more_")]
+    at.segmented_control(key="review_filter").set_value("all").run()  # the decided item again
+    assert shown(at) == "Institute 7, somewhere"  # its chosen candidate is listed without M
+    assert len(accepts()) == 8 and button(at, "more").label == "Fewer candidates"

@@ -89,7 +89,7 @@ def test_string_bars_and_first_three_candidates_fit_the_first_screen(browser, ap
     try:
         assert card_text(page) == SAMPLES[0]
         assert page.evaluate("window.scrollY") == 0
-        seen = {"string": box(page.locator(CARD).first), "bars": box(page.locator("[data-testid=stVegaLiteChart]"))}
+        seen = {"string": box(page.locator(CARD).first), "bars": box(page.locator(".score-bars"))}
         for rank in (1, 2, 3):
             accept = page.locator(f".st-key-cand{item_ids[0]}_accept_{rank} button")
             assert accept.inner_text().split() == ["Accept", str(rank)]  # the key is on the button

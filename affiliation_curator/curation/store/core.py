@@ -888,18 +888,19 @@ class Store:
 
     # ---------------------------------------------------------------- progress and tables
 
-    def progress(self, batch_id: int, curator: str | None = None) -> dict[str, Any]:
+    def progress(self, batch_id: int, curator: str | None = None, rejected: bool = True) -> dict[str, Any]:
         """Counts and pace: total, ranked, decided (accept + none), skipped, undecided, by_action,
-        rejected, decisions_per_hour (from the recent one-by-one decisions, by ``curator`` when
-        given; None until there are two) and eta_seconds for the undecided items."""
+        rejected (None when ``rejected`` is False: one query less for the Review card),
+        decisions_per_hour (from the recent one-by-one decisions, by ``curator`` when given; None
+        until there are two) and eta_seconds for the undecided items."""
         info = self.batch(batch_id, curator=curator)
         with self._read() as session:
             item_ids = select(Item.id).where(Item.batch_id == batch_id)
-            rejected = session.scalar(
+            n_rejected = (session.scalar(
                 select(func.count()).where(
                     Decision.item_id.in_(item_ids), Decision.action == "reject", Decision.undone_at.is_(None)
                 )
-            ) or 0
+            ) or 0) if rejected else None
             query = (
                 select(Decision.created_at)
                 .join(UndoGroup, UndoGroup.id == Decision.undo_group)
@@ -920,7 +921,7 @@ class Store:
             "skipped": info.skipped,
             "undecided": info.undecided,
             "by_action": {a: info.by_action.get(a, 0) for a in DECIDING_ACTIONS},
-            "rejected": rejected,
+            "rejected": n_rejected,
             "decisions_per_hour": rate,
             "eta_seconds": (remaining / rate * 3600) if rate and remaining else (0.0 if rate else None),
             "last_decision_at": times[-1] if times else None,
