@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from fixtures.hostile import AFFILIATIONS, EVIL_ID, EVIL_ID_2, EVIL_NAME, TUM_ID, hostile_records
+from fixtures.hostile import AFFILIATIONS, EVIL_ID, EVIL_ID_2, EVIL_NAME, TUM_ID, hostile_records, live_html
 from fixtures.registries import write_json
 from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.institution import Institution, ror_link
@@ -67,25 +67,31 @@ def _strings(message, out: list[str], urls: list[str], field_name: str = "") -> 
                 _strings(v, out, urls, descriptor.name)
 
 
-def markup_of(at) -> tuple[list[str], list[str]]:
-    """(markdown-bearing strings, URLs) the page sent."""
+def markup_of(at) -> tuple[list[str], list[str], list[str]]:
+    """(markdown-bearing strings, URLs, HTML bodies) the page sent."""
     out: list[str] = []
     urls: list[str] = []
+    html: list[str] = []
     for node in at._tree:
         proto = getattr(node, "proto", None)
         if proto is None or not hasattr(proto, "ListFields") or getattr(node, "type", "") in PLAIN_TEXT_ELEMENTS:
             continue
+        if getattr(node, "type", "") == "html":
+            html.append(proto.body)
+            continue
         _strings(proto, out, urls)
-    return out, urls
+    return out, urls, html
 
 
 def assert_inert(at, where: str) -> None:
     assert not at.exception, (where, at.exception)
-    strings, urls = markup_of(at)
+    strings, urls, html = markup_of(at)
     assert strings, f"{where}: nothing was read from the page"
-    for text in strings:
-        if text == KEYBOARD_SCRIPT.strip():  # the Review page's own constant focus script: no user text in it
+    for body in html:
+        if body == KEYBOARD_SCRIPT.strip():  # the Review page's own constant focus script: no user text in it
             continue
+        assert not live_html(body), f"{where}: {live_html(body)} in {body!r}"
+    for text in strings:
         for pattern, what in LIVE:
             assert not pattern.search(text), f"{where}: {what} in {text!r}"
         for target in re.findall(r"(?<!\\)\]\(([^)]*)\)", text):
@@ -124,13 +130,15 @@ def test_every_page_shows_hostile_records_as_text(hostile, navigation_apptest) -
 
     at.switch_page("app_pages/review.py").run()
     assert_inert(at, "Review")
+    bars = [body for body in markup_of(at)[2] if 'class="score-bars"' in body]
+    assert len(bars) == 1 and "2. Evil University https://evil.example/x" in bars[0], "hostile names are text there"
     search = [b for b in at.button if b.key and b.key.startswith("search_open_")]
     assert search, [b.key for b in at.button]
     search[0].click().run()
     at.text_input(key="registry_search").input("Evil").run()
     assert_inert(at, "Review: registry search")
     at.text_input(key="registry_search").input("Technical University of Munich").run()
-    strings, _ = markup_of(at)
+    strings, _, _ = markup_of(at)
     assert any(f"[ror.org ↗]({TUM_ID})" in s for s in strings), "a valid ROR id still gets its link"
     for view in ("Table", "Bulk accept"):
         at.segmented_control(key="review_view").set_value(view).run()
@@ -146,5 +154,5 @@ def test_every_page_shows_hostile_records_as_text(hostile, navigation_apptest) -
         for option in at.selectbox(key="registry_result").options:
             at.selectbox(key="registry_result").set_value(option).run()
             assert_inert(at, f"Registry: record {option}")
-    _, urls = markup_of(at)
+    _, urls, _ = markup_of(at)
     assert TUM_ID in urls, "the valid record still links to ror.org"

@@ -48,6 +48,11 @@ def test_score_bars_rows_and_html_agree():
     assert "width:91.0%" in page and "width:30.0%" in page and "width:100.0%" in page
     assert page.count("left:50.0%;top:0") == 3  # the threshold rule crosses every bar
     assert "<b>" not in page and "&lt;b&gt;Beta&lt;/b&gt;" in page  # a name is text, never markup
+    from fixtures.hostile import live_html
+
+    hostile = score_bars_html([Candidate("x", '<img src=x onerror=alert(1)> "q" <a href=javascript:1>', 0.5)], 0.3)
+    assert not live_html(hostile) and "&lt;img src=x onerror=alert(1)&gt; &quot;q&quot;" in hostile
+    assert live_html('<div><img src=x onerror="alert(1)"></div>')  # the check itself sees a live tag
     assert "#2e7d32" in page and "#9e9e9e" in page  # above / below the threshold
     unscored = score_bars_html([Candidate("d", "D", 0.2, evidence=Evidence(scored=False))], 0.2)
     assert "not scored" in unscored and "0.20<" not in unscored and "width:0.0%" in unscored
