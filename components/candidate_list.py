@@ -57,6 +57,7 @@ def candidate_list(
     the rows sit close together, so the first three fit the first screen below the string."""
     rejected_ids = set(rejected)
     accepted = set(accepted_ids) | ({accepted_id} if accepted_id else set())
+    names = [c.name.casefold() for c in candidates]
     rows = st.container(gap="xsmall")
     for rank, cand in enumerate(candidates, 1):
         shortcut = str(rank) if rank <= MAX_SHORTCUTS else None
@@ -69,16 +70,22 @@ def candidate_list(
             "Accepted" if is_accepted else "Accept",
             key=f"{key}_accept_{rank}",
             shortcut=shortcut,
-            type="primary" if is_accepted or (rank == 1 and cand.scored and cand.score >= threshold and not is_rejected)
+            # the green "take this one" only for an active record: an inactive top candidate's
+            # evidence names its successor, which the curator should weigh first
+            type="primary" if is_accepted or (rank == 1 and cand.scored and cand.score >= threshold and not is_rejected
+                                              and (cand.status or "active") == "active")
             else "secondary",
             on_click=on_accept,
             args=(cand,),
             disabled=disabled,
             width=ACCEPT_WIDTH,  # "Accepted" and its key fit
         )
-        name = f"{rank}\\. **{safe_md(cand.name)}** — {score_text(cand)}"
+        label = safe_md(cand.name)
+        if names.count(cand.name.casefold()) > 1:  # two "Institute of Biophysics": the place tells them apart
+            label += f" ({safe_md(cand.city or cand.country_name or cand.country_code or cand.id, 60)})"
+        name = f"{rank}\\. **{label}** — {score_text(cand)}"
         if is_rejected:
-            name = f"{rank}\\. ~~{safe_md(cand.name)}~~ — rejected"
+            name = f"{rank}\\. ~~{label}~~ — rejected"
         link = ror_link(cand.id)
         if link:
             name += f" · [ror.org ↗]({link})"

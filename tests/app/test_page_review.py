@@ -464,3 +464,24 @@ def test_five_candidates_listed_m_lists_the_rest_and_a_chosen_one_lists_them_its
     at.segmented_control(key="review_filter").set_value("all").run()  # the decided item again
     assert shown(at) == "Institute 7, somewhere"  # its chosen candidate is listed without M
     assert len(accepts()) == 8 and button(at, "more").label == "Fewer candidates"
+
+
+def test_an_inactive_top_is_not_the_green_accept_and_namesakes_show_their_city(navigation_apptest):  # noqa: F811
+    """Two smaller things a curator tripped over (design/ux-findings.md): the green Accept went to
+    an inactive top candidate, and two candidates of one name differed only on the small line."""
+    old = Candidate("local:old", "MPI for Biophysical Chemistry", 0.93, city="Göttingen", status="inactive")
+    new = Candidate("local:new", "MPI for Multidisciplinary Sciences", 0.80, city="Göttingen")
+    prague = Candidate("local:bp1", "Institute of Biophysics", 0.90, city="Prague")
+    brno = Candidate("local:bp2", "Institute of Biophysics", 0.85, city="Brno")
+    store, batch_id = make_batch([("MPI Biophysical Chemistry, Göttingen", [old, new]),
+                                  ("Institute of Biophysics, Brno", [prague, brno])], name="Small things")
+    at = navigation_apptest()
+    at.query_params["batch"] = str(batch_id)
+    at.query_params["curator"] = "Ann"
+    at.run()
+    at.switch_page("app_pages/review.py").run()
+    assert button(at, "cand_accept_1").proto.type == "secondary"  # inactive: not the one to take at a glance
+    click(at, "act_skip")
+    assert button(at, "cand_accept_1").proto.type == "primary"  # an active top above the threshold is
+    rows = [m.value for m in at.markdown if "Institute of Biophysics" in m.value]
+    assert any("Institute of Biophysics (Prague)" in r for r in rows) and any("(Brno)" in r for r in rows)
