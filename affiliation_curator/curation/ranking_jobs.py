@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 FIRST_CHUNK = 1  # items ranked before anything else, so the curator can start at once (a CPU cross-encoder
 # takes about a second an item: bench/bench_seed_model.py); later chunks double up to CHUNK
 CHUNK = 32  # most items per chunk
+SAVE_EVERY = 16  # results saved in one transaction (where the store can): a commit per item cost a third of the time
 CLAIM_POLL = 1.0  # seconds between tries while another process holds a batch's ranking claim
 
 
@@ -97,6 +98,7 @@ def _rank_claimed(
 ) -> int:
     done = 0
     limit = max(1, first_chunk)
+    save_many = getattr(store, "save_results", None)  # one transaction for several items, where the store has it
     while True:
         if should_stop and should_stop():
             break
@@ -104,13 +106,31 @@ def _rank_claimed(
         if not items:
             break
         texts = [_item_text(item) for item in items]
-        for item, result in zip(items, matcher.match_many(texts, batch_size=min(len(texts), chunk_size))):
-            store.save_result(item.id, result)
-            done += 1
+        pending: list[tuple[int, MatchResult]] = []
+
+        def flush() -> None:
+            nonlocal done
+            if not pending:
+                return
+            if save_many is not None:
+                save_many(list(pending))
+            else:
+                for item_id, result in pending:
+                    store.save_result(item_id, result)
+            done += len(pending)
+            pending.clear()
             if progress:
                 progress(done)
-            if should_stop and should_stop():
-                return done
+
+        try:
+            for n, (item, result) in enumerate(zip(items, matcher.match_many(texts, batch_size=min(len(texts), chunk_size))), 1):
+                pending.append((item.id, result))
+                if save_many is None or len(pending) >= SAVE_EVERY or n == len(items):
+                    flush()
+                    if should_stop and should_stop():
+                        return done
+        finally:
+            flush()  # what was scored before an error or a stop is kept
         limit = min(max(1, chunk_size), 2 * limit)  # 1, 2, 4, ...: the next items come soon, later ones in bulk
     return done
 

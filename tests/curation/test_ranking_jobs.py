@@ -29,6 +29,19 @@ class FakeStore:
         self.results[item_id] = result
 
 
+class GroupStore(FakeStore):
+    """A store that saves several results in one transaction, as the real one does."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(n)
+        self.groups: list[int] = []
+
+    def save_results(self, results) -> None:
+        self.groups.append(len(results))
+        for item_id, result in results:
+            self.results[item_id] = result
+
+
 class FakeMatcher:
     def __init__(self, gate: threading.Event | None = None, fail_after: int | None = None) -> None:
         self.gate = gate
@@ -55,6 +68,24 @@ def test_rank_batch_ranks_everything_first_chunk_small():
     assert store.limits[:4] == [5, 10, 16, 16]  # the chunk doubles after the first, up to chunk_size
     assert seen[-1] == 40 and seen[:5] == [1, 2, 3, 4, 5]
     assert store.results[7].affiliation == "affiliation 7"
+
+
+def test_rank_batch_saves_a_chunk_in_groups_and_keeps_what_was_scored_before_an_error():
+    from affiliation_curator.curation.ranking_jobs import SAVE_EVERY
+
+    store, seen = GroupStore(70), []
+    assert rank_batch(store, FakeMatcher(), 1, first_chunk=1, chunk_size=40, progress=seen.append) == 70
+    assert len(store.results) == 70 and max(store.groups) <= SAVE_EVERY
+    assert store.groups[:3] == [1, 2, 4]  # the first items still come one chunk at a time
+    assert seen == sorted(seen) and seen[-1] == 70 and len(seen) == len(store.groups)
+    failing = GroupStore(30)
+    try:
+        rank_batch(failing, FakeMatcher(fail_after=21), 1, first_chunk=30, chunk_size=30)
+    except ModelLoadError:
+        pass
+    else:
+        raise AssertionError("the matcher's error must reach the job")
+    assert len(failing.results) == 21  # 16 saved in a group, the 5 scored after it saved on the way out
 
 
 def test_rank_batch_stops_and_resumes():

@@ -122,6 +122,22 @@ def test_save_result_keeps_candidates_exactly(ranked):
     assert [c.score for c in view.candidates] == [0.99] and view.registry_version == "v2"
 
 
+def test_save_results_in_one_transaction_equals_one_by_one(store: Store):
+    texts = ["MIT", "ETH Zurich", "Nowhere Inst"]
+    made = [result("MIT", (MIT, "MIT", 0.97), (HARVARD, "Harvard", 0.10)), result("ETH Zurich", (ETH, "ETH Zürich", 0.91)),
+            result("Nowhere Inst")]
+    one, many = store.create_batch("one", texts, "demo", "v1"), store.create_batch("many", texts, "demo", "v1")
+    for item, res in zip(store.items(one), made):
+        store.save_result(item.id, res)
+    store.save_results([(item.id, res) for item, res in zip(store.items(many), made)])
+    shape = lambda batch: [(v.ranked, v.registry_version, v.top_score, v.notes,  # noqa: E731
+                            [(c.id, c.name, c.score, c.document, c.evidence) for c in v.candidates]) for v in store.items(batch)]
+    assert shape(many) == shape(one) and store.count_unranked(many) == 0
+    with pytest.raises(StoreError, match="no item"):  # all or nothing: an unknown item saves none of them
+        store.save_results([(store.items(one)[0].id, made[1]), (10**9, made[0])])
+    assert store.item(store.items(one)[0].id).top.id == MIT
+
+
 def test_unranked_items_and_count(store: Store):
     batch = store.create_batch("b", ["A", "B", "C"])
     assert [v.affiliation for v in store.unranked_items(batch, 2)] == ["A", "B"]
