@@ -359,8 +359,16 @@ def _card_body(batch_id: int, status: str, order: str, registry: Any, scorer_not
                pos: int, total: int, disabled: bool, unranked: bool, waiting: bool, job: Any) -> None:
     _notice()
     if item is None:
+        me = state.curator()
+        curators = team_sharing.split_curators(resources.get_store(), batch_id) if me else None
+        if curators is not None and me not in curators:  # e.g. the lead who split it: say why the queue is empty
+            who = ", ".join(clean(c, 40) for c in curators) or "nobody yet"
+            st.info(safe_md(f"This batch is split between {who}; you are not one of its curators, so your queue "
+                            "is empty. A lead adds curators on the Team page, and ?item= with an item's number "
+                            "opens any item."), icon=":material/group:")
+            _action_bar(batch_id, status, order, None, disabled)
+            return
         if status == "undecided":
-            me = state.curator()
             theirs = bool(me) and team_sharing.own_progress(resources.get_store(), batch_id, me) is not None
             st.success("Every item of this batch has a decision" + (" or is another curator's" if theirs else "")
                        + ". Undo (U) takes back the last one.")

@@ -139,6 +139,10 @@ def signed_in(navigation_apptest, name: str, **params):  # noqa: ANN003
     return sign_in(at, name, f"{name}-password")
 
 
+def shown_code(at) -> list[str]:
+    return [c.value for c in at.code]
+
+
 def everything_shown(at) -> str:
     parts = [c.value for c in at.code] + [m.value for m in at.markdown] + [c.value for c in at.caption]
     parts += [str(d.value) for d in at.dataframe] + [str(o) for s in at.selectbox for o in s.options]
@@ -218,6 +222,11 @@ def test_a_split_batch_shows_the_curators_own_progress(team, navigation_apptest)
         "Every item of this batch has a decision or is another curator's. Undo (U) takes back the last one."]
     views = at.segmented_control(key="review_view").options
     assert "Bulk accept" not in views  # bulk accept in a split batch would take other curators' items
+    lead = signed_in(navigation_apptest, "lea", batch=batch)  # the lead who split it is not one of its curators
+    lead.switch_page("app_pages/review.py").run()
+    assert shown_code(lead) == [] and any(
+        "split between ann, bob; you are not one of its curators" in i.value for i in lead.info), \
+        [i.value for i in lead.info]
 
 
 def test_repeated_wrong_passwords_lock_the_sign_in_with_a_clear_message(team, navigation_apptest):  # noqa: F811
