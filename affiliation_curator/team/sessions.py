@@ -18,7 +18,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from affiliation_curator.curation.store import Store
@@ -30,6 +30,7 @@ HOURS_ENV = "AFFILIATION_CURATOR_SESSION_HOURS"
 DEFAULT_HOURS = 12.0
 MAX_HOURS = 24.0 * 366
 SLIDE_AFTER = timedelta(minutes=5)
+KEEP_ENDED = timedelta(days=30)  # sessions expired longer ago are deleted when a new one starts
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,100}")  # what secrets.token_urlsafe gives
 
 
@@ -62,6 +63,7 @@ def start(store: Store, who: Identity) -> str:
     token = secrets.token_urlsafe(32)
     now = store.clock()
     with store._write() as session:
+        session.execute(delete(SignInSession).where(SignInSession.expires_at < now - KEEP_ENDED))
         session.add(SignInSession(token_hash=_hash(token), user_name=who.name, created_at=now,
                                   expires_at=now + timedelta(hours=session_hours()), last_seen_at=now))
     return token

@@ -152,6 +152,38 @@ def test_a_disabled_users_session_is_refused_even_if_not_ended(team):
     assert sessions.lookup(one, token) is None
 
 
+def test_sessions_long_expired_are_deleted_when_a_new_one_starts(team):
+    one, _, clock, ann, lea = team
+    old = sessions.start(one, Identity(ann, "curator"))
+    ended = sessions.start(one, Identity(lea, "lead"))
+    sessions.end(one, ended)
+    clock.now = T0 + timedelta(hours=12) + sessions.KEEP_ENDED - timedelta(minutes=1)
+    sessions.start(one, Identity(ann, "curator"))
+    assert _row(one, old) is not None and _row(one, ended) is not None  # expired, but not long enough
+    clock.now = T0 + timedelta(hours=12) + sessions.KEEP_ENDED + timedelta(minutes=1)
+    fresh = sessions.start(one, Identity(ann, "curator"))
+    assert _row(one, old) is None and _row(one, ended) is None
+    assert sessions.lookup(one, fresh) == Identity(ann, "curator")
+
+
+def test_the_command_line_disabling_a_user_or_setting_a_password_ends_their_sessions(monkeypatch, capsys):
+    import io
+
+    from affiliation_curator.cli import main
+
+    store = Store()  # the data directory's store, which the command line uses
+    add_user(store, "Olli", "curator", password="olli-password")
+    token = sessions.start(store, Identity("Olli", "curator"))
+    assert main(["team", "users", "set", "olli", "--disable"]) == 0
+    assert sessions.lookup(store, token) is None
+    assert main(["team", "users", "set", "Olli", "--enable"]) == 0
+    token = sessions.start(store, Identity("Olli", "curator"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("another-password\n"))
+    assert main(["team", "users", "set", "Olli", "--password-stdin"]) == 0
+    assert sessions.lookup(store, token) is None
+    assert "password set" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("garbage", [
     "", " ", "x", "a" * 10_000, "ünïcödé-token-ünïcödé-token-ünïcödé-token", "token with spaces and more than twenty",
     "'; DROP TABLE sign_in_sessions; --", "\x00" * 50, None, 42, b"bytes-token-bytes-token-bytes-token",
