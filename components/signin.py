@@ -16,6 +16,7 @@ a lead disabling the user, ends every tab's sign-in on its next run.
 from __future__ import annotations
 
 import os
+import time
 
 import streamlit as st
 
@@ -29,6 +30,8 @@ COOKIE = "curator_session"
 TOKEN_KEY = "signin_token"  # this browser session's store session token (mode users)
 COOKIE_CHECKED_KEY = "signin_cookie_checked"  # the cookie the browser connected with was looked at
 COOKIE_WRITE_KEY = "signin_cookie_write"  # a cookie script to render: the token to keep, or "" to clear
+COOKIE_WRITTEN_KEY = "signin_cookie_written_at"  # when this session last wrote the cookie (time.time())
+COOKIE_REFRESH_SECONDS = 1800  # a tab in use writes it again this often: its lifetime slides as the session's does
 
 
 def current(mode: str):  # noqa: ANN201 - Identity | None
@@ -59,6 +62,8 @@ def current(mode: str):  # noqa: ANN201 - Identity | None
         return None
     if fresh != who:
         st.session_state[state.IDENTITY_KEY] = fresh
+    if time.time() - st.session_state.get(COOKIE_WRITTEN_KEY, 0.0) > COOKIE_REFRESH_SECONDS:
+        st.session_state[COOKIE_WRITE_KEY] = token
     return fresh
 
 
@@ -191,6 +196,7 @@ def _write_cookie() -> None:
     if token and not sessions.is_token(token):
         raise CuratorError("a sign-in token with unexpected characters was not written")
     max_age = int(sessions.session_hours() * 3600) if token else 0
+    st.session_state[COOKIE_WRITTEN_KEY] = time.time() if token else 0.0
     st.html(
         "<script>(function(){var secure = location.protocol === 'https:' ? '; Secure' : '';"
         f"document.cookie = '{COOKIE}={token}; Path=/; SameSite=Strict; Max-Age={max_age}' + secure;"

@@ -252,6 +252,12 @@ def test_a_sign_in_is_a_store_session_that_sign_out_ends_in_every_tab(team, navi
     assert script.replace(tokens[0], "TOKEN") == (  # nothing but the token and the hours goes in
         "<script>(function(){var secure = location.protocol === 'https:' ? '; Secure' : '';"
         "document.cookie = 'curator_session=TOKEN; Path=/; SameSite=Strict; Max-Age=43200' + secure;})();</script>")
+    one.run()
+    assert not one.get("html")  # written once, not on every run...
+    one.session_state["signin_cookie_written_at"] -= 3600
+    one.run()  # ... but again after a while in use, so the cookie's lifetime slides with the session's
+    (script,) = [e.proto.body for e in one.get("html")]
+    assert f"'curator_session={tokens[0]}; Path=/; SameSite=Strict; Max-Age=43200'" in script
     next(b for b in one.sidebar.button if b.label == "Sign out").click().run()
     assert not one.exception, one.exception
     assert [h.value for h in one.header] == ["Sign in"] and not errors(one)
