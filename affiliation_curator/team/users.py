@@ -135,6 +135,10 @@ def users(store: Store) -> list[UserInfo]:
 
 def update_user(store: Store, name: str, *, role: str | None = None, password: str | None = None,
                 disabled: bool | None = None, email: str | None = None) -> UserInfo:
+    """Change a user. Disabling them or changing their password ends every sign-in session of
+    theirs (``team.sessions``): each browser of theirs meets the sign-in page on its next run."""
+    from affiliation_curator.team import sessions
+
     with store._write() as session:
         row = _row(session, name)
         if role is not None:
@@ -145,6 +149,8 @@ def update_user(store: Store, name: str, *, role: str | None = None, password: s
             row.disabled = int(bool(disabled))
         if email is not None:
             row.email = email.strip().lower() or None
+        if disabled or password is not None:
+            sessions.end_all_in(session, row.name, store.clock())
         return _info(row)
 
 
@@ -189,8 +195,9 @@ def authenticate(store: Store, name: str, password: str, source: str | None = No
     if row.disabled:
         raise AccessError(f"the user {row.name!r} is disabled; ask a lead")
     signin_limit.clear(store, name)
-    if _HASHER.check_needs_rehash(row.password_hash):
-        update_user(store, row.name, password=password)
+    if _HASHER.check_needs_rehash(row.password_hash):  # the same password: their other sessions stay
+        with store._write() as session:
+            _row(session, row.name).password_hash = _HASHER.hash(password)
     return Identity(row.name, row.role)
 
 

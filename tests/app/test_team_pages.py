@@ -243,6 +243,54 @@ def test_repeated_wrong_passwords_lock_the_sign_in_with_a_clear_message(team, na
     assert [h.value for h in at.header] == ["Sign in"]
 
 
+def test_a_sign_in_is_a_store_session_that_sign_out_ends_in_every_tab(team, navigation_apptest):  # noqa: F811
+    """Each sign-in starts a session in the store; sign-out ends it (and the cookie script clears
+    the cookie); a session ended elsewhere signs that tab out on its next run, with a reason."""
+    from sqlalchemy import select
+
+    from affiliation_curator.curation.store.models import SignInSession
+    from affiliation_curator.team import sessions
+
+    store, _ = team
+    one = signed_in(navigation_apptest, "ann")
+    two = signed_in(navigation_apptest, "ann")  # another browser: its own session
+    tokens = [at.session_state["signin_token"] for at in (one, two)]
+    assert all(sessions.lookup(store, t).name == "ann" for t in tokens) and tokens[0] != tokens[1]
+    # the browser is told to keep the token (the cookie script holds only the token and the hours)
+    (script,) = [e.proto.body for e in one.get("html")]
+    assert script.replace(tokens[0], "TOKEN") == (  # nothing but the token and the hours goes in
+        "<script>(function(){var secure = location.protocol === 'https:' ? '; Secure' : '';"
+        "document.cookie = 'curator_session=TOKEN; Path=/; SameSite=Strict; Max-Age=43200' + secure;})();</script>")
+    one.run()
+    assert not one.get("html")  # written once, not on every run...
+    one.session_state["signin_cookie_written_at"] -= 3600
+    one.run()  # ... but again after a while in use, so the cookie's lifetime slides with the session's
+    (script,) = [e.proto.body for e in one.get("html")]
+    assert f"'curator_session={tokens[0]}; Path=/; SameSite=Strict; Max-Age=43200'" in script
+    next(b for b in one.sidebar.button if b.label == "Sign out").click().run()
+    assert not one.exception, one.exception
+    assert [h.value for h in one.header] == ["Sign in"] and not errors(one)
+    (script,) = [e.proto.body for e in one.get("html")]
+    assert "'curator_session=; Path=/; SameSite=Strict; Max-Age=0' + secure" in script  # the cookie is cleared
+    assert sessions.lookup(store, tokens[0]) is None and sessions.lookup(store, tokens[1]) is not None
+    with store._read() as session:
+        assert [s.revoked_at is not None for s in session.scalars(select(SignInSession).order_by(SignInSession.id))] == [True, False]
+    sessions.end_all(store, "ann")  # e.g. signed out on another tab of the second browser
+    two.run()
+    assert [h.value for h in two.header] == ["Sign in"]
+    assert errors(two) == ["Your sign-in has ended (signed out in another tab, or unused too long); sign in again"]
+
+
+
+def test_a_garbage_session_length_setting_is_named_not_a_traceback(team, navigation_apptest, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("AFFILIATION_CURATOR_SESSION_HOURS", "twelve")
+    at = navigation_apptest()
+    at.run()
+    assert not at.exception, at.exception
+    (error,) = errors(at)
+    assert error.startswith("AFFILIATION_CURATOR_SESSION_HOURS='twelve' is not a number of hours")
+
+
 # ----------------------------------------------------------------------------- the lead's Team page
 
 

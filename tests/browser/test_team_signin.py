@@ -76,15 +76,14 @@ def test_two_curators_and_a_lead_in_three_browsers(browser, team_server, tmp_pat
         for path, refusal in ((f"review?batch={secret}", f"batch #{secret} is not shared with ann"),
                               (f"review?item={secret_item}", f"item {secret_item} is not one of ann's items"),
                               (f"team?batch={secret}", None)):
-            open_app(ann, f"{url}/{path}")
-            sign_in(ann, "ann", "ann-password")
+            open_app(ann, f"{url}/{path}")  # a new page load: her sign-in holds (the curator_session cookie)
+            ann.get_by_text("Signed in as").wait_for()
             if refusal:
                 ann.get_by_text(refusal).wait_for()
             assert ann.get_by_text(SECRET).count() == 0 and ann.get_by_role("tab", name=re.compile("Conflicts")).count() == 0
             assert ann.get_by_role("heading", name="Team").count() == 0
         ann.screenshot(path=str(tmp_path / "ann-refused.png"))
         open_app(ann, f"{url}/review?batch={batch}")
-        sign_in(ann, "ann", "ann-password")
         ann.get_by_text(ITEMS[0]).first.wait_for()
 
         open_app(bob, f"{url}/review?batch={batch}")

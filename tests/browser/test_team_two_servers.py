@@ -4,7 +4,7 @@
 - two curators signed in on different servers decide one split batch at once: every decision is
   stored exactly once and as its own curator's; ``kill -9`` of one server with a key press in
   flight loses no committed decision, the other server keeps serving, and the curator whose
-  server died signs in on the other and finishes: nothing lost, no item over-covered;
+  server died opens the other (still signed in: the sign-in session is in the database) and finishes: nothing lost, no item over-covered;
 - ``kill -9`` of the server that ranks a batch: the other server, whose job waited on the
   batch's ranking claim in the database, ranks the rest; the batch ends fully ranked and no item
   ranked before the kill is ranked again; a server started afresh finds nothing left to rank;
@@ -158,8 +158,8 @@ def test_two_servers_two_curators_and_a_kill_9(browser, tmp_path):  # noqa: ANN0
             pressed[names["ann"]].append(in_flight)
 
         # ann carries on on the other server (her claim is hers there too); both finish the batch
-        open_app(ann, f"{url_b}/review?batch={batch}")
-        sign_in(ann, names["ann"], f"{names['ann']}-password")
+        open_app(ann, f"{url_b}/review?batch={batch}")  # her sign-in holds there: the cookie's session is in the database
+        ann.get_by_text("Signed in as").wait_for()
         shown[names["ann"]] = card(ann)
         for _ in range(40):
             if all(v is None for v in shown.values()):
@@ -234,7 +234,7 @@ def test_kill_9_of_the_ranking_server_hands_the_ranking_to_the_other(browser, tm
         stop_server(proc_b)
         url_c, _proc_c = servers.start("c")
         open_app(on_b, f"{url_c}/review?batch={batch}")
-        sign_in(on_b, name, f"{name}-password")
+        on_b.get_by_text("Signed in as").wait_for()  # still signed in (the cookie's session is in the database)
         on_b.locator(CARD).first.wait_for()
         assert {v.id: v.ranked_at for v in store.items(batch)} == after
     finally:
@@ -267,8 +267,8 @@ def test_kill_9_of_the_only_ranking_server_and_a_restart_ranks_the_rest(browser,
         time.sleep(2)
         assert store.count_unranked(batch) == len(strings) - len(before)  # nothing ranks it meanwhile
         url_b, _proc_b = servers.start("a-restarted")
-        open_app(page, f"{url_b}/review?batch={batch}")
-        sign_in(page, name, f"{name}-password")  # opening the batch resumes its ranking
+        open_app(page, f"{url_b}/review?batch={batch}")  # opening the batch resumes its ranking
+        page.get_by_text("Signed in as").wait_for()  # still signed in (the cookie's session is in the database)
         deadline = time.monotonic() + 240
         while store.count_unranked(batch) and time.monotonic() < deadline:
             time.sleep(0.5)

@@ -222,6 +222,25 @@ def _sign_in_failures(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sign_in_failures_source ON sign_in_failures (source, failed_at)"))
 
 
+def _sign_in_sessions(conn: Connection) -> None:
+    """Version 7: sign-in sessions of the app's own user list, so a sign-in survives a page
+    reload: the SHA-256 hash of a random token (the browser's cookie holds the token; the store
+    never does), whose user, when it started, expires and was last used, and when it was ended.
+    Nothing existing changes."""
+    md = MetaData()
+    Table(
+        "sign_in_sessions", md,
+        Column("id", Integer, primary_key=True),
+        Column("token_hash", String(64), nullable=False, unique=True),
+        Column("user_name", String(200), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("expires_at", UTCDateTime, nullable=False),
+        Column("last_seen_at", UTCDateTime, nullable=False),
+        Column("revoked_at", UTCDateTime),
+    ).create(conn)
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sign_in_sessions_user ON sign_in_sessions (user_name)"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "baseline: batches, items, candidates, undo groups, decisions", _baseline),
     Migration(2, "decisions.seconds_spent", _seconds_spent),
@@ -229,6 +248,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "team curation: decisions.method, users, batch sharing, coverage, claims", _team),
     Migration(5, "decisions.also_accepted: several accepted institutions per item", _also_accepted),
     Migration(6, "sign_in_failures: failed sign-ins, for the sign-in rate limit", _sign_in_failures),
+    Migration(7, "sign_in_sessions: sign-ins that survive a page reload (token hashes only)", _sign_in_sessions),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -198,3 +198,18 @@ class SignInFailure(Base):
     name: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(200))
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SignInSession(Base):
+    """A sign-in that survives a page reload (migration 7): the SHA-256 hash of the browser's
+    token (never the token), whose it is, and until when it holds (``team.sessions``)."""
+
+    __tablename__ = "sign_in_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
