@@ -212,7 +212,7 @@ def test_corpus_review_makes_ranked_batches_least_confident_and_sample(ray_run, 
                   for i in items) == pytest.approx(worst, abs=1e-5)  # the output file rounds scores to 6 decimals
     assert pick(out, "sample", 7, seed=3) == pick(out, "sample", 7, seed=3) != pick(out, "sample", 7, seed=4)
     assert main(["corpus", "review", str(out), "--sample", "7", "--seed", "3", "--no-rank"]) == 0
-    sampled = store.items(store.batch_by_name(f"out: sample 7, seed 3").id)
+    sampled = store.items(store.batch_by_name("out: sample 7, seed 3").id)
     assert {i.affiliation for i in sampled} == {s for s, _ in pick(out, "sample", 7, seed=3)}
     assert main(["corpus", "review", str(out.parent), "--sample", "3"]) == 2
     assert "not the output folder of a corpus run" in capsys.readouterr().err

@@ -3,7 +3,6 @@ abbreviations, every name of a candidate, places that contradict, and strings th
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from affiliation_curator.engine import combiner as cb
