@@ -43,7 +43,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 
 from pathlib import Path
 
