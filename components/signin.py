@@ -77,8 +77,11 @@ def _from_cookie(store):  # noqa: ANN001, ANN202 - Identity | None
     if not cookie:
         return None
     who = sessions.lookup(store, cookie)
-    if who is None:  # stale, ended or garbage: the sign-in page clears it
+    if who is None:  # stale, ended or garbage: the sign-in page says why (when it named a session) and clears it
         st.session_state[COOKIE_WRITE_KEY] = ""
+        reason = sessions.ended_reason(store, cookie)
+        if reason:
+            st.session_state["signin_error"] = reason
         return None
     st.session_state[TOKEN_KEY] = cookie
     st.session_state[state.IDENTITY_KEY] = who

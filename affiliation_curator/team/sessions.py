@@ -90,6 +90,25 @@ def lookup(store: Store, token: object) -> Identity | None:
     return Identity(row.name, row.role)
 
 
+def ended_reason(store: Store, token: object) -> str | None:
+    """Why a token that named a session signs nobody in any more (its user disabled or gone, the
+    session ended or expired), for the sign-in page; None for a token that never named one (a
+    forged cookie learns nothing)."""
+    if not is_token(token):
+        return None
+    with store._read() as session:
+        row = session.execute(
+            select(SignInSession.user_name, User.disabled)
+            .outerjoin(User, func.lower(User.name) == func.lower(SignInSession.user_name))
+            .where(SignInSession.token_hash == _hash(token))
+        ).first()
+    if row is None:
+        return None
+    if row.disabled is None or row.disabled:
+        return f"{row.user_name} can no longer sign in; ask a lead"
+    return "Your sign-in has ended (signed out, or unused too long); sign in again"
+
+
 def end(store: Store, token: object) -> None:
     """Sign-out: the session of this token ends (nothing happens for an unknown one)."""
     if not is_token(token):

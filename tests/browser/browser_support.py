@@ -118,3 +118,6 @@ def sign_in(page, name: str, password: str) -> None:  # noqa: ANN001
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     wait_idle(page)
+    if page.get_by_text("Signed in as").count():  # signed in: a page load after this one signs in by the cookie,
+        # which a script of the run just drawn sets; a test that navigates at once must not outrun it
+        page.wait_for_function("document.cookie.includes('curator_session=')", timeout=10_000)

@@ -104,6 +104,7 @@ def test_a_sign_in_survives_a_reload_and_a_new_tab_until_sign_out_or_a_lead_disa
         manage_user(store, Identity("lea", "lead"), "ann", disabled=True)
         reload(ann)
         on_sign_in_page(ann)
+        ann.get_by_text("ann can no longer sign in; ask a lead").wait_for()  # the page says why
         ann.screenshot(path=str(tmp_path / "disabled.png"))
         manage_user(store, Identity("lea", "lead"), "ann", disabled=False)
         open_app(ann, url)  # re-enabled: the ended session stays ended

@@ -143,6 +143,18 @@ def test_disabling_a_user_or_changing_their_password_ends_their_sessions(team):
     assert sessions.lookup(one, leas) == Identity(lea, "lead")
 
 
+def test_the_sign_in_page_is_told_why_a_session_that_existed_signs_nobody_in(team):
+    one, two, clock, ann, lea = team
+    token = sessions.start(one, Identity(ann, "curator"))
+    assert sessions.ended_reason(one, token) == "Your sign-in has ended (signed out, or unused too long); sign in again"
+    assert sessions.ended_reason(one, "A" * 43) is None  # a token that never named a session learns nothing
+    manage_user(one, Identity(lea, "lead"), ann, disabled=True)
+    assert sessions.ended_reason(two, token) == f"{ann} can no longer sign in; ask a lead"
+    leas = sessions.start(one, Identity(lea, "lead"))
+    sessions.end(one, leas)
+    assert sessions.ended_reason(one, leas).startswith("Your sign-in has ended")
+
+
 def test_a_disabled_users_session_is_refused_even_if_not_ended(team):
     """A user disabled by a direct database change (no update_user): the look-up still refuses."""
     one, _, _, ann, _ = team
@@ -192,6 +204,7 @@ def test_garbage_tokens_sign_nobody_in(team, garbage):
     one, _, _, ann, _ = team
     sessions.start(one, Identity(ann, "curator"))
     assert sessions.lookup(one, garbage) is None
+    assert sessions.ended_reason(one, garbage) is None
     sessions.end(one, garbage)  # nothing happens, no error
     assert not sessions.is_token(garbage)
 
