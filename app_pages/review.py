@@ -69,7 +69,7 @@ except CuratorError as err:
 
 who = state.identity()
 curator_only = who is not None and not who.is_lead
-split = team_sharing.sharing(store, batch_id).mode == "split"
+split = team_sharing.split_curators(store, batch_id) is not None
 # a curator's bulk accept in a split batch would decide items that are other curators': a lead's tool there
 views = ["Review", "Table"] if curator_only and split else ["Review", "Bulk accept", "Table"]
 if "review_view" in st.session_state and st.session_state["review_view"] not in views:

@@ -561,8 +561,9 @@ class Store:
         now = self.clock()
         try:
             with self._write() as session:
+                versions: dict[int, str | None] = {}  # per batch: one query for the group, not one an item
                 for item_id, result in results:
-                    self._save_into(session, item_id, result, None, now)
+                    self._save_into(session, item_id, result, None, now, versions)
         except IntegrityError:
             for item_id, result in results:
                 self.save_result(item_id, result)
@@ -572,12 +573,15 @@ class Store:
             self._save_into(session, item_id, result, registry_version, self.clock())
 
     def _save_into(self, session: Session, item_id: int, result: MatchResult, registry_version: str | None,
-                   now: datetime) -> None:
+                   now: datetime, versions: dict[int, str | None] | None = None) -> None:
         item = session.get(Item, item_id)
         if item is None:
             raise StoreError(f"no item {item_id}")
         if registry_version is None:
-            registry_version = session.scalar(select(Batch.registry_version).where(Batch.id == item.batch_id))
+            versions = {} if versions is None else versions
+            if item.batch_id not in versions:
+                versions[item.batch_id] = session.scalar(select(Batch.registry_version).where(Batch.id == item.batch_id))
+            registry_version = versions[item.batch_id]
         session.execute(delete(CandidateRow).where(CandidateRow.item_id == item_id))
         if result.candidates:
             session.execute(
