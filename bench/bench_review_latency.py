@@ -104,7 +104,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from browser_support import CHROMIUM, CHROMIUM_ARGS, CONNECTED, IDLE, free_port, start_server, stop_server
+    from browser_support import CHROMIUM, CHROMIUM_ARGS, CONNECTED, IDLE, free_port, start_server, stop_server, wait_keys
     from playwright.sync_api import sync_playwright
 
     home = Path(tempfile.mkdtemp(prefix="review-latency-"))
@@ -124,6 +124,7 @@ def main() -> int:
             curator.press("Enter")
             page.wait_for_selector("[data-testid=stCode]", timeout=60_000)
             page.wait_for_selector(IDLE, state="attached")
+            wait_keys(page)  # the rows' script has loaded: its digit keys work
             page.evaluate(PROBE)
             page.evaluate("document.activeElement && document.activeElement.blur()")
             decisions = min(args.decisions, args.items - 1)

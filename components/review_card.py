@@ -436,6 +436,7 @@ def _card_body(batch_id: int, status: str, order: str, registry: Any, scorer_not
         shown, opened = _shown_candidates(item)
         candidate_list(
             shown,
+            item_id=item.id,
             on_accept=lambda c: decide(batch_id, status, order, item.id, "accept", c),
             on_reject=lambda c: decide(batch_id, status, order, item.id, "reject", c),
             rejected=item.rejected,

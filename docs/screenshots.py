@@ -22,7 +22,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR / "tests" / "browser"))
 
 from browser_support import (  # noqa: E402
-    CHROMIUM, CHROMIUM_ARGS, free_port, open_app, start_server, stop_server, wait_idle,
+    CHROMIUM, CHROMIUM_ARGS, free_port, open_app, start_server, stop_server, wait_idle, wait_keys,
 )
 
 SAMPLES = [
@@ -64,6 +64,7 @@ def main() -> int:
                 text = page.locator("[data-testid=stCode]").first.inner_text().strip()
                 if text == SHOW:
                     break
+                wait_keys(page)
                 page.keyboard.press("1")
                 page.wait_for_function(
                     "prev => { const c = document.querySelector('[data-testid=stCode]');"

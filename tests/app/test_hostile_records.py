@@ -9,9 +9,11 @@ markdown to auto-link, and each link built from a valid ROR id alone.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
+from fixtures.candidate_rows import row_texts
 from fixtures.hostile import AFFILIATIONS, EVIL_ID, EVIL_ID_2, EVIL_NAME, TUM_ID, hostile_records, live_html
 from fixtures.registries import write_json
 from affiliation_curator.engine.results import Candidate, MatchResult
@@ -79,6 +81,10 @@ def markup_of(at) -> tuple[list[str], list[str], list[str]]:
         if getattr(node, "type", "") == "html":
             html.append(proto.body)
             continue
+        if getattr(node, "type", "") == "bidi_component":  # the candidate rows: data its script sets as text
+            assert proto.component_name == "affiliation_curator.candidate_list", proto.component_name
+            urls += [row["link"] for row in json.loads(proto.json)["rows"] if row["link"] is not None]
+            continue
         _strings(proto, out, urls)
     return out, urls, html
 
@@ -132,6 +138,8 @@ def test_every_page_shows_hostile_records_as_text(hostile, navigation_apptest) -
     assert_inert(at, "Review")
     bars = [body for body in markup_of(at)[2] if 'class="score-bars"' in body]
     assert len(bars) == 1 and "2. Evil University https://evil.example/x" in bars[0], "hostile names are text there"
+    rows = row_texts(at)
+    assert rows[1].startswith("2. Evil University https://evil.example/x"), rows  # data for textContent
     search = [b for b in at.button if b.key and b.key.startswith("search_open_")]
     assert search, [b.key for b in at.button]
     search[0].click().run()

@@ -10,6 +10,9 @@ import pytest
 from affiliation_curator.engine.results import Candidate, Evidence, MatchResult
 from affiliation_curator.config import Settings
 from affiliation_curator.curation.store import Store
+from fixtures.apptest import PROJECT_DIR
+from fixtures.candidate_rows import candidate_lists, row_button, row_buttons, row_texts, send
+from fixtures.candidate_rows import data as rows_data
 
 TUM = Candidate(
     "https://ror.org/02kkvpp62", "Technical University of Munich", 0.95, city="Munich", country_code="DE",
@@ -64,11 +67,11 @@ def shown(at) -> str:
 
 
 def button(at, name: str):
-    """A card button by its name; the card's keys carry the item id (cand12_accept_1, act_none_12)."""
-    if name.startswith("cand_"):
-        pattern = re.compile(r"cand\d+_" + re.escape(name[len("cand_"):]) + "$")
-    else:
-        pattern = re.compile(re.escape(name) + r"(_\d+)?$")
+    """A card button by its name; the card's keys carry the item id (cand12_accept_1, act_none_12).
+    A candidate row's button (cand_...) is one of the candidate list component's."""
+    if name.startswith("cand"):
+        return row_button(at, name)
+    pattern = re.compile(re.escape(name) + r"(_\d+)?$")
     found = [b for b in at.button if b.key and pattern.fullmatch(b.key)]
     assert len(found) == 1, (name, [b.key for b in at.button])
     return found[0]
@@ -91,12 +94,13 @@ def test_card_shows_affiliation_candidates_model_and_registry(review):
     captions = " ".join(c.value for c in at.caption)
     assert "scored by test" in captions and "threshold 0" in captions and "registry demo" in captions
     assert "combiner" not in captions
-    markdown = " ".join(m.value for m in at.markdown)
-    assert "Technical University of Munich" in markdown and "https://ror.org/02kkvpp62" in markdown
-    assert "Munich, Germany" in markdown and "matched acronym" in markdown and "city agrees" in markdown
+    rows = row_texts(at)
+    assert rows[0].startswith("1. Technical University of Munich — score 0.95 · ror.org ↗ https://ror.org/02kkvpp62")
+    assert "Munich, Germany" in rows[0] and "matched acronym" in rows[0] and "city agrees" in rows[0]
     assert button(at, "cand_accept_1").proto.shortcut == "1"
+    assert button(at, "cand_also_1").proto.shortcut == "Alt+1" and button(at, "cand_reject_2").proto.shortcut == "Shift+2"
     assert button(at, "act_none").proto.shortcut == "n"
-    assert len([b for b in at.button if re.fullmatch(r"cand\d+_accept_\d+", b.key or "")]) == 2
+    assert len([b for b in row_buttons(at) if b.action == "accept"]) == 2
 
 
 def test_accept_none_skip_reject_undo(review):
@@ -121,7 +125,7 @@ def test_accept_none_skip_reject_undo(review):
     assert item.rejected == [LMU.id] and item.decision is None
     assert shown(at) == ROWS[4][0]
     assert button(at, "cand_reject_1").disabled
-    assert "rejected" in " ".join(m.value for m in at.markdown)
+    assert row_texts(at)[0].startswith("1. Ludwig-Maximilians-Universität München — rejected")
     # undo takes back the reject, then the skip (the skipped item comes back on the card)
     click(at, "act_undo")
     assert next(i for i in store.items(batch_id) if i.affiliation == ROWS[4][0]).rejected == []
@@ -212,10 +216,10 @@ def test_the_card_keys_sit_under_the_string_and_the_search_opens_there(review):
     assert not at.header  # no page title above the card: the card starts on the first screen
     click(at, "search_open")
     order = [e.key for e in at.main if getattr(e, "key", None) and re.fullmatch(
-        r"(act_none|search_open|registry_search|search_close|cand\d+_accept_1)(_\d+)?", e.key)]
+        r"(act_none|search_open|registry_search|search_close|cand\d+)(_\d+)?", e.key)]
     assert order[:2] == [f"act_none_{shown_id(store, batch_id, at)}", f"search_open_{shown_id(store, batch_id, at)}"]
     assert order[2:4] == ["registry_search", f"search_close_{shown_id(store, batch_id, at)}"]
-    assert re.fullmatch(r"cand\d+_accept_1", order[4])  # the candidates come after the search
+    assert order[4] == f"cand{shown_id(store, batch_id, at)}"  # the candidates come after the search
     scripts = [h for h in at.get("html") if h.proto.unsafe_allow_javascript]
     assert [h.proto.body for h in scripts] == [SCRIPT.strip()]  # the bars are the other st.html: no script
     assert all("<script" not in h.proto.body for h in at.get("html") if not h.proto.unsafe_allow_javascript)
@@ -298,9 +302,13 @@ def test_user_strings_stay_inert(review):
     md = " ".join(m.value for m in at.markdown)
     assert "<img" not in md.replace("\\<img", "")
     assert "](javascript" not in md
-    assert "\\<img src\\=x onerror\\=alert\\(1\\)\\>" in md
     for el in list(at.markdown) + list(at.caption):
         assert not el.proto.allow_html
+    # the candidate's name goes to the rows' script as data, which sets it as text (textContent)
+    (row,) = row_texts(at)
+    assert row.startswith(f"1. {EVIL.name} — score 0.30 · id local:evil")
+    script = (PROJECT_DIR / "components" / "candidate_list.js").read_text(encoding="utf-8")
+    assert "textContent" in script and not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", script)
     click(at, "cand_reject_1")  # the confirmation names the candidate: escaped too
     (toast,) = at.toast
     assert "Rejected \\<img src\\=x" in toast.value and "](javascript" not in toast.value
@@ -449,7 +457,7 @@ def test_five_candidates_listed_m_lists_the_rest_and_a_chosen_one_lists_them_its
     at.query_params["curator"] = "Ann"
     at.run()
     at.switch_page("app_pages/review.py").run()
-    accepts = lambda: [b.proto.shortcut for b in at.button if re.fullmatch(r"cand\d+_accept_\d+", b.key or "")]  # noqa: E731
+    accepts = lambda: [b.proto.shortcut for b in row_buttons(at) if b.action == "accept"]  # noqa: E731
     assert accepts() == ["1", "2", "3", "4", "5"]
     bars = next(h.proto.body for h in at.get("html") if 'class="score-bars"' in h.proto.body)
     assert bars.count('class="score-bar"') == 8 and "8. Institute 8" in bars
@@ -483,5 +491,43 @@ def test_an_inactive_top_is_not_the_green_accept_and_namesakes_show_their_city(n
     assert button(at, "cand_accept_1").proto.type == "secondary"  # inactive: not the one to take at a glance
     click(at, "act_skip")
     assert button(at, "cand_accept_1").proto.type == "primary"  # an active top above the threshold is
-    rows = [m.value for m in at.markdown if "Institute of Biophysics" in m.value]
-    assert any("Institute of Biophysics (Prague)" in r for r in rows) and any("(Brno)" in r for r in rows)
+    rows = row_texts(at)
+    assert rows[0].startswith("1. Institute of Biophysics (Prague) — ") and rows[1].startswith("2. Institute of Biophysics (Brno) — ")
+
+
+def test_a_forged_or_stale_candidate_press_decides_nothing(review):
+    """The rows' trigger carries {item, action, rank}: a press meant for another item, an unknown
+    action or rank, or a button the card shows disabled changes nothing (as no browser click could)."""
+    at, store, batch_id = review
+    (rows,) = candidate_lists(at)
+    item = rows_data(rows)["item"]
+    for payload in ({"item": item + 1, "action": "accept", "rank": 1}, {"item": item, "action": "delete", "rank": 1},
+                    {"item": item, "action": "accept", "rank": 3}, {"item": item, "action": "accept", "rank": True},
+                    {"item": str(item), "action": "accept", "rank": 1}, "accept", None, [1, 2]):
+        send(at, rows, payload)
+        assert not at.exception, (payload, at.exception)
+        assert store.item(item).decision is None and shown(at) == ROWS[0][0], payload
+    click(at, "cand_reject_2")  # Shift+2: LMU rejected, the card stays; its + is disabled now
+    assert store.item(item).rejected == [LMU.id] and button(at, "cand_also_2").disabled
+    send(at, candidate_lists(at)[0], {"item": item, "action": "also", "rank": 2})
+    assert store.item(item).accepted_ids == [] and store.item(item).decision is None
+    send(at, candidate_lists(at)[0], {"item": item, "action": "also", "rank": 1})  # TUM's + is not disabled
+    assert store.item(item).accepted_ids == [TUM.id]
+
+
+def test_rows_are_plain_data_with_the_buttons_state():
+    from components.candidate_list import rows
+
+    inactive = Candidate("local:old", "Old Institute", 0.9, status="inactive")
+    out = rows([TUM, LMU, inactive], rejected=[LMU.id], accepted_ids=[TUM.id], threshold=0.5)
+    assert [r["name"] for r in out] == ["Technical University of Munich", "Ludwig-Maximilians-Universität München",
+                                        "Old Institute"]
+    assert out[0]["accept"] == {"label": "Accepted", "primary": True, "disabled": False}
+    assert out[0]["also"] == {"label": "+", "disabled": True}  # the only accepted one: N or U instead
+    assert out[0]["reject"]["disabled"] and out[1]["reject"]["disabled"] and not out[2]["reject"]["disabled"]
+    assert out[1]["score"] == "rejected" and out[2]["score"] == "score 0.90"
+    assert out[0]["link"] == "https://ror.org/02kkvpp62" and out[0]["id"] is None
+    assert out[2]["link"] is None and out[2]["id"] == "local:old"
+    assert rows([inactive])[0]["accept"]["primary"] is False  # an inactive top is not the green Accept
+    assert rows([TUM], several=False)[0]["also"] is None
+    assert all(r["accept"]["disabled"] for r in rows([TUM, LMU], disabled=True))

@@ -93,6 +93,24 @@ def wait_idle(page, timeout: float = 30_000) -> None:
     page.wait_for_selector(IDLE, state="attached", timeout=timeout)
 
 
+# True once the card's candidate rows listen for their keys (1-9, Alt/Shift+digit) on the item the
+# card shows (the action bar's keys carry its id), or when the card has no candidate rows.
+KEYS_READY = """() => {
+  const host = document.querySelector('.stBidiComponent [data-testid^=stBidiComponent]');
+  if (!host) return true;
+  const rows = (host.shadowRoot || host).querySelector('.cand-rows');
+  const bar = document.querySelector('[class*="st-key-act_none_"]');
+  const id = bar && (bar.className.match(/st-key-act_none_(\\d+)/) || [])[1];
+  return !!rows && !!id && rows.dataset.ready === id;
+}"""
+
+
+def wait_keys(page, timeout: float = 30_000) -> None:
+    """Wait until the card's digit keys act on the item shown (the rows' script is loaded and has
+    drawn them): a key pressed on a card still loading would otherwise do nothing."""
+    page.wait_for_function(KEYS_READY, timeout=timeout)
+
+
 def wait_ranked(home: Path, batch_id: int, timeout: float = 180.0) -> None:
     """Wait until the ranking job has ranked every item of a batch (read from the store: a cold
     start loads the engine first, which takes longer than a card's wait on a busy machine)."""

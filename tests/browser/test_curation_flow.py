@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import CONNECTED, PROJECT_DIR, open_app, wait_idle, wait_ranked
+from browser_support import CONNECTED, PROJECT_DIR, open_app, wait_idle, wait_keys, wait_ranked
 from affiliation_curator.curation.store import Store
 
 pytestmark = pytest.mark.browser
@@ -35,6 +35,7 @@ def wait_card(page, text: str) -> None:
         timeout=30_000,
     )
     wait_idle(page)
+    wait_keys(page)
 
 
 def press(page, key: str, then_shows: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import PROJECT_DIR, open_app, wait_idle
+from browser_support import PROJECT_DIR, open_app, wait_idle, wait_keys
 
 pytestmark = pytest.mark.browser
 
@@ -55,6 +55,7 @@ def open_review(browser, url: str, batch_id: int, width: int, height: int):
         wait_idle(page)
     page.wait_for_selector(CARD)
     wait_idle(page)
+    wait_keys(page)
     page.evaluate("document.activeElement && document.activeElement.blur()")
     return context, page
 
@@ -69,6 +70,7 @@ def wait_card_change(page, before: str) -> str:
         arg=before, timeout=30_000,
     )
     wait_idle(page)
+    wait_keys(page)
     return card_text(page)
 
 
@@ -91,12 +93,13 @@ def test_string_bars_and_first_three_candidates_fit_the_first_screen(browser, ap
         assert page.evaluate("window.scrollY") == 0
         seen = {"string": box(page.locator(CARD).first), "bars": box(page.locator(".score-bars"))}
         for rank in (1, 2, 3):
-            accept = page.locator(f".st-key-cand{item_ids[0]}_accept_{rank} button")
+            accept = page.locator(accept_button(item_ids[0], rank))
             assert accept.inner_text().split() == ["Accept", str(rank)]  # the key is on the button
             seen[f"accept {rank}"] = box(accept)
-            # the whole row: Accept, name and score, place and evidence, Reject (Shift+rank)
-            row = accept.locator("xpath=ancestor::div[@data-testid='stHorizontalBlock'][1]")
-            assert row.get_by_text(f"Shift + {rank}").count() == 1
+            # the whole row: Accept, name and score, place and evidence, + (Alt+rank), Reject (Shift+rank)
+            row = page.locator(f".st-key-cand{item_ids[0]} .cand-row").nth(rank - 1)
+            assert row.locator("button.cand-reject").inner_text().split() == ["Reject", "Shift", "+", str(rank)]
+            assert row.locator("button.cand-also").inner_text().split() == ["+", "Alt", "+", str(rank)]
             assert "score" in row.inner_text() and "matched" in row.inner_text()  # the evidence line
             seen[f"row {rank}"] = box(row)
         for name in ("None of these", "Skip", "Undo", "Prev", "Next", "Search"):
@@ -175,7 +178,7 @@ def test_every_key_works_whatever_was_clicked_last(browser, app_url, ranked_batc
             "() => document.activeElement && document.activeElement.closest('.st-key-registry_search') !== null")
         wait_idle(page)
         field_box = box(field)
-        accept_1 = box(page.locator(f".st-key-cand{item_ids[0]}_accept_1 button"))
+        accept_1 = box(page.locator(accept_button(item_ids[0], 1)))
         print(f"\nsearch field y={field_box['y']:.0f}..{field_box['y'] + field_box['height']:.0f}, "
               f"first Accept now at y={accept_1['y']:.0f}")
         assert inside(field_box, 1280, 720) and field_box["y"] < accept_1["y"]
@@ -199,6 +202,12 @@ def test_every_key_works_whatever_was_clicked_last(browser, app_url, ranked_batc
     assert all(d is None for a, d in decided.items() if a != SAMPLES[0])  # the arrows and clicks decided nothing
 
 
+def accept_button(item_id: int, rank: int) -> str:
+    """The Accept button of a candidate row (the rows are one component: Playwright's CSS reaches
+    into its shadow root)."""
+    return f'.st-key-cand{item_id} button.cand-accept[data-rank="{rank}"]'
+
+
 TRUNCATED = """el => [el, ...el.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 1)
   .map(e => e.tagName + ':' + e.textContent)"""
 
@@ -210,9 +219,8 @@ def test_an_accepted_candidates_button_says_accepted_in_full_at_1280(browser, ap
     context, page = open_review(browser, app_url, batch_id, 1280, 720)
     try:
         page.keyboard.press("Alt+1")
-        accept = page.locator(f".st-key-cand{item_ids[0]}_accept_1 button")
-        page.wait_for_function("sel => { const b = document.querySelector(sel); return b && b.innerText.includes('Accepted'); }",
-                               arg=f".st-key-cand{item_ids[0]}_accept_1 button")
+        accept = page.locator(accept_button(item_ids[0], 1))
+        accept.filter(has_text="Accepted").wait_for()
         wait_idle(page)
         page.screenshot(path=str(tmp_path / "accepted-1280x720.png"))
         assert accept.inner_text().split() == ["Accepted", "1"]

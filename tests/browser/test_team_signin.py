@@ -15,7 +15,7 @@ from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.curation.store import Store
 from affiliation_curator.team import sharing
 from affiliation_curator.team.users import Identity, add_user, update_user, users
-from browser_support import CONNECTED, free_port, open_app, sign_in, start_server, stop_server, tab, wait_idle
+from browser_support import CONNECTED, free_port, open_app, sign_in, start_server, stop_server, tab, wait_idle, wait_keys
 
 ETH = Candidate("https://ror.org/05a28rw58", "ETH Zurich", 0.81, city="Zurich", country_name="Switzerland")
 EPFL = Candidate("https://ror.org/02s376052", "EPFL", 0.79, city="Lausanne", country_name="Switzerland")
@@ -92,6 +92,7 @@ def test_two_curators_and_a_lead_in_three_browsers(browser, team_server, tmp_pat
 
         # both decide the first item, differently, by key press; both decisions stay, each as its curator's
         for page, key in ((ann, "1"), (bob, "2")):
+            wait_keys(page)
             page.evaluate("document.activeElement && document.activeElement.blur()")
             page.keyboard.press(key)
             page.get_by_text(ITEMS[1]).first.wait_for()

@@ -29,7 +29,7 @@ from affiliation_curator.curation.store import Store
 from affiliation_curator.engine.results import Candidate, MatchResult
 from affiliation_curator.team import sharing
 from affiliation_curator.team.users import Identity, add_user
-from browser_support import CONNECTED, free_port, open_app, sign_in, start_server, stop_server, tab, wait_idle
+from browser_support import CONNECTED, free_port, open_app, sign_in, start_server, stop_server, tab, wait_idle, wait_keys
 
 PG_URL = os.environ.get("AFFILIATION_CURATOR_TEST_PG_URL")
 pytestmark = pytest.mark.skipif(
@@ -83,6 +83,7 @@ def card(page) -> str | None:  # noqa: ANN001
 
 def press(page, key: str, shown: str) -> str | None:  # noqa: ANN001
     """Press a decision key on the card showing ``shown``; returns what the card shows next."""
+    wait_keys(page)
     page.evaluate("document.activeElement && document.activeElement.blur()")
     page.keyboard.press(key)
     page.wait_for_function(
