@@ -11,7 +11,7 @@ from components.keyboard import keyboard_focus
 from components.batch_table import batch_table
 from components.text import safe_md
 from components.bulk_accept import bulk_accept_panel
-from components.review_card import FILTERS, OPEN_ITEM_KEY, ORDERS, review_card
+from components.review_card import FILTERS, ORDERS, VIEW_NEXT_KEY, open_item, review_card
 
 
 # Two short rows above the card (the batch and the view; the queue's order and filter), their
@@ -20,8 +20,6 @@ from components.review_card import FILTERS, OPEN_ITEM_KEY, ORDERS, review_card
 def _open_item_from_url() -> None:
     """``?item=ID`` opens that item on the card, when it is one of this user's items (once: the
     parameter is dropped); otherwise a refusal that names the item, not its contents."""
-    from affiliation_curator.team import access
-
     raw = st.query_params.get("item")
     if raw is None:
         return
@@ -31,16 +29,10 @@ def _open_item_from_url() -> None:
     except ValueError:
         st.error(safe_md(f"Not an item number: {str(raw)[:40]}"), icon=":material/error:")
         return
-    who = state.identity()
     try:
-        batch_id = access.check_item(resources.get_store(), who, item_id)
-        if who is not None and not who.is_lead:  # in a split batch it is theirs while on screen, as any shown item
-            team_sharing.claim(resources.get_store(), item_id, who.name)
+        open_item(item_id)
     except CuratorError as err:
         st.error(safe_md(str(err)), icon=":material/lock:")
-        return
-    state.open_batch(batch_id)
-    st.session_state[OPEN_ITEM_KEY] = item_id
 
 
 _open_item_from_url()
@@ -72,6 +64,8 @@ curator_only = who is not None and not who.is_lead
 split = team_sharing.split_curators(store, batch_id) is not None
 # a curator's bulk accept in a split batch would decide items that are other curators': a lead's tool there
 views = ["Review", "Table"] if curator_only and split else ["Review", "Bulk accept", "Table"]
+if st.session_state.get(VIEW_NEXT_KEY) in views:  # e.g. a row chosen in the Table opens the card
+    st.session_state["review_view"] = st.session_state.pop(VIEW_NEXT_KEY)
 if "review_view" in st.session_state and st.session_state["review_view"] not in views:
     del st.session_state["review_view"]  # back to the default view
 view = view_col.segmented_control(

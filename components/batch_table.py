@@ -1,10 +1,14 @@
-"""The batch as a table, for a quick scan (text cells only: nothing renders as HTML)."""
+"""The batch as a table, for a quick scan (text cells only: nothing renders as HTML); choosing a
+row opens its item on the Review card."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from affiliation_curator.errors import CuratorError
 from components import resources
+from components.review_card import VIEW_NEXT_KEY, open_item
+from components.text import safe_md
 
 COLUMNS = ["position", "affiliation", "count", "decision", "institution_name", "institution_id", "score",
            "top_name", "top_score", "curator", "decided_at", "seconds_spent"]
@@ -16,7 +20,7 @@ def _own_rows(batch_id: int, curator: str) -> list[dict]:
     for v in resources.get_store().items(batch_id, curator=curator):
         d, top = v.decision, v.top
         rows.append({
-            "position": v.position, "affiliation": v.affiliation, "count": v.count,
+            "item_id": v.id, "position": v.position, "affiliation": v.affiliation, "count": v.count,
             "decision": d.action if d else "", "institution_name": "; ".join(d.institution_names) if d else "",
             "institution_id": "; ".join(d.institution_ids) if d else "", "score": d.score if d else None,
             "top_name": top.name if top else "", "top_score": top.score if top else None,
@@ -35,14 +39,17 @@ def batch_table(batch_id: int, curator: str | None = None) -> None:
         rows = [r for r in rows if r["decision"] in ("accept", "none")]
     elif shown == "undecided":
         rows = [r for r in rows if r["decision"] in ("", "skip")]
+    ids = [r["item_id"] for r in rows]
     data = [{k: r.get(k) for k in COLUMNS} for r in rows]
     for r in data:
         r["position"] = (r["position"] or 0) + 1
-    st.caption(f"{len(data):,} rows")
-    st.dataframe(
+    st.caption(f"{len(data):,} rows · choose a row to open it on the card")
+    event = st.dataframe(
         data,
         hide_index=True,
         key="batch_table",
+        on_select="rerun",
+        selection_mode="single-row",
         column_config={
             "position": st.column_config.NumberColumn("#", width="small"),
             "institution_name": st.column_config.TextColumn("institution"),
@@ -54,3 +61,12 @@ def batch_table(batch_id: int, curator: str | None = None) -> None:
             "seconds_spent": st.column_config.NumberColumn("seconds", format="%.1f"),
         },
     )
+    chosen = list(event.selection.rows) if event is not None else []
+    if chosen and 0 <= chosen[0] < len(ids):
+        try:
+            open_item(ids[chosen[0]])
+        except CuratorError as err:
+            st.error(safe_md(str(err)), icon=":material/lock:")
+            return
+        st.session_state[VIEW_NEXT_KEY] = "Review"
+        st.rerun()

@@ -32,6 +32,7 @@ SEARCH_LIMIT = 8
 CURRENT_KEY = "review_current_item"  # the item on the card as last drawn
 OPEN_ITEM_KEY = "review_open_item"  # an item named in the URL (?item=ID), checked as this user's: pinned on the card
 SEVERAL_KEY = "review_several_item"  # the item whose accepted institutions Alt+digit changed on this visit
+VIEW_NEXT_KEY = "review_view_next"  # the Review page's view on its next run (set where its widget is drawn)
 MORE_KEY = "review_more_item"  # the item whose candidates below the first MORE_AT are open (M)
 # The card lists the first five candidates; M opens the rest (ranks 6-10, keys 6-9). With the
 # shipped combiner the right institution ranks 6th-10th for 0.26% of the train side's strings
@@ -93,6 +94,18 @@ def current_item(batch_id: int, status: str, order: str) -> tuple[Any | None, in
             items = store.items(batch_id, status="undecided", order=order, limit=1, offset=cur.pos, curator=me)
         total = store.count_items(batch_id, "undecided", curator=me)
     return (items[0] if items else None), cur.pos, total
+
+
+def open_item(item_id: int) -> None:
+    """Put an item on the card (from ?item= or a row of the Table), when it is one of this user's
+    items; raises CuratorError naming the item, not its contents, otherwise."""
+    store = resources.get_store()
+    who = state.identity()
+    batch_id = access.check_item(store, who, item_id)
+    if who is not None and not who.is_lead:  # in a split batch it is theirs while on screen, as any shown item
+        team_sharing.claim(store, item_id, who.name)
+    state.open_batch(batch_id)
+    st.session_state[OPEN_ITEM_KEY] = item_id
 
 
 # ------------------------------------------------------------------ actions (button callbacks)

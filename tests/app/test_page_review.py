@@ -292,6 +292,13 @@ def test_table_view(review):
     assert table["curator"].tolist()[0] == "Ann"
     at.segmented_control(key="table_filter").set_value("undecided").run()
     assert len(at.dataframe[0].value) == 4
+    # choosing a row opens its item on the card (the fourth undecided row: "LMU Munich")
+    at.session_state["batch_table"] = {"selection": {"rows": [3], "columns": []}}
+    at.run()
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="review_view").value == "Review" and shown(at) == ROWS[4][0]
+    click(at, "cand_accept_1")  # decided from there, then the queue goes on
+    assert decision(store, batch_id, ROWS[4][0]).institution_id == LMU.id
 
 
 def test_user_strings_stay_inert(review):
