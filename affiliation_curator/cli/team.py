@@ -51,6 +51,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     state.add_argument("--enable", action="store_true")
     p.set_defaults(handler=cmd_users_set)
 
+    sessions = sub.add_parser("sessions", help="sign-ins that survive a reload: list them, end a user's",
+                              description="Sign-ins of the app's own user list last "
+                                          "AFFILIATION_CURATOR_SESSION_HOURS (default 12) without use.")
+    sessions.set_defaults(handler=lambda _a: (sessions.print_help(sys.stderr), 2)[1])
+    ssub = sessions.add_subparsers(dest="sessions_command", metavar="SUBCOMMAND")
+    p = ssub.add_parser("list", help="open sessions: user, started, last used, expires",
+                        description="Sessions neither ended nor expired, newest use first.")
+    p.add_argument("--user", metavar="NAME", help="only this user's")
+    p.set_defaults(handler=cmd_sessions_list)
+    p = ssub.add_parser("end", help="end every session of a user (they sign in again; the user stays enabled)",
+                        description="Sign a user out on every browser, e.g. a lost laptop. To stop them signing "
+                                    "in again, use team users set NAME --disable.")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(handler=cmd_sessions_end)
+
     p = sub.add_parser("sign-in", help="turn sign-in off or on (users | oidc)", description=(
         "off: a one-person tool (the default); users: the app's own user list; oidc: OpenID Connect through "
         "Streamlit's st.login (configure [auth] in .streamlit/secrets.toml, see the README). Takes effect on the "
@@ -159,6 +174,32 @@ def cmd_users_set(args: argparse.Namespace) -> int:
     info = update_user(_store(), args.name, role=args.role, password=password, disabled=disabled, email=args.email)
     print(f"{info.name}: {info.role}, {'disabled' if info.disabled else 'active'}"
           + (", password set" if info.has_password else "") + (f", {info.email}" if info.email else ""))
+    return 0
+
+
+def cmd_sessions_list(args: argparse.Namespace) -> int:
+    from affiliation_curator.team.sessions import open_sessions
+
+    rows = open_sessions(_store(), args.user)
+    if not rows:
+        print("no open sessions" + (f" of {args.user}" if args.user else ""))
+        return 0
+    when = lambda t: t.strftime("%Y-%m-%d %H:%M UTC")  # noqa: E731
+    print(f"{'user':<24} {'started':<20} {'last used':<20} expires")
+    for r in rows:
+        print(f"{r.user_name[:24]:<24} {when(r.created_at):<20} {when(r.last_seen_at):<20} {when(r.expires_at)}")
+    return 0
+
+
+def cmd_sessions_end(args: argparse.Namespace) -> int:
+    from affiliation_curator.team.sessions import end_all
+    from affiliation_curator.team.users import users
+
+    store = _store()
+    if not any(u.name.lower() == args.name.lower() for u in users(store)):
+        raise InputError(f"no user named {args.name!r} (team users list)")
+    ended = end_all(store, args.name)
+    print(f"ended {ended} session{'s' if ended != 1 else ''} of {args.name}")
     return 0
 
 

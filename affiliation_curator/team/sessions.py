@@ -16,6 +16,7 @@ import math
 import os
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -107,6 +108,28 @@ def ended_reason(store: Store, token: object) -> str | None:
     if row.disabled is None or row.disabled:
         return f"{row.user_name} can no longer sign in; ask a lead"
     return "Your sign-in has ended (signed out, or unused too long); sign in again"
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    """A session that still signs someone in (what ``team sessions list`` prints; never a token)."""
+
+    id: int
+    user_name: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+
+
+def open_sessions(store: Store, name: str | None = None) -> list[OpenSession]:
+    """Sessions neither ended nor expired, of one user (any case) or of everyone, newest use first."""
+    now = store.clock()
+    query = select(SignInSession).where(SignInSession.revoked_at.is_(None), SignInSession.expires_at > now)
+    if name is not None:
+        query = query.where(func.lower(SignInSession.user_name) == name.lower())
+    with store._read() as session:
+        rows = session.scalars(query.order_by(SignInSession.last_seen_at.desc(), SignInSession.id.desc())).all()
+        return [OpenSession(r.id, r.user_name, r.created_at, r.last_seen_at, r.expires_at) for r in rows]
 
 
 def end(store: Store, token: object) -> None:

@@ -239,3 +239,38 @@ def test_a_version_6_database_migrates_to_7_keeping_every_row(tmp_path):
     assert (item.affiliation, item.count, item.decision.action, item.decision.curator) == ("Old Univ", 2, "none", "ann")
     token = sessions.start(store, Identity("ann", "curator"))  # the new table works
     assert sessions.lookup(store, token) == Identity("ann", "curator")
+
+
+def test_open_sessions_are_listed_without_tokens_and_a_users_can_be_ended(team):
+    one, two, clock, ann, lea = team
+    first = sessions.start(one, Identity(ann, "curator"))
+    clock.now += timedelta(minutes=10)
+    second = sessions.start(two, Identity(ann, "curator"))
+    lead = sessions.start(one, Identity(lea, "lead"))
+    sessions.end(one, lead)  # signed out: not open
+    mine = sessions.open_sessions(one, ann.upper())
+    assert [s.user_name for s in mine] == [ann, ann] and mine[0].created_at == T0 + timedelta(minutes=10)
+    assert all(first not in repr(s) and second not in repr(s) for s in mine)  # never a token
+    assert sessions.open_sessions(one, lea) == []
+    clock.now = T0 + timedelta(hours=sessions.DEFAULT_HOURS, minutes=5)  # the first has expired, the second not yet
+    assert [s.created_at for s in sessions.open_sessions(two, ann)] == [T0 + timedelta(minutes=10)]
+    assert sessions.end_all(one, ann) == 2  # ended counts the expired one too: both had no end yet
+    assert sessions.open_sessions(one, ann) == [] and sessions.lookup(two, second) is None
+
+
+def test_the_command_line_lists_sessions_and_ends_a_users(capsys):
+    from affiliation_curator.cli import main
+
+    store = Store()
+    add_user(store, "Pia", "curator", password="pia-password")
+    token = sessions.start(store, Identity("Pia", "curator"))
+    assert main(["team", "sessions", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "Pia" in out and "expires" in out and token not in out
+    assert main(["team", "sessions", "end", "pia"]) == 0
+    assert "ended 1 session of pia" in capsys.readouterr().out
+    assert sessions.lookup(store, token) is None and authenticate(store, "Pia", "pia-password").name == "Pia"
+    assert main(["team", "sessions", "list", "--user", "Pia"]) == 0
+    assert "no open sessions of Pia" in capsys.readouterr().out
+    assert main(["team", "sessions", "end", "nobody"]) == 2
+    assert "no user named 'nobody'" in capsys.readouterr().err
