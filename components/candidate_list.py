@@ -68,6 +68,7 @@ def rows(
     out = []
     for rank, cand in enumerate(candidates, 1):
         is_accepted, is_rejected = cand.id in accepted, cand.id in rejected_ids
+        link = ror_link(cand.id)
         name = clean(cand.name, 300)
         if names.count(cand.name.casefold()) > 1:  # two "Institute of Biophysics": the place tells them apart
             name += f" ({clean(cand.city or cand.country_name or cand.country_code or cand.id, 60)})"
@@ -75,8 +76,8 @@ def rows(
             "rank": rank,
             "name": name,
             "score": "rejected" if is_rejected else score_text(cand),
-            "link": ror_link(cand.id),
-            "id": None if ror_link(cand.id) else clean(cand.id, 60),
+            "link": link,
+            "id": None if link else clean(cand.id, 60),
             "details": details_line(cand),
             "key": str(rank) if rank <= MAX_SHORTCUTS else None,
             "accepted": is_accepted,
