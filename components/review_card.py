@@ -33,6 +33,7 @@ CURRENT_KEY = "review_current_item"  # the item on the card as last drawn
 OPEN_ITEM_KEY = "review_open_item"  # an item named in the URL (?item=ID), checked as this user's: pinned on the card
 SEVERAL_KEY = "review_several_item"  # the item whose accepted institutions Alt+digit changed on this visit
 VIEW_NEXT_KEY = "review_view_next"  # the Review page's view on its next run (set where its widget is drawn)
+PINNED_WHY_KEY = "review_pinned_why"  # why the pinned item is on the card (the caption says it)
 MORE_KEY = "review_more_item"  # the item whose candidates below the first MORE_AT are open (M)
 # The card lists the first five candidates; M opens the rest (ranks 6-10, keys 6-9). With the
 # shipped combiner the right institution ranks 6th-10th for 0.26% of the train side's strings
@@ -106,6 +107,7 @@ def open_item(item_id: int) -> None:
         team_sharing.claim(store, item_id, who.name)
     state.open_batch(batch_id)
     st.session_state[OPEN_ITEM_KEY] = item_id
+    st.session_state[PINNED_WHY_KEY] = "opened from the Table or a link"
 
 
 # ------------------------------------------------------------------ actions (button callbacks)
@@ -205,6 +207,7 @@ def undo(batch_id: int, status: str, order: str) -> None:
     cur = cursor(batch_id, status, order)
     if result.kind == "decision" and result.item_ids:
         cur.pinned = result.item_ids[0]
+        st.session_state[PINNED_WHY_KEY] = "back after undo"
     _notify(f"Undone: {clean(result.description, 120)}", "info")
 
 
@@ -394,7 +397,8 @@ def _card_body(batch_id: int, status: str, order: str, registry: Any, scorer_not
         cur.shown_item, cur.shown_at = item.id, time.monotonic()
 
     several_visit = st.session_state.get(SEVERAL_KEY) == item.id
-    where = ("kept on the card while you accept several" if several_visit else "back after undo") if cur.pinned == item.id else f"{pos + 1:,} of {total:,}"
+    where = ("kept on the card while you accept several" if several_visit
+              else st.session_state.get(PINNED_WHY_KEY, "back after undo")) if cur.pinned == item.id else f"{pos + 1:,} of {total:,}"
     head = [f"Item {where}", f"#{item.position + 1} in the input"]
     if item.count > 1:
         head.append(f"seen {item.count:,}×")

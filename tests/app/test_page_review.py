@@ -297,6 +297,7 @@ def test_table_view(review):
     at.run()
     assert not at.exception, at.exception
     assert at.segmented_control(key="review_view").value == "Review" and shown(at) == ROWS[4][0]
+    assert "opened from the Table" in " ".join(c.value for c in at.caption)  # not "back after undo"
     click(at, "cand_accept_1")  # decided from there, then the queue goes on
     assert decision(store, batch_id, ROWS[4][0]).institution_id == LMU.id
 
