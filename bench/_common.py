@@ -53,15 +53,16 @@ def shared_registry():
     return RegistryCatalog().resolve(str(UNION))
 
 
-def gold_rows(side: str, per_file: int | None, seed: int = 0, matchable_only: bool = False):
-    """(file, GoldRow) pairs: scorable rows (all gold ids in the shared registry, or no match) of one side."""
+def gold_rows(side: str, per_file: int | None, seed: int = 0, matchable_only: bool = False, absent: bool = False):
+    """(file, GoldRow) pairs: scorable rows (all gold ids in the shared registry, or no match) of one side;
+    with ``absent``, the other rows instead: strings labelled with institutions the registry lacks."""
     from affiliation_curator.curation.gold import read_gold, split
 
     out = []
     for name in GOLD_FILES:
         rows = read_gold(SHARED / "gold" / f"{name}.jsonl")
         train, test = split(rows)
-        rows = [r for r in (train if side == "train" else test) if r.scorable]
+        rows = [r for r in (train if side == "train" else test) if r.scorable != absent]
         if matchable_only:
             rows = [r for r in rows if r.ror_ids]
         random.Random(seed).shuffle(rows)

@@ -5,6 +5,8 @@
     python bench/bench_combiner.py --cv     [--model M] [--kind hgb]     # 5-fold CV on the train side
     python bench/bench_combiner.py --fit    [--model M] [--out PATH]     # fit on the train side and store (JSON + card)
     python bench/bench_combiner.py --score --side test --combiner-file F  # a stored combiner on a dump, once
+    python bench/bench_combiner.py --dump --side test --absent             # also: strings whose institutions
+    python bench/bench_combiner.py --score --side test --absent --combiner-file F  # the registry lacks, as "no match"
 
 The lexical combiner that ships (affiliation_curator/artifacts/lexical-combiner.json, card beside
 it) was made with the product's command (`python -m affiliation_curator model fit-combiner`, see its
@@ -40,9 +42,10 @@ import numpy as np
 from _common import RESULTS, UNION, Tee, gold_rows, shared_registry
 
 
-def dump_path(model_id: str, side: str, rows: str = "heldout"):
+def dump_path(model_id: str, side: str, rows: str = "heldout", absent: bool = False):
     tag = model_id.replace("/", "_")[-40:]
     extra = "" if rows == "heldout" or model_id == "lexical-fallback" else f"-{rows}"
+    extra += "-absent" if absent else ""
     return RESULTS / "home" / f"combiner-dump-{tag}-{side}{extra}.pkl"
 
 
@@ -82,7 +85,7 @@ def load_setup(args):
 def select_rows(side: str, lexical: bool, per_file: int | None, args=None):
     from affiliation_curator.learning.pairs import CALIBRATION_SHARE, is_heldout
 
-    rows = gold_rows(side, per_file if lexical else None)
+    rows = gold_rows(side, per_file if lexical else None, absent=bool(args is not None and args.absent))
     if not lexical and side == "train":  # only strings the cross-encoder never trained on
         if args is not None and args.ce_rows == "unseen":
             trained = ce_trained_strings(args.ce_gold_rows, args.ce_seed)
@@ -115,22 +118,23 @@ def do_dump(args, out):
     data = {"model": scorer.model_id, "side": args.side, "rows": [
         {"source": n, "affiliation": t, "gold": list(r.ror_ids), "found": f, "rerank": rr, "examined": ex}
         for (n, r), t, (f, rr, ex) in zip(rows, texts, examined)]}
-    path = dump_path(scorer.model_id, args.side, args.ce_rows)
+    path = dump_path(scorer.model_id, args.side, args.ce_rows, args.absent)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
         pickle.dump(data, f)
     out(f"saved {path}")
 
 
-def load_dump(args):
+def load_dump(args, absent: bool = False):
     model_id = args.model or "lexical-fallback"
     if args.model:
         from pathlib import Path
 
         model_id = str(Path(args.model).expanduser().resolve())
-    path = dump_path(model_id, args.side, getattr(args, "ce_rows", "heldout"))
+    path = dump_path(model_id, args.side, getattr(args, "ce_rows", "heldout"), absent)
     if not path.is_file():
-        raise SystemExit(f"no dump at {path}: run --dump first with the same --model and --side")
+        raise SystemExit(f"no dump at {path}: run --dump first with the same --model and --side"
+                         + (" and --absent" if absent else ""))
     with open(path, "rb") as f:
         return pickle.load(f)
 
@@ -345,6 +349,22 @@ def do_score(args, out):
     gold = [r["gold"] for r in data["rows"]]
     ranked = [[r["found"][i].institution_id for i in np.argsort(-s, kind="stable")] for r, s in zip(data["rows"], scores)]
     out("  " + summary(level_breakdown(gold, ranked, by_id)))
+    if args.absent:
+        # strings labelled with institutions the registry lacks: a curator gives them no match
+        extra = load_dump(args, absent=True)
+        extra["rows"] = [r for r in extra["rows"] if not any(g in by_id for g in r["gold"])]  # none of them in it
+        for row in extra["rows"]:
+            row["gold"] = []
+        more, _ = build_lists(extra, registry, comb.uses_reranker)
+        absent = top_outcomes(more, [comb.predict(ll.x) if len(ll.x) else np.zeros(0) for ll in more])
+        out(f"  with the {len(absent)} strings whose institutions the registry lacks counted as 'no match' "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(Counter(o.source for o in absent).items()))}):")
+        hand = {"s2aff-train", "ror-logs-train"}
+        for label, subset in (("all", outcomes + absent),
+                              ("hand-labelled files", [o for o in outcomes + absent if o.source in hand])):
+            m = metrics_at(subset, comb.threshold)
+            out(f"    {label}: {m.summary()}; no-match precision {m.no_match_precision:.3f} recall "
+                f"{m.no_match_recall:.3f}")
     out(f"  ({time.perf_counter() - t:.1f} s)")
 
 
@@ -436,6 +456,9 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=4)
     ap.add_argument("--out", help="--fit: where to store the combiner")
     ap.add_argument("--combiner-file", help="--score: the stored combiner (JSON) to score the dump with")
+    ap.add_argument("--absent", action="store_true",
+                    help="--dump: the strings labelled with institutions the registry lacks (a dump of their own); "
+                         "--score: count them as 'no match' in extra lines")
     g = ap.add_mutually_exclusive_group(required=True)
     for name in ("dump", "errors", "cv", "fit", "score"):
         g.add_argument(f"--{name}", action="store_true")

@@ -1,6 +1,7 @@
 """``model fit-combiner``: fit the second-stage combiner on labelled gold files (combiner_fit.py).
 
     python -m affiliation_curator model fit-combiner --registry R --gold A.jsonl [B.jsonl ...] [--model M] [--out PATH]
+        [--absent-is-no-match A.jsonl ...]
 
 Without --out it writes ``lexical-combiner.json`` (lexical fallback) into the data directory's
 models folder, where it takes precedence over the one that ships with the project, or
@@ -30,6 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--registry", metavar="R", help="registry name or file (default: the active registry)")
     p.add_argument("--gold", metavar="FILE.jsonl", nargs="+", action="extend", required=True,
                    help='labelled rows, JSON Lines {"affiliation": ..., "ror_ids": [...]}; only the train side is used')
+    p.add_argument("--absent-is-no-match", metavar="FILE.jsonl", nargs="+", action="extend", default=[],
+                   dest="absent_no_match",
+                   help="gold files (also given to --gold) whose strings naming only institutions the registry "
+                        "lacks are fitted as 'no match' strings; for hand-labelled files, not publisher-asserted "
+                        "ones (which label one of several institutions a string names)")
     p.add_argument("--model", metavar="M", default="lexical-fallback",
                    help="scorer whose scores the combiner reads: 'lexical-fallback' (default) or a model folder")
     p.add_argument("--kind", choices=("hgb", "logreg"), default="hgb", help="classifier (default hgb: boosted trees)")
@@ -48,6 +54,10 @@ def cmd_fit_combiner(args: argparse.Namespace) -> int:
     for path in args.gold:
         if not Path(path).is_file():
             raise InputError(f"file not found: {path}")
+    given = {Path(p).resolve() for p in args.gold}
+    for path in args.absent_no_match:
+        if Path(path).resolve() not in given:
+            raise InputError(f"--absent-is-no-match {path}: give it to --gold too (only gold files are read)")
     registry = open_registry(args.registry)
     scorer = open_scorer(args.model)
     lexical = getattr(scorer, "model_id", "") == "lexical-fallback"
@@ -64,7 +74,8 @@ def cmd_fit_combiner(args: argparse.Namespace) -> int:
         out = folder
     command = "python -m affiliation_curator " + shlex.join(getattr(args, "argv", None) or sys.argv[1:])
     try:
-        refit(registry, args.gold, scorer, out, kind=args.kind, command=command, folds=args.folds)
+        refit(registry, args.gold, scorer, out, kind=args.kind, command=command, folds=args.folds,
+              absent_no_match=args.absent_no_match)
     except ValueError as err:
         raise InputError(str(err)) from None
     print(f"combiner written: {out}")
