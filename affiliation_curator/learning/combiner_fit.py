@@ -173,7 +173,9 @@ def card_text(meta: dict[str, Any]) -> str:
         + ", ".join(f"`{k}` ({v} strings)" for k, v in sorted((meta.get("sources") or {}).items()))
         + f"; only rows the registry can answer (every gold id in it, or no match); {meta.get('rows')} strings, "
         f"{meta.get('candidates')} candidates",
-        *([("- **Strings whose institutions the registry lacks, fitted as \"no match\"** (`--absent-is-no-match`): " + ", ".join(f"`{k}` {v}" for k, v in sorted(meta["absent_no_match"].items()))
+        *([("- **Strings whose institutions the registry lacks, fitted as \"no match\"** "
+            "(`--absent-is-no-match`): "
+            + ", ".join(f"`{k}` {v}" for k, v in sorted(meta["absent_no_match"].items()))
             + " (counted in the strings above)")] if meta.get("absent_no_match") else []),
         f"- **Registry**: {(meta.get('registry') or {}).get('name')} "
         f"({(meta.get('registry') or {}).get('institutions')} institutions); not used for a registry under half that size",
