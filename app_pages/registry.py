@@ -77,6 +77,7 @@ def _import(uploaded, name: str) -> None:
         notice += " Notes: " + "; ".join(meta.warnings)
     st.session_state["registry_notice"] = notice
     st.session_state["registry_upload_round"] = st.session_state.get("registry_upload_round", 0) + 1
+    st.session_state["registry_clear_name"] = True  # the next import is not named after this one
     forget_upload(uploaded)  # imported: the server need not keep the file's bytes in memory
     st.rerun()
 
@@ -135,6 +136,8 @@ with import_col:
         help="An official ROR dump zip (vX.Y-YYYY-MM-DD-ror-data.zip), a JSON array of ROR records, "
         "or a CSV of your own institutions: id and name required; aliases and acronyms separated by ; or |",
     )
+    if st.session_state.pop("registry_clear_name", False):
+        st.session_state["registry_import_name"] = ""  # set before the field is drawn, as Streamlit requires
     name = st.text_input("Registry name (optional)", key="registry_import_name", help=NAME_RULE)
     if st.button("Import", type="primary", disabled=uploaded is None, key="registry_import_button"):
         _import(uploaded, name)

@@ -11,6 +11,8 @@ another tab or another person starts with an empty box.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from affiliation_curator.config import Settings
@@ -53,6 +55,13 @@ def curator_sidebar() -> str:
     return name
 
 
+def registry_line(meta: Any) -> str:
+    """"demo (2026-06, 104 institutions)"; a registry without a version reads "hostile (8 institutions)",
+    not "hostile (, 8 institutions)"."""
+    about = ", ".join(x for x in (str(meta.version or "").strip(), f"{meta.count:,} institutions") if x)
+    return f"{meta.name} ({about})"
+
+
 def context_sidebar() -> None:
     """Which registry and model new batches use (the Registry and Train pages change them)."""
     from affiliation_curator.config import DEFAULT_MODEL_ID
@@ -62,7 +71,7 @@ def context_sidebar() -> None:
 
     try:
         meta = resources.get_catalog().active_meta()
-        registry = safe_md(f"{meta.name} ({meta.version}, {meta.count:,} institutions)", 100)
+        registry = safe_md(registry_line(meta), 100)
     except CuratorError as err:
         registry = safe_md(f"unavailable: {err}", 120)
     setting = Settings.load().model

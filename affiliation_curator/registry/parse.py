@@ -71,8 +71,8 @@ class _Collector:
             return
         if inst.id in self.seen:
             self.duplicates += 1
-            if len(self.duplicate_examples) < 5:
-                self.duplicate_examples.append(inst.id)
+            if len(self.duplicate_examples) < 5 and inst.id not in self.duplicate_examples:
+                self.duplicate_examples.append(inst.id)  # an id repeated three times is named once
             return
         self.seen.add(inst.id)
         self.institutions.append(inst)

@@ -71,3 +71,13 @@ def test_columns_of_tables():
     assert columns_of(b"\xff\xfe garbage", "a.csv") == []
     assert columns_of(b"not a zip", "a.xlsx") == []
     assert columns_of(b"ETH\n", "a.txt") == []
+
+
+def test_the_sidebar_registry_line_has_no_empty_version():
+    from types import SimpleNamespace
+
+    from components.state import registry_line
+
+    assert registry_line(SimpleNamespace(name="demo", version="2026-06", count=104)) == "demo (2026-06, 104 institutions)"
+    assert registry_line(SimpleNamespace(name="hostile", version="", count=8)) == "hostile (8 institutions)"
+    assert registry_line(SimpleNamespace(name="big", version=None, count=51370)) == "big (51,370 institutions)"

@@ -94,6 +94,7 @@ def test_upload_imports_and_switching_back(demo_file: Path) -> None:
     assert RegistryCatalog().active_name() == "ours"
     assert any("Active registry: ours" in plain(s.value) for s in at.subheader)
     assert not any("built-in demo registry" in plain(i.value) for i in at.info)
+    assert at.text_input(key="registry_import_name").value == ""  # not kept for the next import
 
     switch = at.selectbox(key="registry_switch")
     switch.select(next(o for o in switch.options if o.startswith("demo — "))).run()
