@@ -17,7 +17,7 @@ from affiliation_curator.learning.trained_on import model_card, overlap_warning
 from components import models, resources, state
 from components.batch_panel import batch_label
 from components.pr_curve import precision_coverage_chart
-from components.text import safe_md
+from components.text import safe_md, threshold_text
 
 SHARED_GOLD = config.PROJECT_DIR.parent / "shared" / "data" / "gold"
 UPLOADED = "__upload__"  # gold picker value: an uploaded file
@@ -183,7 +183,7 @@ metrics_col.dataframe(
     table, hide_index=True, key="eval_metrics",
     column_config={
         "at the chosen threshold": st.column_config.TextColumn(f"at {threshold:.2f}"),
-        "at the model's threshold": st.column_config.TextColumn(f"at {run.threshold:.2f} (model)"),
+        "at the model's threshold": st.column_config.TextColumn(f"at {threshold_text(run.threshold)} (model)"),
     },
 )
 chart_col.altair_chart(precision_coverage_chart(run.curve(), threshold, run.threshold), key="eval_curve")

@@ -46,3 +46,11 @@ def ror_link(institution_id: str) -> str | None:
     from affiliation_curator.institution import ror_link as valid_ror_link
 
     return valid_ror_link(institution_id or "")
+
+
+def threshold_text(value: float) -> str:
+    """A threshold with as many digits as it needs (2 to 4): 0.35 next to 0.354, not 0.35 next to 0.35."""
+    for digits in (2, 3):
+        if abs(round(value, digits) - value) < 5e-5:
+            return f"{value:.{digits}f}"
+    return f"{value:.4f}"

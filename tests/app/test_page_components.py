@@ -81,3 +81,10 @@ def test_the_sidebar_registry_line_has_no_empty_version():
     assert registry_line(SimpleNamespace(name="demo", version="2026-06", count=104)) == "demo (2026-06, 104 institutions)"
     assert registry_line(SimpleNamespace(name="hostile", version="", count=8)) == "hostile (8 institutions)"
     assert registry_line(SimpleNamespace(name="big", version=None, count=51370)) == "big (51,370 institutions)"
+
+
+def test_a_threshold_shows_the_digits_that_tell_it_apart():
+    from components.text import threshold_text
+
+    assert threshold_text(0.35) == "0.35" and threshold_text(0.354) == "0.354"
+    assert threshold_text(0.5) == "0.50" and threshold_text(0.35412) == "0.3541"
