@@ -3,6 +3,7 @@
     python bench/bench_combiner.py --dump   [--model M] [--side train]   # retrieve + rerank once, cache
     python bench/bench_combiner.py --errors [--model M]                  # categorise today's acc@1 errors
     python bench/bench_combiner.py --cv     [--model M] [--kind hgb]     # 5-fold CV on the train side
+    python bench/bench_combiner.py --cv --relative                       # + list-relative evidence (experiment)
     python bench/bench_combiner.py --fit    [--model M] [--out PATH]     # fit on the train side and store (JSON + card)
     python bench/bench_combiner.py --score --side test --combiner-file F  # a stored combiner on a dump, once
     python bench/bench_combiner.py --dump --side test --absent             # also: strings whose institutions
@@ -238,6 +239,27 @@ def stacked(lists, base):
                             np.zeros((0, ll.x.shape[1] + 1)), ll.y, ll.source, ll.no_match) for ll in lists]
 
 
+RELATIVE = ("abbr_part_exact", "abbr_part_f1", "abbr_name_written", "abbr_name_covered", "best_name_seg_ratio",
+            "abbr_display_f1")
+
+
+def with_relative(lists):
+    """An experiment (--cv --relative), not in the shipped combiner: for each evidence feature of RELATIVE,
+    the best value in the string's list minus this candidate's. A pointwise model sees "this name is
+    written in the string"; a curator also sees "another candidate's name is written, whole"
+    ("University of New South Wales": UNSW, not the University of South Wales)."""
+    from affiliation_curator.engine import combiner as cb
+
+    idx = [cb.FEATURES.index(f) for f in RELATIVE]
+    out = []
+    for ll in lists:
+        x = ll.x
+        if len(x):
+            x = np.column_stack([x] + [x[:, i].max() - x[:, i] for i in idx])
+        out.append(cb.LabelledList(x, ll.y, ll.source, ll.no_match))
+    return out
+
+
 def do_cv(args, out):
     from affiliation_curator.engine import combiner as cb
 
@@ -248,6 +270,8 @@ def do_cv(args, out):
         f"scorer {data['model']}")
     summarise(out, "today's score", data, baseline_scores(data, args.weight, lexical))
     variants = [("no reranker", False)] if lexical else [("no reranker", False), ("with reranker", True)]
+    if args.relative:
+        variants.append(("no reranker, with list-relative evidence", False))
     if args.stack and not lexical:
         variants.append(("with reranker, stacked on the lexical combiner", True))
         base = fit_base(args, out, {r["affiliation"] for r in data["rows"]})
@@ -255,6 +279,8 @@ def do_cv(args, out):
         lists, _ = build_lists(data, registry, use)
         if "stacked" in label:
             lists = stacked(lists, base)
+        if "list-relative" in label:
+            lists = with_relative(lists)
         for kind in args.kind.split(","):
             t = time.perf_counter()
             oof = cb.out_of_fold(lists, folds=5, kind=kind)
@@ -456,6 +482,8 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=4)
     ap.add_argument("--out", help="--fit: where to store the combiner")
     ap.add_argument("--combiner-file", help="--score: the stored combiner (JSON) to score the dump with")
+    ap.add_argument("--relative", action="store_true",
+                    help="--cv: also a variant with list-relative evidence features (with_relative)")
     ap.add_argument("--absent", action="store_true",
                     help="--dump: the strings labelled with institutions the registry lacks (a dump of their own); "
                          "--score: count them as 'no match' in extra lines")
