@@ -114,16 +114,19 @@ def test_string_bars_and_first_three_candidates_fit_the_first_screen(browser, ap
         context.close()
 
 
+# Counts finished script runs from the mutation records themselves: on a loaded machine "running"
+# and "notRunning" can be set in one task, and a callback that read the attribute then saw no run.
 RUNS = """() => {
   window.__runs = 0;
   const app = document.querySelector('[data-testid=stApp]');
-  new MutationObserver(() => { if (app.getAttribute('data-test-script-state') === 'running') window.__runs += 1; })
-    .observe(app, { attributes: true, attributeFilter: ['data-test-script-state'] });
+  new MutationObserver((records) => {
+    for (const m of records) if (m.oldValue === 'running') window.__runs += 1;
+  }).observe(app, { attributes: true, attributeFilter: ['data-test-script-state'], attributeOldValue: true });
 }"""
 
 
 def click_and_wait(page, locator) -> None:
-    """Click and wait for the run it starts to finish."""
+    """Click and wait for the run it starts to finish (a run that ends after the click)."""
     before = page.evaluate("window.__runs")
     locator.click()
     page.wait_for_function(f"() => window.__runs > {before}")
