@@ -4,6 +4,8 @@
     python bench/bench_combiner.py --errors [--model M]                  # categorise today's acc@1 errors
     python bench/bench_combiner.py --cv     [--model M] [--kind hgb]     # 5-fold CV on the train side
     python bench/bench_combiner.py --cv --relative                       # + list-relative evidence (experiment)
+    python bench/bench_combiner.py --dump --absent && python bench/bench_combiner.py --cv --absent
+                                      # strings whose institutions the registry lacks fitted as "no match"?
     python bench/bench_combiner.py --fit    [--model M] [--out PATH]     # fit on the train side and store (JSON + card)
     python bench/bench_combiner.py --score --side test --combiner-file F  # a stored combiner on a dump, once
     python bench/bench_combiner.py --dump --side test --absent             # also: strings whose institutions
@@ -260,6 +262,60 @@ def with_relative(lists):
     return out
 
 
+def oof_calibrated(lists, kind: str = "hgb"):
+    """(out-of-fold scores mapped by an isotonic curve fitted on them, the curve), as combiner_fit.fit_calibrated."""
+    from affiliation_curator.engine import combiner as cb
+    from affiliation_curator.engine.combiner_json import fit_calibration
+    from affiliation_curator.learning.combiner_fit import source_weights, top_outcomes
+
+    oof = cb.out_of_fold(lists, folds=5, kind=kind, seed=0)
+    have = [o for o in top_outcomes(lists, oof) if o.top_score is not None]
+    curve = fit_calibration(None, np.array([o.top_score for o in have]), np.array([o.top_correct for o in have]),
+                            source_weights(have))
+    return [curve.map(s) if len(s) else s for s in oof], curve
+
+
+def cv_absent(args, out, data, registry):
+    """--cv --absent: strings labelled with institutions the registry lacks, fitted as "no match" or not;
+    figures on the labelled rows (out-of-fold) and on the hand-labelled files with those strings added
+    (out-of-fold where they were fitted, else scored by the variant's model fitted on all its rows)."""
+    from affiliation_curator.engine import combiner as cb
+    from affiliation_curator.engine.calibration import calibrate_threshold, metrics_at
+    from affiliation_curator.learning.combiner_fit import top_outcomes
+
+    hand = {"s2aff-train", "ror-logs-train"}
+    lists, by_id = build_lists(data, registry, False)
+    extra = load_dump(args, absent=True)
+    extra["rows"] = [r for r in extra["rows"] if not any(g in by_id for g in r["gold"])]  # none of them in it
+    for row in extra["rows"]:
+        row["gold"] = []
+    absent, _ = build_lists(extra, registry, False)
+    hand_absent = [ll for ll in absent if ll.source in hand]
+    for label, fitted in (("labelled rows only (as shipped)", []), ("+ hand-labelled absent strings", hand_absent),
+                          (f"+ all {len(absent)} absent strings", absent)):
+        t0 = time.perf_counter()
+        rows = lists + fitted
+        cal, curve = oof_calibrated(rows, args.kind)
+        o_all = top_outcomes(rows, cal)
+        chosen = calibrate_threshold(o_all)
+        t95 = calibrate_threshold(o_all, method="precision", target_precision=0.95).threshold
+        o = o_all[:len(lists)]
+        if fitted:
+            oa = [x for x in o_all[len(lists):] if x.source in hand]
+        else:
+            model = cb.fit(rows, kind=args.kind, seed=0)
+            oa = top_outcomes(hand_absent, [curve.map(model.predict_proba(ll.x)[:, 1]) if len(ll.x) else np.zeros(0)
+                                            for ll in hand_absent])
+        acc = np.mean([x.top_correct for x in o if not x.is_no_match])
+        m, c = metrics_at(o, chosen.threshold), metrics_at(o, t95)
+        hand_o = [x for x in o if x.source in hand]
+        mh, mha = metrics_at(hand_o, chosen.threshold), metrics_at(hand_o + oa, chosen.threshold)
+        out(f"{label} ({time.perf_counter() - t0:.0f} s): acc@1 {acc:.4f}, no-match F1 {m.no_match_f1:.3f} "
+            f"(P {m.no_match_precision:.3f} R {m.no_match_recall:.3f}), coverage {c.coverage:.3f} at precision "
+            f"{c.precision:.3f} (threshold {t95:.3f}); hand-labelled files: no-match F1 {mh.no_match_f1:.3f}, "
+            f"with their {len(hand_absent)} absent strings {mha.no_match_f1:.3f}")
+
+
 def do_cv(args, out):
     from affiliation_curator.engine import combiner as cb
 
@@ -268,6 +324,9 @@ def do_cv(args, out):
     lexical = data["model"] == "lexical-fallback"
     out(f"cv: {len(data['rows'])} rows ({', '.join(f'{k} {v}' for k, v in Counter(r['source'] for r in data['rows']).items())}), "
         f"scorer {data['model']}")
+    if args.absent:
+        cv_absent(args, out, data, registry)
+        return
     summarise(out, "today's score", data, baseline_scores(data, args.weight, lexical))
     variants = [("no reranker", False)] if lexical else [("no reranker", False), ("with reranker", True)]
     if args.relative:
@@ -486,7 +545,7 @@ def main() -> None:
                     help="--cv: also a variant with list-relative evidence features (with_relative)")
     ap.add_argument("--absent", action="store_true",
                     help="--dump: the strings labelled with institutions the registry lacks (a dump of their own); "
-                         "--score: count them as 'no match' in extra lines")
+                         "--score: count them as 'no match' in extra lines; --cv: fit them as 'no match' or not")
     g = ap.add_mutually_exclusive_group(required=True)
     for name in ("dump", "errors", "cv", "fit", "score"):
         g.add_argument(f"--{name}", action="store_true")
