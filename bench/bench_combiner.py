@@ -262,17 +262,17 @@ def with_relative(lists):
     return out
 
 
-def oof_calibrated(lists, kind: str = "hgb"):
-    """(out-of-fold scores mapped by an isotonic curve fitted on them, the curve), as combiner_fit.fit_calibrated."""
-    from affiliation_curator.engine import combiner as cb
-    from affiliation_curator.engine.combiner_json import fit_calibration
-    from affiliation_curator.learning.combiner_fit import source_weights, top_outcomes
+HAND_LABELLED = {"s2aff-train", "ror-logs-train"}  # not publisher-asserted: see --absent-is-no-match
 
-    oof = cb.out_of_fold(lists, folds=5, kind=kind, seed=0)
-    have = [o for o in top_outcomes(lists, oof) if o.top_score is not None]
-    curve = fit_calibration(None, np.array([o.top_score for o in have]), np.array([o.top_correct for o in have]),
-                            source_weights(have))
-    return [curve.map(s) if len(s) else s for s in oof], curve
+
+def absent_lists(args, registry, use_rerank: bool):
+    """The strings labelled only with institutions the registry lacks (the --absent dump), as "no match" lists."""
+    by_id = {inst.id for inst in registry}
+    extra = load_dump(args, absent=True)
+    extra["rows"] = [r for r in extra["rows"] if not any(g in by_id for g in r["gold"])]  # none of them in it
+    for row in extra["rows"]:
+        row["gold"] = []
+    return build_lists(extra, registry, use_rerank)[0]
 
 
 def cv_absent(args, out, data, registry):
@@ -281,21 +281,17 @@ def cv_absent(args, out, data, registry):
     (out-of-fold where they were fitted, else scored by the variant's model fitted on all its rows)."""
     from affiliation_curator.engine import combiner as cb
     from affiliation_curator.engine.calibration import calibrate_threshold, metrics_at
-    from affiliation_curator.learning.combiner_fit import top_outcomes
+    from affiliation_curator.learning.combiner_fit import calibrated_out_of_fold, top_outcomes
 
-    hand = {"s2aff-train", "ror-logs-train"}
-    lists, by_id = build_lists(data, registry, False)
-    extra = load_dump(args, absent=True)
-    extra["rows"] = [r for r in extra["rows"] if not any(g in by_id for g in r["gold"])]  # none of them in it
-    for row in extra["rows"]:
-        row["gold"] = []
-    absent, _ = build_lists(extra, registry, False)
+    hand = HAND_LABELLED
+    lists, _ = build_lists(data, registry, False)
+    absent = absent_lists(args, registry, False)
     hand_absent = [ll for ll in absent if ll.source in hand]
     for label, fitted in (("labelled rows only (as shipped)", []), ("+ hand-labelled absent strings", hand_absent),
                           (f"+ all {len(absent)} absent strings", absent)):
         t0 = time.perf_counter()
         rows = lists + fitted
-        cal, curve = oof_calibrated(rows, args.kind)
+        cal, curve = calibrated_out_of_fold(rows, kind=args.kind)
         o_all = top_outcomes(rows, cal)
         chosen = calibrate_threshold(o_all)
         t95 = calibrate_threshold(o_all, method="precision", target_precision=0.95).threshold
@@ -436,17 +432,12 @@ def do_score(args, out):
     out("  " + summary(level_breakdown(gold, ranked, by_id)))
     if args.absent:
         # strings labelled with institutions the registry lacks: a curator gives them no match
-        extra = load_dump(args, absent=True)
-        extra["rows"] = [r for r in extra["rows"] if not any(g in by_id for g in r["gold"])]  # none of them in it
-        for row in extra["rows"]:
-            row["gold"] = []
-        more, _ = build_lists(extra, registry, comb.uses_reranker)
+        more = absent_lists(args, registry, comb.uses_reranker)
         absent = top_outcomes(more, [comb.predict(ll.x) if len(ll.x) else np.zeros(0) for ll in more])
         out(f"  with the {len(absent)} strings whose institutions the registry lacks counted as 'no match' "
             f"({', '.join(f'{k} {v}' for k, v in sorted(Counter(o.source for o in absent).items()))}):")
-        hand = {"s2aff-train", "ror-logs-train"}
         for label, subset in (("all", outcomes + absent),
-                              ("hand-labelled files", [o for o in outcomes + absent if o.source in hand])):
+                              ("hand-labelled files", [o for o in outcomes + absent if o.source in HAND_LABELLED])):
             m = metrics_at(subset, comb.threshold)
             out(f"    {label}: {m.summary()}; no-match precision {m.no_match_precision:.3f} recall "
                 f"{m.no_match_recall:.3f}")

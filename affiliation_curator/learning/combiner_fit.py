@@ -117,20 +117,25 @@ def source_weights(outcomes: Sequence[Outcome]) -> np.ndarray:
     return np.array([len(outcomes) / (len(counts) * counts[o.source]) for o in outcomes])
 
 
-def fit_calibrated(lists: Sequence[cb.LabelledList], kind: str = "hgb", folds: int = 5, seed: int = 0,
-                   say: Callable[[str], None] = lambda _m: None) -> tuple[Any, DecisionMetrics, dict[str, Any]]:
-    """(calibrated model, decision metrics at its threshold, figures) — see the module docstring."""
+def calibrated_out_of_fold(lists: Sequence[cb.LabelledList], kind: str = "hgb", folds: int = 5, seed: int = 0,
+                           say: Callable[[str], None] = lambda _m: None) -> tuple[list[np.ndarray], Any]:
+    """(each list's out-of-fold scores mapped by the isotonic curve, the curve): steps 3 and 4. The curve is
+    fitted on these same scores, so they run slightly optimistic."""
     from affiliation_curator.engine.combiner_json import fit_calibration
 
     t = time.perf_counter()
     oof = cb.out_of_fold(lists, folds=folds, kind=kind, seed=seed)
     say(f"out-of-fold scores ({folds} folds, {kind}) in {time.perf_counter() - t:.0f} s")
-    raw = top_outcomes(lists, oof)
-    have = [o for o in raw if o.top_score is not None]
+    have = [o for o in top_outcomes(lists, oof) if o.top_score is not None]
     curve = fit_calibration(None, np.array([o.top_score for o in have]), np.array([o.top_correct for o in have]),
                             source_weights(have))
-    # the calibrated out-of-fold scores (the curve was fitted on them: slightly optimistic)
-    cal_scores = [curve.map(s) if len(s) else s for s in oof]
+    return [curve.map(s) if len(s) else s for s in oof], curve
+
+
+def fit_calibrated(lists: Sequence[cb.LabelledList], kind: str = "hgb", folds: int = 5, seed: int = 0,
+                   say: Callable[[str], None] = lambda _m: None) -> tuple[Any, DecisionMetrics, dict[str, Any]]:
+    """(calibrated model, decision metrics at its threshold, figures) — see the module docstring."""
+    cal_scores, curve = calibrated_out_of_fold(lists, kind=kind, folds=folds, seed=seed, say=say)
     outcomes = top_outcomes(lists, cal_scores)
     chosen = calibrate_threshold(outcomes)
     at95 = calibrate_threshold(outcomes, method="precision", target_precision=0.95)
